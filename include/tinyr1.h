@@ -1,0 +1,9 @@
+/* tinyr1 — the R1 recipe (pretrain, SFT, distillation, GRPO, evaluation, cost) in C.
+ * Public API, every symbol prefixed tr_. One header per module under include/tinyr1/. */
+#ifndef TINYR1_H
+#define TINYR1_H
+
+#include "tinyr1/base.h"
+#include "tinyr1/model.h"
+
+#endif

@@ -1,0 +1,97 @@
+/* tinyr1 — the transformer: configuration, parameter table, forward and backward.
+ *
+ * One configuration covers the Llama and Qwen2 families:
+ *   token embedding -> n_layers x [RMSNorm -> attention (GQA, RoPE) -> residual ->
+ *   RMSNorm -> SwiGLU MLP -> residual] -> RMSNorm -> LM head.
+ *
+ * RoPE convention: Hugging Face "rotate half". Within one head of size HD, dimension i
+ * (i < HD/2) is paired with dimension i + HD/2 and the pair is rotated by the angle
+ * pos * rope_theta^(-2i/HD). llama2.c (and Meta's original code) pair adjacent
+ * dimensions (2i, 2i+1) instead; its q/k weights are permuted on load (src/io/).
+ *
+ * Dimension legend used across the model code:
+ *   B batch, T time (sequence), D model dim, V vocab, L layers,
+ *   NH query heads, KVH key/value heads, HD head dim (= D / NH), H MLP hidden dim.
+ */
+#ifndef TINYR1_MODEL_H
+#define TINYR1_MODEL_H
+
+#include "tinyr1/base.h"
+
+typedef struct tr_config {
+    int vocab;           /* V: rows of the embedding / LM head (may include padding rows) */
+    int dim;             /* D */
+    int n_layers;        /* L */
+    int n_heads;         /* NH */
+    int n_kv_heads;      /* KVH, divides NH (grouped-query attention) */
+    int head_dim;        /* HD; 0 means dim / n_heads */
+    int hidden_dim;      /* H */
+    int max_seq;         /* longest sequence the model is used with */
+    float rope_theta;    /* RoPE base, 10000 for Llama 2, 1e6 for Qwen2 */
+    float norm_eps;      /* RMSNorm epsilon */
+    int tied_embeddings; /* 1: lm_head shares model.embed_tokens.weight */
+    int qkv_bias;        /* 1: q/k/v projections have biases (Qwen2) */
+} tr_config;
+
+/* Defaults: a tiny Llama-style model (vocab 512, dim 64, 2 layers). */
+tr_config tr_config_default(void);
+/* Fills head_dim if 0 and checks every field; err names the field and what was expected. */
+int tr_config_validate(tr_config *cfg, tr_err *err);
+/* llama2.c's rule for the MLP width: 8*dim/3 rounded up to a multiple of `multiple_of`. */
+int tr_hidden_dim_llama(int dim, int multiple_of);
+
+/* ---- the parameter table -------------------------------------------------------
+ * All parameters live in one contiguous float buffer; the table names each tensor with
+ * its Hugging Face name, shape and offset (in floats). Gradients and AdamW moments use
+ * the same layout, so optimizer, clipping, checkpointing and allreduce are one loop over
+ * one buffer. The order: embed, per layer [input_layernorm, q, (q bias), k, (k bias), v,
+ * (v bias), o, post_attention_layernorm, gate, up, down], final norm, (lm_head). */
+typedef enum { TR_TENSOR_EMBED, TR_TENSOR_NORM, TR_TENSOR_BIAS, TR_TENSOR_MATRIX } tr_tensor_kind;
+
+typedef struct tr_tensor_info {
+    char name[96];
+    int ndim;
+    int64_t shape[2];
+    size_t offset; /* in floats, from the start of the buffer */
+    size_t numel;
+    tr_tensor_kind kind; /* decides weight decay: only MATRIX tensors decay by default */
+} tr_tensor_info;
+
+typedef struct tr_param_table {
+    tr_tensor_info *tensors;
+    int n_tensors;
+    size_t total; /* floats */
+} tr_param_table;
+
+int tr_param_table_build(tr_param_table *table, const tr_config *cfg, tr_err *err);
+void tr_param_table_free(tr_param_table *table);
+/* Index of the named tensor, or -1. */
+int tr_param_table_find(const tr_param_table *table, const char *name);
+
+/* Views of one layer's tensors inside a buffer laid out by the table (params, grads,
+ * AdamW moments alike). Biases are NULL when the config has none. */
+typedef struct tr_layer_view {
+    float *attn_norm;                 /* [D] */
+    float *wq, *bq;                   /* [NH*HD, D], [NH*HD] */
+    float *wk, *bk;                   /* [KVH*HD, D], [KVH*HD] */
+    float *wv, *bv;                   /* [KVH*HD, D], [KVH*HD] */
+    float *wo;                        /* [D, NH*HD] */
+    float *mlp_norm;                  /* [D] */
+    float *w_gate, *w_up, *w_down;    /* [H, D], [H, D], [D, H] */
+} tr_layer_view;
+
+typedef struct tr_model_view {
+    float *embed;      /* [V, D] */
+    tr_layer_view *layers; /* [L], owned by the view */
+    float *final_norm; /* [D] */
+    float *lm_head;    /* [V, D]; equals embed when tied */
+} tr_model_view;
+
+int tr_model_view_init(tr_model_view *view, const tr_param_table *table, const tr_config *cfg,
+                       float *buffer, tr_err *err);
+void tr_model_view_free(tr_model_view *view);
+
+/* Number of parameters (floats) of a config, without building a table. */
+size_t tr_config_num_params(const tr_config *cfg);
+
+#endif

@@ -1,0 +1,50 @@
+/* The command-line layer: one declarative option table per command generates both the
+ * parser and --help, so they cannot drift apart. Only src/cli/ prints errors and exits. */
+#ifndef TINYR1_CLI_H
+#define TINYR1_CLI_H
+
+#include <stdint.h>
+
+#include "tinyr1.h"
+
+typedef enum { CLI_FLAG, CLI_INT, CLI_INT64, CLI_FLOAT, CLI_DOUBLE, CLI_STR } cli_kind;
+
+typedef struct cli_opt {
+    const char *name;    /* long name without dashes, e.g. "lr" for --lr */
+    cli_kind kind;
+    void *dst;           /* int*, int64_t*, float*, double*, const char** ; pre-filled = default */
+    const char *metavar; /* shown in --help, e.g. "N" */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_spec {
+    const char *command;  /* "sft", "tokenizer encode", ... */
+    const char *summary;  /* one line */
+    const char *usage;    /* positional part of the usage line, e.g. "FILE.jsonl" or "" */
+    const cli_opt *opts;  /* terminated by {0} */
+    int min_positional, max_positional;
+    const char *details;  /* optional paragraph after the options */
+} cli_spec;
+
+/* Parses argv[1..argc-1] (argv[0] is the command name). Positional arguments are stored
+ * in positional[] (capacity max_positional). Returns 0 on success, 1 when --help was
+ * printed (the caller exits 0), -1 on a bad argument (message already printed). */
+int cli_parse(const cli_spec *spec, int argc, char **argv, char **positional, int *n_positional);
+void cli_print_help(const cli_spec *spec);
+/* Prints the resolved option values, one "name = value" per line, to stderr. */
+void cli_print_resolved(const cli_spec *spec);
+
+/* Prints "tinyr1 <command>: <message>" to stderr and returns 1 (the exit code). */
+int cli_error(const char *command, const char *message);
+
+/* A subcommand group ("tokenizer train|encode|..."): dispatches on argv[1]. */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+int cli_dispatch(const char *group, const cli_command *commands, int argc, char **argv);
+
+/* Commands (one file each in src/cli/). Each returns the process exit code. */
+
+#endif

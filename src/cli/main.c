@@ -1,0 +1,22 @@
+/* tinyr1: one program, one subcommand per stage of the R1 recipe. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("tinyr1 %s\n", TR_VERSION);
+    return 0;
+}
+
+static const cli_command commands[] = {
+    {"version", "print the version", cmd_version},
+    {0},
+};
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) return cmd_version(argc, argv);
+    return cli_dispatch("", commands, argc, argv);
+}
