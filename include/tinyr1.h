@@ -5,5 +5,6 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/model.h"
+#include "tinyr1/objectives.h"
 
 #endif
