@@ -4,6 +4,7 @@
 #define TINYR1_H
 
 #include "tinyr1/base.h"
+#include "tinyr1/batch.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
 

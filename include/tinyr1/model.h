@@ -94,4 +94,19 @@ void tr_model_view_free(tr_model_view *view);
 /* Number of parameters (floats) of a config, without building a table. */
 size_t tr_config_num_params(const tr_config *cfg);
 
+/* A model: its config, its parameter table, the one parameter buffer and views into it. */
+typedef struct tr_model {
+    tr_config cfg;
+    tr_param_table table;
+    float *params; /* table.total floats, 64-byte aligned */
+    tr_model_view view;
+} tr_model;
+
+/* Validates cfg, builds the table and allocates zeroed parameters. */
+int tr_model_init(tr_model *m, const tr_config *cfg, tr_err *err);
+/* GPT-2/Llama-style initialisation: matrices and embeddings N(0, std), the output
+ * projections (o_proj, down_proj) N(0, std / sqrt(2 L)), norms 1, biases 0. */
+void tr_model_init_random(tr_model *m, uint64_t seed, float std);
+void tr_model_free(tr_model *m);
+
 #endif

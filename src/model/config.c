@@ -1,5 +1,6 @@
 #include "tinyr1/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,42 @@ int tr_model_view_init(tr_model_view *v, const tr_param_table *t, const tr_confi
 void tr_model_view_free(tr_model_view *v) {
     free(v->layers);
     memset(v, 0, sizeof *v);
+}
+
+int tr_model_init(tr_model *m, const tr_config *cfg, tr_err *err) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (tr_config_validate(&m->cfg, err) != 0) return -1;
+    if (tr_param_table_build(&m->table, &m->cfg, err) != 0) return -1;
+    m->params = tr_aligned_alloc(m->table.total * sizeof(float), err);
+    if (!m->params || tr_model_view_init(&m->view, &m->table, &m->cfg, m->params, err) != 0) {
+        tr_model_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void tr_model_init_random(tr_model *m, uint64_t seed, float std) {
+    tr_rng rng;
+    tr_rng_seed(&rng, seed);
+    float out_std = std / sqrtf(2.0f * (float)m->cfg.n_layers);
+    for (int i = 0; i < m->table.n_tensors; i++) {
+        const tr_tensor_info *t = &m->table.tensors[i];
+        float *p = m->params + t->offset;
+        int is_out = strstr(t->name, "o_proj") || strstr(t->name, "down_proj");
+        for (size_t j = 0; j < t->numel; j++) {
+            switch (t->kind) {
+            case TR_TENSOR_NORM: p[j] = 1.0f; break;
+            case TR_TENSOR_BIAS: p[j] = 0.0f; break;
+            default: p[j] = tr_rng_normal(&rng) * (is_out ? out_std : std); break;
+            }
+        }
+    }
+}
+
+void tr_model_free(tr_model *m) {
+    free(m->params);
+    tr_model_view_free(&m->view);
+    tr_param_table_free(&m->table);
+    memset(m, 0, sizeof *m);
 }
