@@ -44,8 +44,9 @@ int tr_hidden_dim_llama(int dim, int multiple_of);
  * All parameters live in one contiguous float buffer; the table names each tensor with
  * its Hugging Face name, shape and offset (in floats). Gradients and AdamW moments use
  * the same layout, so optimizer, clipping, checkpointing and allreduce are one loop over
- * one buffer. The order: embed, per layer [input_layernorm, q, (q bias), k, (k bias), v,
- * (v bias), o, post_attention_layernorm, gate, up, down], final norm, (lm_head). */
+ * one buffer. The order: embed, per layer [input_layernorm, q, k, v, (q, k, v biases), o,
+ * post_attention_layernorm, gate, up, down], final norm, (lm_head). q/k/v (and gate/up)
+ * are adjacent so that each group is one fused matrix for the GEMMs. */
 typedef enum { TR_TENSOR_EMBED, TR_TENSOR_NORM, TR_TENSOR_BIAS, TR_TENSOR_MATRIX } tr_tensor_kind;
 
 typedef struct tr_tensor_info {
@@ -108,5 +109,28 @@ int tr_model_init(tr_model *m, const tr_config *cfg, tr_err *err);
  * projections (o_proj, down_proj) N(0, std / sqrt(2 L)), norms 1, biases 0. */
 void tr_model_init_random(tr_model *m, uint64_t seed, float std);
 void tr_model_free(tr_model *m);
+
+/* ---- training forward and backward ----------------------------------------------
+ * Activations for a batch of B sequences of T tokens live in one arena, allocated for the
+ * largest B*T seen and reused across steps. Forward saves what backward needs. */
+typedef struct tr_activations tr_activations;
+
+/* Allocates an arena for batches of up to max_B x max_T tokens (max_T <= cfg->max_seq). */
+int tr_activations_init(tr_activations **acts, const tr_config *cfg, int max_B, int max_T,
+                        tr_err *err);
+void tr_activations_free(tr_activations *acts);
+/* Bytes held by the arena. */
+size_t tr_activations_bytes(const tr_activations *acts);
+
+/* Forward pass over tokens[B*T] (each in [0, V): the caller validates). Returns the logits
+ * [B*T, V] inside the arena, valid until the next forward. */
+float *tr_model_forward(const tr_model *m, tr_activations *acts, const int32_t *tokens, int B,
+                        int T);
+/* Backward pass from dlogits [B*T, V] (may be the buffer forward returned, overwritten in
+ * place by an objective). ACCUMULATES parameter gradients into grads (a buffer with the
+ * parameter table's layout: zero it at the start of each optimizer step). Uses the
+ * activations saved by the last forward. */
+void tr_model_backward(const tr_model *m, tr_activations *acts, float *grads,
+                       const float *dlogits);
 
 #endif

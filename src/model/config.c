@@ -99,12 +99,16 @@ static void enumerate(table_builder *b, const tr_config *c) {
         emit(b, name, kind, rows, cols);                                                  \
     } while (0)
         LAYER("input_layernorm.weight", TR_TENSOR_NORM, D, 0);
+        /* q, k, v weights adjacent (then their biases adjacent): one [Q+2KV, D] matrix,
+         * so the forward and backward passes run one fused QKV GEMM. Same for gate/up. */
         LAYER("self_attn.q_proj.weight", TR_TENSOR_MATRIX, Q, D);
-        if (c->qkv_bias) LAYER("self_attn.q_proj.bias", TR_TENSOR_BIAS, Q, 0);
         LAYER("self_attn.k_proj.weight", TR_TENSOR_MATRIX, KV, D);
-        if (c->qkv_bias) LAYER("self_attn.k_proj.bias", TR_TENSOR_BIAS, KV, 0);
         LAYER("self_attn.v_proj.weight", TR_TENSOR_MATRIX, KV, D);
-        if (c->qkv_bias) LAYER("self_attn.v_proj.bias", TR_TENSOR_BIAS, KV, 0);
+        if (c->qkv_bias) {
+            LAYER("self_attn.q_proj.bias", TR_TENSOR_BIAS, Q, 0);
+            LAYER("self_attn.k_proj.bias", TR_TENSOR_BIAS, KV, 0);
+            LAYER("self_attn.v_proj.bias", TR_TENSOR_BIAS, KV, 0);
+        }
         LAYER("self_attn.o_proj.weight", TR_TENSOR_MATRIX, D, Q);
         LAYER("post_attention_layernorm.weight", TR_TENSOR_NORM, D, 0);
         LAYER("mlp.gate_proj.weight", TR_TENSOR_MATRIX, H, D);
