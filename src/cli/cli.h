@@ -3,6 +3,7 @@
 #ifndef TINYR1_CLI_H
 #define TINYR1_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "tinyr1.h"
@@ -45,6 +46,25 @@ typedef struct cli_command {
 } cli_command;
 int cli_dispatch(const char *group, const cli_command *commands, int argc, char **argv);
 
-/* Commands (one file each in src/cli/). Each returns the process exit code. */
+
+/* ---- helpers shared by the training commands (src/cli/common.c) ---- */
+/* Installs SIGINT/SIGTERM handlers that set the returned flag (the one process-wide
+ * variable: a signal handler can reach nothing else). A second signal exits at once. */
+volatile sig_atomic_t *cli_install_stop_handler(void);
+/* Resolves a preset name ("tiny") to configs/models/tiny.json (TINYR1_CONFIGS overrides the
+ * folder) or takes a path; loads its "model" object into cfg and returns the "train"
+ * object's numbers through the callback-free struct below. */
+typedef struct cli_train_defaults {
+    int batch, seq, steps, warmup;
+    float lr;
+} cli_train_defaults;
+int cli_load_preset(const char *name, tr_config *cfg, cli_train_defaults *train, tr_err *err);
+/* The value of --NAME in argv (both "--name v" and "--name=v"), or NULL. */
+const char *cli_peek_option(int argc, char **argv, const char *name);
+/* Writes DIR/args.json: the command, its resolved options and the model config. */
+int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *cfg, tr_err *err);
+
+/* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
+int cmd_pretrain(int argc, char **argv);
 
 #endif

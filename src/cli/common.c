@@ -1,0 +1,106 @@
+#include <cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model/config_json.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig) {
+    if (stop_requested) {
+        /* second Ctrl-C: the user means it */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_requested = 1;
+    static const char msg[] = "\nstopping after this step (saving a checkpoint); "
+                              "press Ctrl-C again to abort at once\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+}
+
+volatile sig_atomic_t *cli_install_stop_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_requested;
+}
+
+const char *cli_peek_option(int argc, char **argv, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, n) != 0) continue;
+        if (a[2 + n] == '=') return a + 3 + n;
+        if (a[2 + n] == '\0' && i + 1 < argc) return argv[i + 1];
+    }
+    return NULL;
+}
+
+int cli_load_preset(const char *name, tr_config *cfg, cli_train_defaults *train, tr_err *err) {
+    char path[4096];
+    if (strchr(name, '/') || strstr(name, ".json")) {
+        snprintf(path, sizeof path, "%s", name);
+    } else {
+        const char *dir = getenv("TINYR1_CONFIGS");
+        if (dir) snprintf(path, sizeof path, "%s/models/%s.json", dir, name);
+        else snprintf(path, sizeof path, "%s/configs/models/%s.json", TR_SOURCE_DIR, name);
+    }
+    size_t len;
+    char *text = tr_read_file(path, &len, err);
+    if (!text)
+        return tr_fail_context(err, "preset '%s' (presets are configs/models/*.json; or give a "
+                                    "path)", name);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) return tr_fail(err, "%s: not valid JSON", path);
+    int rc = tr_config_from_json(cJSON_GetObjectItemCaseSensitive(root, "model"), cfg, 0, path, err);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "train");
+    if (rc == 0 && train && cJSON_IsObject(t)) {
+        const cJSON *v;
+        if ((v = cJSON_GetObjectItemCaseSensitive(t, "batch")) && cJSON_IsNumber(v)) train->batch = v->valueint;
+        if ((v = cJSON_GetObjectItemCaseSensitive(t, "seq")) && cJSON_IsNumber(v)) train->seq = v->valueint;
+        if ((v = cJSON_GetObjectItemCaseSensitive(t, "steps")) && cJSON_IsNumber(v)) train->steps = v->valueint;
+        if ((v = cJSON_GetObjectItemCaseSensitive(t, "warmup")) && cJSON_IsNumber(v)) train->warmup = v->valueint;
+        if ((v = cJSON_GetObjectItemCaseSensitive(t, "lr")) && cJSON_IsNumber(v)) train->lr = (float)v->valuedouble;
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *cfg, tr_err *err) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "command", spec->command);
+    cJSON_AddStringToObject(root, "version", TR_VERSION);
+    cJSON *opts = cJSON_AddObjectToObject(root, "options");
+    for (const cli_opt *o = spec->opts; o && o->name; o++) {
+        switch (o->kind) {
+        case CLI_FLAG: cJSON_AddBoolToObject(opts, o->name, *(int *)o->dst); break;
+        case CLI_INT: cJSON_AddNumberToObject(opts, o->name, *(int *)o->dst); break;
+        case CLI_INT64: cJSON_AddNumberToObject(opts, o->name, (double)*(int64_t *)o->dst); break;
+        case CLI_FLOAT: cJSON_AddNumberToObject(opts, o->name, *(float *)o->dst); break;
+        case CLI_DOUBLE: cJSON_AddNumberToObject(opts, o->name, *(double *)o->dst); break;
+        case CLI_STR: {
+            const char *s = *(const char **)o->dst;
+            if (s) cJSON_AddStringToObject(opts, o->name, s);
+            else cJSON_AddNullToObject(opts, o->name);
+            break;
+        }
+        }
+    }
+    if (cfg) cJSON_AddItemToObject(root, "model", tr_config_to_json(cfg));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/args.json", dir);
+    int rc = tr_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,194 @@
+/* The training step and loop shared by every stage (include/tinyr1/train.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tinyr1/objectives.h"
+#include "tinyr1/train.h"
+
+static int ce_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, double norm,
+                 tr_objective_out *out, tr_err *err) {
+    (void)ctx;
+    (void)micro;
+    return tr_ce_loss(logits, &out->loss, logits, b->targets, b->weights, (int64_t)b->B * b->T,
+                      V, norm, err);
+}
+
+tr_objective tr_objective_ce(void) {
+    tr_objective o = {.fn = ce_fn, .ctx = NULL, .part_names = {NULL}, .norm = NULL};
+    return o;
+}
+
+int tr_trainer_init(tr_trainer *t, tr_model *m, tr_adamw_params p, tr_adamw *restored,
+                    tr_lr_schedule schedule, float grad_clip, int max_B, int max_T,
+                    tr_dist dist, tr_err *err) {
+    memset(t, 0, sizeof *t);
+    t->model = m;
+    t->schedule = schedule;
+    t->grad_clip = grad_clip;
+    t->dist = dist;
+    if (restored) {
+        t->opt = *restored;
+        t->opt.p = p;
+        memset(restored, 0, sizeof *restored);
+    } else if (tr_adamw_init(&t->opt, &m->table, p, err) != 0) {
+        return -1;
+    }
+    t->grads = tr_aligned_alloc(m->table.total * sizeof(float), err);
+    if (!t->grads || tr_activations_init(&t->acts, &m->cfg, max_B, max_T, err) != 0) {
+        tr_trainer_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+void tr_trainer_free(tr_trainer *t) {
+    tr_adamw_free(&t->opt);
+    free(t->grads);
+    tr_activations_free(t->acts);
+    memset(t, 0, sizeof *t);
+}
+
+static int check_tokens(const tr_batch *b, int V, tr_err *err) {
+    for (int64_t i = 0; i < (int64_t)b->B * b->T; i++) {
+        if (b->tokens[i] < 0 || b->tokens[i] >= V)
+            return tr_fail(err, "batch: token id %d at row %lld, position %lld is outside the "
+                                "model's vocabulary [0, %d)",
+                           b->tokens[i], (long long)(i / b->T), (long long)(i % b->T), V);
+        if (b->weights[i] != 0 && (b->targets[i] < 0 || b->targets[i] >= V))
+            return tr_fail(err, "batch: target id %d at row %lld, position %lld is outside "
+                                "[0, %d)",
+                           b->targets[i], (long long)(i / b->T), (long long)(i % b->T), V);
+        if (!(b->weights[i] >= 0) || !isfinite(b->weights[i]))
+            return tr_fail(err, "batch: weight at row %lld, position %lld is %g; expected a "
+                                "finite non-negative number",
+                           (long long)(i / b->T), (long long)(i % b->T), (double)b->weights[i]);
+    }
+    return 0;
+}
+
+int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_objective *obj,
+                    tr_step_stats *st, tr_err *err) {
+    double t0 = tr_now();
+    tr_model *m = t->model;
+    const int V = m->cfg.vocab;
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < n_micro; i++)
+        if (check_tokens(&micro[i], V, err) != 0) return -1;
+    /* normaliser over the whole accumulated batch and all ranks */
+    double norm = 0;
+    if (obj->norm) norm = obj->norm(obj->ctx, micro, n_micro);
+    else
+        for (int i = 0; i < n_micro; i++) norm += tr_batch_weight_sum(&micro[i]);
+    if (tr_dist_allreduce_sum_f64(&t->dist, &norm, 1, err) != 0) return -1;
+    st->weight = norm;
+    memset(t->grads, 0, m->table.total * sizeof(float));
+    for (int i = 0; i < n_micro; i++) {
+        const tr_batch *b = &micro[i];
+        float *logits = tr_model_forward(m, t->acts, b->tokens, b->B, b->T);
+        if (!logits)
+            return tr_fail(err, "batch %d x %d is larger than the %s allocated for", b->B, b->T,
+                           "activation arena");
+        tr_objective_out out = {0};
+        if (obj->fn(obj->ctx, logits, V, b, i, norm, &out, err) != 0) return -1;
+        st->loss += out.loss;
+        for (int k = 0; k < TR_MAX_PARTS; k++) st->parts[k] += out.parts[k];
+        tr_model_backward(m, t->acts, t->grads, logits);
+    }
+    double sums[1 + TR_MAX_PARTS];
+    sums[0] = st->loss;
+    memcpy(sums + 1, st->parts, sizeof st->parts);
+    if (tr_dist_allreduce_sum_f64(&t->dist, sums, 1 + TR_MAX_PARTS, err) != 0 ||
+        tr_dist_allreduce_sum_f32(&t->dist, t->grads, m->table.total, err) != 0)
+        return -1;
+    st->loss = sums[0];
+    memcpy(st->parts, sums + 1, sizeof st->parts);
+    st->grad_norm = tr_clip_grad_norm(t->grads, m->table.total, t->grad_clip);
+    if (!isfinite(st->loss) || !isfinite(st->grad_norm))
+        return tr_fail(err, "step %lld: loss %g, gradient norm %g: not finite; the parameters "
+                            "were not updated (lower --lr, or check the data)",
+                       (long long)t->opt.t + 1, st->loss, st->grad_norm);
+    st->lr = tr_lr_at(&t->schedule, t->opt.t);
+    tr_adamw_step(&t->opt, &m->table, m->params, t->grads, st->lr);
+    st->seconds = tr_now() - t0;
+    return 0;
+}
+
+static int save(tr_trainer *t, const tr_loop_config *lc, const tr_train_state *st, tr_err *err) {
+    if (t->dist.rank != 0) return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", lc->out_dir);
+    return tr_checkpoint_save(path, t->model, &t->opt, st, lc->meta_json, lc->tokenizer, err);
+}
+
+int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, void *next_ctx,
+                  const tr_objective *obj, tr_train_state *st, tr_err *err) {
+    const int rank0 = t->dist.rank == 0;
+    int n_micro = lc->micro_batches > 0 ? lc->micro_batches : 1;
+    tr_batch *micro = tr_calloc((size_t)n_micro, sizeof *micro, err);
+    if (!micro) return -1;
+    int rc = -1;
+    tr_metrics metrics = {0};
+    for (int i = 0; i < n_micro; i++)
+        if (tr_batch_alloc(&micro[i], lc->B, lc->T, err) != 0) goto done;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", lc->out_dir);
+    if (rank0 && tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0)
+        goto done;
+    tr_progress bar;
+    tr_progress_start(&bar, lc->stage, lc->steps, st->step);
+    bar.quiet = lc->quiet || !rank0;
+    if (lc->log_every > 0) bar.every = lc->log_every;
+    double tok_window = 0, sec_window = 0;
+    while (st->step < lc->steps) {
+        if (lc->stop && *lc->stop) {
+            if (save(t, lc, st, err) != 0) goto done;
+            if (rank0) fprintf(stderr, "\n%s: interrupted; checkpoint saved at step %lld\n",
+                               lc->stage, (long long)st->step);
+            rc = 1;
+            goto done;
+        }
+        for (int i = 0; i < n_micro; i++)
+            if (next(next_ctx, &micro[i], st, err) != 0) goto done;
+        tr_step_stats s;
+        if (tr_trainer_step(t, micro, n_micro, obj, &s, err) != 0) goto done;
+        st->step++;
+        double tokens = 0; /* every input position is processed, weighted or not */
+        for (int i = 0; i < n_micro; i++) tokens += (double)micro[i].B * micro[i].T;
+        tokens *= t->dist.world;
+        st->tokens += tokens;
+        st->elapsed += s.seconds;
+        tok_window += tokens;
+        sec_window += s.seconds;
+        if (rank0) {
+            char line[1024];
+            int n = snprintf(line, sizeof line,
+                             "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.7g,\"lr\":%.6g,"
+                             "\"grad_norm\":%.6g,\"tokens\":%.0f,\"trained_tokens\":%.0f,"
+                             "\"step_seconds\":%.6g,\"tok_s\":%.6g,\"elapsed\":%.6g",
+                             lc->stage, (long long)st->step, s.loss, (double)s.lr, s.grad_norm,
+                             st->tokens, s.weight, s.seconds, tokens / s.seconds, st->elapsed);
+            for (int k = 0; k < TR_MAX_PARTS && obj->part_names[k]; k++)
+                n += snprintf(line + n, sizeof line - (size_t)n, ",\"%s\":%.7g",
+                              obj->part_names[k], s.parts[k]);
+            snprintf(line + n, sizeof line - (size_t)n, "}");
+            if (tr_metrics_write(&metrics, line, err) != 0) goto done;
+            char fields[160];
+            snprintf(fields, sizeof fields, "loss %.4f | %.0f tok/s", s.loss,
+                     tok_window / (sec_window > 0 ? sec_window : 1));
+            tr_progress_update(&bar, st->step, fields);
+            if (st->step == lc->steps) tr_progress_finish(&bar, fields);
+        }
+        if (lc->checkpoint_every > 0 && st->step % lc->checkpoint_every == 0 &&
+            st->step < lc->steps && save(t, lc, st, err) != 0)
+            goto done;
+    }
+    if (save(t, lc, st, err) != 0) goto done;
+    rc = 0;
+done:
+    tr_metrics_close(&metrics);
+    for (int i = 0; i < n_micro; i++) tr_batch_free(&micro[i]);
+    free(micro);
+    return rc;
+}
