@@ -5,6 +5,7 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/batch.h"
+#include "tinyr1/cost.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
 
