@@ -7,6 +7,7 @@
 #include "tinyr1/batch.h"
 #include "tinyr1/dist.h"
 #include "tinyr1/io.h"
+#include "tinyr1/cost.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
 #include "tinyr1/report.h"
