@@ -98,7 +98,9 @@ typedef struct tr_peak {
     double gflops;     /* GFLOP/s (1e9 FLOP/s) */
     int threads;       /* threads the figure holds for */
     char cpu[128];     /* "model name" from /proc/cpuinfo, or "unknown" */
-    char source[16];   /* "env" (TINYR1_PEAK_GFLOPS), "cache" or "probe" */
+    char source[16];   /* "env" (TINYR1_PEAK_GFLOPS), "cache", "probe", or "probe-busy" (the
+                          1-minute load average exceeded the CPU count: not cached) */
+    double load;       /* 1-minute load average when probed */
     char cache_path[512];
 } tr_peak;
 
@@ -108,8 +110,10 @@ int tr_peak_probe(const int *sizes, int n_sizes, int reps, double *gflops, tr_er
 /* The peak with its provenance. Order: the TINYR1_PEAK_GFLOPS environment variable; then
  * the cache file $TINYR1_CACHE_DIR/peak.json, else $XDG_CACHE_HOME/tinyr1/peak.json, else
  * $HOME/.cache/tinyr1/peak.json, keyed by (cpu, threads); else the probe (sizes 1024 and
- * 2048, 3 reps: a few seconds), whose result is added to the cache (atomic write). A cache
- * that cannot be written is not an error. force_probe skips the env and cache lookups. */
+ * 2048, 3 reps: a few seconds), whose result is added to the cache (atomic write) unless
+ * the machine was oversubscribed (load average > CPUs + 0.5: other processes share the
+ * cores, so the figure is too low; it is used but not cached). A cache that cannot be
+ * written is not an error. force_probe skips the env and cache lookups. */
 int tr_peak_get(tr_peak *peak, int force_probe, tr_err *err);
 /* Shorthand: *gflops = tr_peak_get(...).gflops. */
 int tr_peak_flops(double *gflops, tr_err *err);

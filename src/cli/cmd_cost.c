@@ -301,8 +301,11 @@ int cmd_cost(int argc, char **argv) {
         tr_peak p;
         tr_err err = {{0}};
         if (tr_peak_get(&p, 1, &err) != 0) return cli_error("cost", err.msg);
-        printf("peak %.2f GFLOP/s on %d threads (%s), cached in %s\n", p.gflops, p.threads, p.cpu,
-               p.cache_path[0] ? p.cache_path : "(no cache)");
+        printf("peak %.2f GFLOP/s on %d threads (%s), load average %.2f: %s\n", p.gflops,
+               p.threads, p.cpu, p.load,
+               strcmp(p.source, "probe") == 0
+                   ? (p.cache_path[0] ? p.cache_path : "(no cache path)")
+                   : "machine oversubscribed, figure not cached; probe again when idle");
         if (!a.run && !a.scenario) return 0;
     }
     if (!a.run == !a.scenario) return cli_error("cost", "give exactly one of --run DIR or --scenario NAME|FILE (see --help)");
