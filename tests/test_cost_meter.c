@@ -22,7 +22,8 @@ static void test_meter(const char *dir) {
     /* hand numbers: 2 s, 1e11 FLOPs -> 50 GFLOP/s -> MFU 0.5 against 100 GFLOP/s */
     tr_cost_add(&m, TR_PHASE_TRAIN, 2.0, 4096, 1e11);
     tr_cost_add(&m, TR_PHASE_GENERATE, 1.0, 100, 1e10);
-    CHECK_CLOSE(tr_cost_mfu(&m, m.phase[TR_PHASE_TRAIN].flops, m.phase[TR_PHASE_TRAIN].seconds), 0.5, 1e-12, 0);
+    CHECK_CLOSE(tr_cost_mfu(&m, m.phase[TR_PHASE_TRAIN].flops, m.phase[TR_PHASE_TRAIN].seconds),
+                0.5, 1e-12, 0);
     tr_phase_stats t = tr_cost_total(&m);
     CHECK(t.flops == 1.1e11 && t.seconds == 3.0 && t.calls == 2 && t.tokens == 4196);
     /* params: the default config (vocab 512, dim 64, 2 layers, hidden 192 by the llama rule) */
@@ -113,7 +114,8 @@ static void test_peak(const char *dir) {
            p.source, p.load);
     if (strcmp(p.source, "probe") == 0) { /* cached only when the machine was not oversubscribed */
         tr_peak q;
-        CHECK(tr_peak_get(&q, 0, &err) == 0 && strcmp(q.source, "cache") == 0 && q.gflops == p.gflops);
+        CHECK(tr_peak_get(&q, 0, &err) == 0 && strcmp(q.source, "cache") == 0 &&
+              q.gflops == p.gflops);
         CHECK(tr_peak_flops(&g, &err) == 0 && g == p.gflops);
     } else {
         CHECK(strcmp(p.source, "probe-busy") == 0);
@@ -139,6 +141,7 @@ int main(void) {
     test_meter(dir);
     test_peak(dir);
     rmdir(dir);
-    CHECK(strcmp(tr_phase_name(TR_PHASE_TEACHER), "teacher") == 0 && tr_phase_name(TR_PHASE_COUNT) == NULL);
+    CHECK(strcmp(tr_phase_name(TR_PHASE_TEACHER), "teacher") == 0 &&
+          tr_phase_name(TR_PHASE_COUNT) == NULL);
     return tu_finish("cost_meter");
 }

@@ -27,27 +27,32 @@ static void test_catalog(void) {
     if (!(a100 && h100 && h800 && h200)) return;
     /* vendor datasheets: dense = half the "with sparsity" figure */
     CHECK(a100->peak_bf16 == 312e12 && a100->peak_fp8 == 0);
-    CHECK(fabs(h100->peak_bf16 - 1978.9e12 / 2) < 1e11 && fabs(h100->peak_fp8 - 3957.8e12 / 2) < 1e11);
+    CHECK(fabs(h100->peak_bf16 - 1978.9e12 / 2) < 1e11 &&
+          fabs(h100->peak_fp8 - 3957.8e12 / 2) < 1e11);
     CHECK(h100->peak_bf16 == 989.4e12); /* whitepaper dense figure */
     CHECK(h800->peak_bf16 == h100->peak_bf16 && h800->peak_fp8 == h100->peak_fp8);
     CHECK(h200->peak_bf16 == h100->peak_bf16 && h200->memory_gb == 141);
     CHECK(h800->rental_usd_per_hour == 2.0 && h800->board_power_w == 700);
     for (int i = 0; i < cat.n; i++)
-        CHECK_MSG(cat.hw[i].source_specs[0] && cat.hw[i].source_prices[0], "%s has no source", cat.hw[i].name);
+        CHECK_MSG(cat.hw[i].source_specs[0] && cat.hw[i].source_prices[0], "%s has no source",
+                  cat.hw[i].name);
     CHECK(cat.cpu_core_hour_usd > 0);
     CHECK(tr_hw_peak(h100, TR_PREC_FP32) > 0);
 
     /* malformed catalogues name the problem */
     tr_hw_catalog bad;
-    CHECK(tr_hw_catalog_parse(&bad, "{\"format\":\"x\"}", "t", &err) != 0 && strstr(err.msg, "format"));
+    CHECK(tr_hw_catalog_parse(&bad, "{\"format\":\"x\"}", "t", &err) != 0 &&
+          strstr(err.msg, "format"));
     CHECK(tr_hw_catalog_parse(&bad, "[", "t", &err) != 0);
-    const char *no_src = "{\"format\":\"tinyr1-hardware\",\"ownership_defaults\":{\"lifetime_years\":4,"
-                         "\"utilization\":0.5,\"capex_overhead\":0,\"power_overhead\":0,\"pue\":1,"
-                         "\"electricity_usd_per_kwh\":0.1},\"hardware\":[{\"name\":\"X\",\"peak_tflops\":{}}]}";
+    const char *no_src =
+        "{\"format\":\"tinyr1-hardware\",\"ownership_defaults\":{\"lifetime_years\":4,"
+        "\"utilization\":0.5,\"capex_overhead\":0,\"power_overhead\":0,\"pue\":1,"
+        "\"electricity_usd_per_kwh\":0.1},\"hardware\":[{\"name\":\"X\",\"peak_tflops\":{}}]}";
     CHECK(tr_hw_catalog_parse(&bad, no_src, "t", &err) != 0 && strstr(err.msg, "source"));
-    const char *bad_u = "{\"format\":\"tinyr1-hardware\",\"ownership_defaults\":{\"lifetime_years\":4,"
-                        "\"utilization\":1.5,\"capex_overhead\":0,\"power_overhead\":0,\"pue\":1,"
-                        "\"electricity_usd_per_kwh\":0.1},\"hardware\":[]}";
+    const char *bad_u =
+        "{\"format\":\"tinyr1-hardware\",\"ownership_defaults\":{\"lifetime_years\":4,"
+        "\"utilization\":1.5,\"capex_overhead\":0,\"power_overhead\":0,\"pue\":1,"
+        "\"electricity_usd_per_kwh\":0.1},\"hardware\":[]}";
     CHECK(tr_hw_catalog_parse(&bad, bad_u, "t", &err) != 0 && strstr(err.msg, "utilization"));
 }
 
@@ -55,8 +60,12 @@ static void test_arithmetic(void) {
     /* ownership of one GPU-hour, by hand: $30,000 x 1.5 over 4 years of 8,760 h at 80% use,
      * plus 0.7 kW x 1.5 x 1.3 x $0.08 */
     tr_hw h = {.purchase_usd = 30000, .board_power_w = 700};
-    tr_ownership_params op = {.lifetime_years = 4, .utilization = 0.8, .capex_overhead = 0.5,
-                              .power_overhead = 0.5, .pue = 1.3, .electricity_usd_per_kwh = 0.08};
+    tr_ownership_params op = {.lifetime_years = 4,
+                              .utilization = 0.8,
+                              .capex_overhead = 0.5,
+                              .power_overhead = 0.5,
+                              .pue = 1.3,
+                              .electricity_usd_per_kwh = 0.08};
     tr_ownership_cost oc;
     tr_err err = {{0}};
     CHECK(tr_ownership_per_hour(&h, &op, &oc, &err) == 0);
@@ -137,15 +146,23 @@ static void test_scenarios(void) {
     double hours = 6e21 / (989.4e12 * 0.5) / 3600.0;
     CHECK(r->stages[0].projected && fabs(r->gpu_hours - hours) < 1e-9 * hours);
     CHECK(r->checks_failed == 1 && !r->checks[0].ok);
-    CHECK(tr_scenario_eval(r, "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"TPU\"}",
-                           "x", &cat, &err) != 0 && strstr(err.msg, "hardware"));
-    CHECK(tr_scenario_eval(r, "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
-                              "\"stages\":[{\"name\":\"a\"}]}", "x", &cat, &err) != 0 &&
+    CHECK(tr_scenario_eval(r,
+                           "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"TPU\"}",
+                           "x", &cat, &err) != 0 &&
+          strstr(err.msg, "hardware"));
+    CHECK(tr_scenario_eval(r,
+                           "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
+                           "\"stages\":[{\"name\":\"a\"}]}",
+                           "x", &cat, &err) != 0 &&
           strstr(err.msg, "mfu"));
-    CHECK(tr_scenario_eval(r, "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
-                              "\"ownership\":[{\"name\":\"o\",\"gpus\":8,\"fleet_usd\":1}]}", "x", &cat, &err) != 0);
-    CHECK(tr_scenario_eval(r, "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
-                              "\"expect\":[{\"what\":\"nonsense\",\"value\":1}]}", "x", &cat, &err) != 0 &&
+    CHECK(tr_scenario_eval(r,
+                           "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
+                           "\"ownership\":[{\"name\":\"o\",\"gpus\":8,\"fleet_usd\":1}]}",
+                           "x", &cat, &err) != 0);
+    CHECK(tr_scenario_eval(r,
+                           "{\"format\":\"tinyr1-scenario\",\"name\":\"x\",\"hardware\":\"H800\","
+                           "\"expect\":[{\"what\":\"nonsense\",\"value\":1}]}",
+                           "x", &cat, &err) != 0 &&
           strstr(err.msg, "nonsense"));
     free(r);
 }
