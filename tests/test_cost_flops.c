@@ -136,14 +136,16 @@ static void rope(double *x, int N, int heads, int HD, int pos0, double sign) {
             }
 }
 
-static double silu(double g) { return g / (1.0 + exp(-g)); }
+static double silu(double g) {
+    return g / (1.0 + exp(-g));
+}
 
 /* ---- the naive model ------------------------------------------------------------- */
 
 typedef struct {
     int T; /* positions of this pass */
-    double *x_in[4], *xn1[4], *r1[4], *q[4], *att_o[4], *x_mid[4], *xn2[4], *r2[4], *g[4],
-        *u[4], *a[4], *p[4];
+    double *x_in[4], *xn1[4], *r1[4], *q[4], *att_o[4], *x_mid[4], *xn2[4], *r2[4], *g[4], *u[4],
+        *a[4], *p[4];
     double *x_fin, *xnf, *rf, *logits;
 } acts;
 
@@ -152,7 +154,9 @@ typedef struct {
     int cap;
 } kvcache;
 
-static double *dalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+static double *dalloc(size_t n) {
+    return calloc(n ? n : 1, sizeof(double));
+}
 
 static void acts_alloc(acts *A, const shp *s, int T, int ctx) {
     memset(A, 0, sizeof *A);
@@ -188,17 +192,19 @@ static void acts_free(acts *A, const shp *s) {
 
 /* Runs n positions (absolute past .. past+n-1) of one sequence, appending k/v to the cache.
  * Logits are computed for positions [logit_from, n) only. */
-static void forward(counter *c, const shp *s, const layout *ly, const double *P,
-                    const int *tokens, int n, int past, int logit_from, kvcache *kv, acts *A) {
+static void forward(counter *c, const shp *s, const layout *ly, const double *P, const int *tokens,
+                    int n, int past, int logit_from, kvcache *kv, acts *A) {
     int ctx = past + n, D = s->D, Q = s->Q, KV = s->KV, HD = s->HD, grp = s->NH / s->KVH;
     double *x = dalloc((size_t)n * D), *tmp = dalloc((size_t)n * (Q > D ? Q : D));
     double *k = dalloc((size_t)n * KV), *att = dalloc((size_t)n * Q);
-    for (int t = 0; t < n; t++) memcpy(&x[t * D], &P[ly->emb + (size_t)tokens[t] * D], D * sizeof(double));
+    for (int t = 0; t < n; t++)
+        memcpy(&x[t * D], &P[ly->emb + (size_t)tokens[t] * D], D * sizeof(double));
     double scale = 1.0 / sqrt((double)HD);
     for (int l = 0; l < s->L; l++) {
         memcpy(A->x_in[l], x, (size_t)n * D * sizeof(double));
         rms_fwd(A->xn1[l], A->r1[l], x, &P[ly->an[l]], n, D);
-        mm_fwd(c, C_QKV, A->q[l], A->xn1[l], &P[ly->wq[l]], s->bias ? &P[ly->bq[l]] : NULL, n, D, Q);
+        mm_fwd(c, C_QKV, A->q[l], A->xn1[l], &P[ly->wq[l]], s->bias ? &P[ly->bq[l]] : NULL, n, D,
+               Q);
         mm_fwd(c, C_QKV, k, A->xn1[l], &P[ly->wk[l]], s->bias ? &P[ly->bk[l]] : NULL, n, D, KV);
         mm_fwd(c, C_QKV, &kv->v[l][(size_t)past * KV], A->xn1[l], &P[ly->wv[l]],
                s->bias ? &P[ly->bv[l]] : NULL, n, D, KV);
@@ -213,7 +219,8 @@ static void forward(counter *c, const shp *s, const layout *ly, const double *P,
                 for (int t2 = 0; t2 <= pos; t2++) {
                     double sc = 0;
                     for (int d = 0; d < HD; d++) {
-                        sc += A->q[l][(size_t)t * Q + h * HD + d] * kv->k[l][(size_t)t2 * KV + kh * HD + d];
+                        sc += A->q[l][(size_t)t * Q + h * HD + d] *
+                              kv->k[l][(size_t)t2 * KV + kh * HD + d];
                         c->macs[C_SCORES]++;
                     }
                     p[t2] = sc * scale;
@@ -321,11 +328,13 @@ static void backward(counter *c, const shp *s, const layout *ly, const double *P
                 for (int t2 = 0; t2 <= t; t2++) {
                     double ds = p[t2] * (dp[t2] - dot) * scale;
                     for (int d = 0; d < HD; d++) {
-                        dq[(size_t)t * Q + h * HD + d] += ds * kv->k[l][(size_t)t2 * KV + kh * HD + d];
+                        dq[(size_t)t * Q + h * HD + d] +=
+                            ds * kv->k[l][(size_t)t2 * KV + kh * HD + d];
                         c->macs[C_SCORES]++;
                     }
                     for (int d = 0; d < HD; d++) {
-                        dk[(size_t)t2 * KV + kh * HD + d] += ds * A->q[l][(size_t)t * Q + h * HD + d];
+                        dk[(size_t)t2 * KV + kh * HD + d] +=
+                            ds * A->q[l][(size_t)t * Q + h * HD + d];
                         c->macs[C_SCORES]++;
                     }
                 }
@@ -386,7 +395,8 @@ static void check_shape(const shp *s, int B, int T) {
     tr_err err = {{0}};
     CHECK(tr_config_validate(&cfg, &err) == 0);
     /* the naive layout has exactly the library's parameter count */
-    CHECK_MSG(ly.total == tr_config_num_params(&cfg), "%zu vs %zu", ly.total, tr_config_num_params(&cfg));
+    CHECK_MSG(ly.total == tr_config_num_params(&cfg), "%zu vs %zu", ly.total,
+              tr_config_num_params(&cfg));
     double *P = dalloc(ly.total), *G = dalloc(ly.total);
     tr_rng rng;
     tr_rng_seed(&rng, 7);
@@ -394,7 +404,8 @@ static void check_shape(const shp *s, int B, int T) {
     for (int l = 0; l < s->L; l++)
         for (int d = 0; d < s->D; d++) P[ly.an[l] + d] = 1.0 + 0.1 * tr_rng_normal(&rng);
     int *tok = malloc(sizeof(int) * (size_t)B * T), *tgt = malloc(sizeof(int) * (size_t)B * T);
-    for (int i = 0; i < B * T; i++) tok[i] = (int)tr_rng_below(&rng, s->V), tgt[i] = (int)tr_rng_below(&rng, s->V);
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int)tr_rng_below(&rng, s->V), tgt[i] = (int)tr_rng_below(&rng, s->V);
 
     counter fwd = {{0}}, bwd = {{0}};
     for (int b = 0; b < B; b++) {
@@ -417,8 +428,9 @@ static void check_shape(const shp *s, int B, int T) {
     for (int k = 0; k < C_N; k++) {
         CHECK_MSG(2.0 * (double)fwd.macs[k] == parts[k], "forward %s: counted %.0f, formula %.0f",
                   names[k], 2.0 * (double)fwd.macs[k], parts[k]);
-        CHECK_MSG(2.0 * (double)bwd.macs[k] == 2.0 * parts[k], "backward %s: counted %.0f, formula %.0f",
-                  names[k], 2.0 * (double)bwd.macs[k], 2.0 * parts[k]);
+        CHECK_MSG(2.0 * (double)bwd.macs[k] == 2.0 * parts[k],
+                  "backward %s: counted %.0f, formula %.0f", names[k], 2.0 * (double)bwd.macs[k],
+                  2.0 * parts[k]);
         fsum += 2.0 * (double)fwd.macs[k];
         bsum += 2.0 * (double)bwd.macs[k];
     }
@@ -442,9 +454,17 @@ static void check_shape(const shp *s, int B, int T) {
         acts_free(&A, s);
         cache_free(&kv, s);
     }
-    size_t probe[] = {ly.emb + (size_t)tok[0] * s->D + 1, ly.wq[0] + 3, ly.wk[s->L - 1] + 2,
-                      ly.wv[0] + 5, ly.wo[0] + 1, ly.an[0], ly.wg[0] + 4, ly.wd[s->L - 1] + 2,
-                      ly.fn + 1, ly.lm + (size_t)tgt[1] * s->D, ly.mn[s->L - 1] + 2,
+    size_t probe[] = {ly.emb + (size_t)tok[0] * s->D + 1,
+                      ly.wq[0] + 3,
+                      ly.wk[s->L - 1] + 2,
+                      ly.wv[0] + 5,
+                      ly.wo[0] + 1,
+                      ly.an[0],
+                      ly.wg[0] + 4,
+                      ly.wd[s->L - 1] + 2,
+                      ly.fn + 1,
+                      ly.lm + (size_t)tgt[1] * s->D,
+                      ly.mn[s->L - 1] + 2,
                       s->bias ? ly.bk[0] + 1 : ly.wu[0]};
     double max_rel = 0;
     for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
@@ -479,7 +499,8 @@ static void check_shape(const shp *s, int B, int T) {
         cache_free(&kv, s);
     }
     double pre_f = 0, dec_f = 0;
-    for (int k = 0; k < C_N; k++) pre_f += 2.0 * (double)pre.macs[k], dec_f += 2.0 * (double)dec.macs[k];
+    for (int k = 0; k < C_N; k++)
+        pre_f += 2.0 * (double)pre.macs[k], dec_f += 2.0 * (double)dec.macs[k];
     CHECK_MSG(pre_f == tr_flops_prefill(&cfg, B, P0, 0), "prefill %.0f vs %.0f", pre_f,
               tr_flops_prefill(&cfg, B, P0, 0));
     double dec_formula = 0;
@@ -498,17 +519,20 @@ static void check_large(const char *name, tr_config cfg, double published_params
                         double non_matmul_params, int T) {
     tr_err err = {{0}};
     CHECK(tr_config_validate(&cfg, &err) == 0);
-    CHECK_MSG((double)tr_config_num_params(&cfg) == published_params, "%s: %zu parameters, published %.0f",
-              name, tr_config_num_params(&cfg), published_params);
+    CHECK_MSG((double)tr_config_num_params(&cfg) == published_params,
+              "%s: %zu parameters, published %.0f", name, tr_config_num_params(&cfg),
+              published_params);
     double L = cfg.n_layers, Qd = (double)cfg.n_heads * cfg.head_dim;
     double per_token = tr_flops_train_step(&cfg, 1, T) / T;
     /* causal attention: 3 passes x 4 L Q FLOPs per (query, key) pair, (T+1)/2 pairs per token */
     double attn = 3.0 * 4.0 * L * Qd * (T + 1) / 2.0;
     double expected = 6.0 * (published_params - non_matmul_params) + attn;
-    CHECK_MSG(fabs(per_token - expected) <= 1e-12 * expected, "%s: %.17g vs %.17g", name, per_token, expected);
+    CHECK_MSG(fabs(per_token - expected) <= 1e-12 * expected, "%s: %.17g vs %.17g", name, per_token,
+              expected);
     /* against 6ND: the ratio exceeds 1 by the attention term less the non-matmul share */
     double ratio = tr_flops_train_step(&cfg, 4, T) / tr_flops_6nd(&cfg, 4.0 * T);
-    double expect_ratio = 1.0 + attn / (6.0 * published_params) - non_matmul_params / published_params;
+    double expect_ratio =
+        1.0 + attn / (6.0 * published_params) - non_matmul_params / published_params;
     CHECK_CLOSE(ratio, expect_ratio, 1e-12, 0);
     /* PaLM (Chowdhery et al. 2022, App. B) counts full, non-causal attention: 12 L H Q T per
      * token for forward+backward; the causal count is (T+1)/(2T) of it. */
@@ -547,15 +571,33 @@ int main(void) {
 
     /* Llama-2-7B: 6,738,415,616 parameters (Hugging Face meta-llama/Llama-2-7b-hf); untied,
      * so the input embedding (32000 x 4096, a lookup) and 65 norm vectors are not matmuls. */
-    tr_config llama = {.vocab = 32000, .dim = 4096, .n_layers = 32, .n_heads = 32, .n_kv_heads = 32,
-                       .head_dim = 0, .hidden_dim = 11008, .max_seq = 4096, .rope_theta = 1e4f,
-                       .norm_eps = 1e-5f, .tied_embeddings = 0, .qkv_bias = 0};
+    tr_config llama = {.vocab = 32000,
+                       .dim = 4096,
+                       .n_layers = 32,
+                       .n_heads = 32,
+                       .n_kv_heads = 32,
+                       .head_dim = 0,
+                       .hidden_dim = 11008,
+                       .max_seq = 4096,
+                       .rope_theta = 1e4f,
+                       .norm_eps = 1e-5f,
+                       .tied_embeddings = 0,
+                       .qkv_bias = 0};
     check_large("llama-2-7b", llama, 6738415616.0, 32000.0 * 4096 + 65.0 * 4096, 4096);
     /* Qwen2.5-0.5B: 494,032,768 parameters (Hugging Face Qwen/Qwen2.5-0.5B); tied, so the one
      * embedding matrix is the LM head; q/k/v biases (896 + 2 x 128 per layer) and 49 norms. */
-    tr_config qwen = {.vocab = 151936, .dim = 896, .n_layers = 24, .n_heads = 14, .n_kv_heads = 2,
-                      .head_dim = 0, .hidden_dim = 4864, .max_seq = 32768, .rope_theta = 1e6f,
-                      .norm_eps = 1e-6f, .tied_embeddings = 1, .qkv_bias = 1};
+    tr_config qwen = {.vocab = 151936,
+                      .dim = 896,
+                      .n_layers = 24,
+                      .n_heads = 14,
+                      .n_kv_heads = 2,
+                      .head_dim = 0,
+                      .hidden_dim = 4864,
+                      .max_seq = 32768,
+                      .rope_theta = 1e6f,
+                      .norm_eps = 1e-6f,
+                      .tied_embeddings = 1,
+                      .qkv_bias = 1};
     check_large("qwen2.5-0.5b", qwen, 494032768.0, 24.0 * (896 + 256) + 49.0 * 896, 4096);
     check_large("qwen2.5-0.5b", qwen, 494032768.0, 24.0 * (896 + 256) + 49.0 * 896, 512);
     return tu_finish("cost_flops");

@@ -95,10 +95,12 @@ double tr_flops_6nd(const tr_config *cfg, double tokens);
 /* The machine's peak FP32 FLOP/s, measured with cblas_sgemm on square matrices using every
  * thread (tr_get_threads()). */
 typedef struct tr_peak {
-    double gflops;     /* GFLOP/s (1e9 FLOP/s) */
-    int threads;       /* threads the figure holds for */
-    char cpu[128];     /* "model name" from /proc/cpuinfo, or "unknown" */
-    char source[16];   /* "env" (TINYR1_PEAK_GFLOPS), "cache" or "probe" */
+    double gflops;   /* GFLOP/s (1e9 FLOP/s) */
+    int threads;     /* threads the figure holds for */
+    char cpu[128];   /* "model name" from /proc/cpuinfo, or "unknown" */
+    char source[16]; /* "env" (TINYR1_PEAK_GFLOPS), "cache", "probe", or "probe-busy" (the
+                        1-minute load average exceeded the CPU count: not cached) */
+    double load;     /* 1-minute load average when probed */
     char cache_path[512];
 } tr_peak;
 
@@ -108,8 +110,10 @@ int tr_peak_probe(const int *sizes, int n_sizes, int reps, double *gflops, tr_er
 /* The peak with its provenance. Order: the TINYR1_PEAK_GFLOPS environment variable; then
  * the cache file $TINYR1_CACHE_DIR/peak.json, else $XDG_CACHE_HOME/tinyr1/peak.json, else
  * $HOME/.cache/tinyr1/peak.json, keyed by (cpu, threads); else the probe (sizes 1024 and
- * 2048, 3 reps: a few seconds), whose result is added to the cache (atomic write). A cache
- * that cannot be written is not an error. force_probe skips the env and cache lookups. */
+ * 2048, 3 reps: a few seconds), whose result is added to the cache (atomic write) unless
+ * the machine was oversubscribed (load average > CPUs + 0.5: other processes share the
+ * cores, so the figure is too low; it is used but not cached). A cache that cannot be
+ * written is not an error. force_probe skips the env and cache lookups. */
 int tr_peak_get(tr_peak *peak, int force_probe, tr_err *err);
 /* Shorthand: *gflops = tr_peak_get(...).gflops. */
 int tr_peak_flops(double *gflops, tr_err *err);
@@ -137,19 +141,19 @@ typedef struct tr_phase_stats {
 
 /* The run-cost accumulator: one per training command (stage). Plain struct, no heap. */
 typedef struct tr_cost_meter {
-    char stage[64];        /* "pretrain", "sft", "grpo", ... */
-    tr_config cfg;         /* the trained model's config (resolved) */
-    double params;         /* tr_config_num_params */
-    double params_matmul;  /* tr_flops_params_matmul */
-    double peak_gflops;    /* the peak MFU is measured against */
+    char stage[64];       /* "pretrain", "sft", "grpo", ... */
+    tr_config cfg;        /* the trained model's config (resolved) */
+    double params;        /* tr_config_num_params */
+    double params_matmul; /* tr_flops_params_matmul */
+    double peak_gflops;   /* the peak MFU is measured against */
     char peak_source[16];
     int threads;
     char cpu[128];
-    double t_start;        /* tr_now() at init */
-    double wall_seconds;   /* filled by tr_cost_meter_update / _write; total since init */
+    double t_start;      /* tr_now() at init */
+    double wall_seconds; /* filled by tr_cost_meter_update / _write; total since init */
     int64_t peak_rss_bytes;
     tr_phase_stats phase[TR_PHASE_COUNT];
-    double phase_t0[TR_PHASE_COUNT]; /* start of the running interval, 0 when idle */
+    double phase_t0[TR_PHASE_COUNT];     /* start of the running interval, 0 when idle */
     tr_phase_stats mark[TR_PHASE_COUNT]; /* totals at the last metrics fragment */
     double mark_t;                       /* time of the last metrics fragment */
 } tr_cost_meter;
@@ -190,11 +194,11 @@ int tr_cost_meter_read(tr_cost_meter *m, const char *path, tr_err *err);
 
 /* Ownership assumptions (configs/hardware.json "ownership_defaults", overridable per use). */
 typedef struct tr_ownership_params {
-    double lifetime_years;          /* straight-line amortisation period */
-    double utilization;             /* fraction of wall hours doing paid-for work, (0, 1] */
-    double capex_overhead;          /* servers, network, storage, as a fraction of GPU price */
-    double power_overhead;          /* host/network power as a fraction of board power */
-    double pue;                     /* data-centre power usage effectiveness, >= 1 */
+    double lifetime_years; /* straight-line amortisation period */
+    double utilization;    /* fraction of wall hours doing paid-for work, (0, 1] */
+    double capex_overhead; /* servers, network, storage, as a fraction of GPU price */
+    double power_overhead; /* host/network power as a fraction of board power */
+    double pue;            /* data-centre power usage effectiveness, >= 1 */
     double electricity_usd_per_kwh;
 } tr_ownership_params;
 
@@ -203,13 +207,13 @@ const char *tr_precision_name(tr_precision p);
 int tr_precision_parse(const char *s, tr_precision *p);
 
 typedef struct tr_hw {
-    char name[32];      /* "H800", "cpu" */
-    char kind[8];       /* "gpu" or "cpu" */
-    double peak_bf16;   /* dense FLOP/s (no 2:4 sparsity); 0 = not supported */
+    char name[32];    /* "H800", "cpu" */
+    char kind[8];     /* "gpu" or "cpu" */
+    double peak_bf16; /* dense FLOP/s (no 2:4 sparsity); 0 = not supported */
     double peak_fp8;
-    double peak_fp32;   /* non-tensor FP32 (GPU); for "cpu" filled from the probe */
+    double peak_fp32; /* non-tensor FP32 (GPU); for "cpu" filled from the probe */
     double memory_gb;
-    double mem_bw_gbs;  /* memory bandwidth, GB/s */
+    double mem_bw_gbs; /* memory bandwidth, GB/s */
     double board_power_w;
     double purchase_usd;        /* per GPU (estimate) */
     double rental_usd_per_hour; /* per GPU-hour (or per core-hour for "cpu") */
@@ -249,7 +253,7 @@ typedef struct tr_ownership_cost {
     double capex_per_gpu_usd; /* purchase (1 + capex_overhead) */
 } tr_ownership_cost;
 int tr_ownership_per_hour(const tr_hw *hw, const tr_ownership_params *op, tr_ownership_cost *out,
-                      tr_err *err);
+                          tr_err *err);
 
 /* "These FLOPs on hardware X at MFU m": seconds on one device = flops / (peak m). */
 typedef struct tr_projection {
@@ -279,13 +283,13 @@ double tr_decode_tokens_per_second(double peak_flops, double mfu, double active_
 
 typedef struct tr_scen_stage {
     char name[64];
-    double gpu_hours;      /* reported, or projected from flops / (peak mfu) */
-    double tokens;         /* 0 if unknown */
-    double active_params;  /* 0 if unknown */
-    double flops;          /* given, or 6 active_params tokens; 0 if unknown */
-    int projected;         /* 1: gpu_hours came from flops and mfu */
-    double mfu;            /* the given mfu (projected) or the implied one (reported) */
-    double mfu_alt;        /* implied MFU at the alternative precision (fp8 vs bf16) */
+    double gpu_hours;     /* reported, or projected from flops / (peak mfu) */
+    double tokens;        /* 0 if unknown */
+    double active_params; /* 0 if unknown */
+    double flops;         /* given, or 6 active_params tokens; 0 if unknown */
+    int projected;        /* 1: gpu_hours came from flops and mfu */
+    double mfu;           /* the given mfu (projected) or the implied one (reported) */
+    double mfu_alt;       /* implied MFU at the alternative precision (fp8 vs bf16) */
     double rental_usd;
 } tr_scen_stage;
 
@@ -295,14 +299,14 @@ typedef struct tr_scen_owner {
     double fleet_usd;       /* 0 for a cluster view */
     tr_ownership_params op; /* every assumption used */
     tr_ownership_cost per_hour;
-    double purchase_usd;    /* per GPU, as used */
-    double board_power_w;   /* as used */
-    double capex_usd;       /* gpus x capex per GPU */
-    double run_usd;         /* run GPU-hours x per_hour.total */
-    double run_days;        /* run GPU-hours / (run_gpus, else gpus) / 24 */
-    double annual_usd;      /* capex / lifetime + power for utilization x 8760 h, all GPUs */
-    double run_window_usd;  /* annual_usd x run_days / 365: the whole cluster during the run */
-    double run_share;       /* run GPU-hours / (gpus x 8760 x utilization) */
+    double purchase_usd;   /* per GPU, as used */
+    double board_power_w;  /* as used */
+    double capex_usd;      /* gpus x capex per GPU */
+    double run_usd;        /* run GPU-hours x per_hour.total */
+    double run_days;       /* run GPU-hours / (run_gpus, else gpus) / 24 */
+    double annual_usd;     /* capex / lifetime + power for utilization x 8760 h, all GPUs */
+    double run_window_usd; /* annual_usd x run_days / 365: the whole cluster during the run */
+    double run_share;      /* run GPU-hours / (gpus x 8760 x utilization) */
 } tr_scen_owner;
 
 typedef struct tr_scen_api {
@@ -332,9 +336,9 @@ typedef struct tr_scenario_result {
     char title[160];
     char source[512];
     char hardware[32];
-    char precision[8];        /* the precision MFU is stated against */
+    char precision[8]; /* the precision MFU is stated against */
     double usd_per_gpu_hour;
-    double run_gpus;          /* GPUs the run used (for its duration); 0 = the owner's count */
+    double run_gpus; /* GPUs the run used (for its duration); 0 = the owner's count */
     double total_params, active_params;
     tr_scen_stage stages[TR_SCEN_MAX];
     int n_stages;

@@ -110,9 +110,8 @@ static void print_run(const char *dir, const tr_cost_meter *m, const tr_hw_catal
 }
 
 static void print_pipeline(char **dirs, int n, tr_cost_meter *ms, const cost_args *a) {
-    printf("| %-24s | %9s | %9s | %9s | %9s | %11s | %8s | %8s | %8s | %9s |\n", "stage",
-           "wall s", "train s", "gen s", "teacher s", "FLOPs", "GFLOP/s", "MFU", "RSS MB",
-           "CPU $");
+    printf("| %-24s | %9s | %9s | %9s | %9s | %11s | %8s | %8s | %8s | %9s |\n", "stage", "wall s",
+           "train s", "gen s", "teacher s", "FLOPs", "GFLOP/s", "MFU", "RSS MB", "CPU $");
     printf("|--------------------------|-----------|-----------|-----------|-----------|---------"
            "----|----------|----------|----------|-----------|\n");
     double tw = 0, tf = 0, ts = 0, tusd = 0;
@@ -228,10 +227,13 @@ static int run_scenario(const cost_args *a, const tr_hw_catalog *cat) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", "command line");
             if (a->params > 0) cJSON_AddNumberToObject(o, "active_params", a->params);
-            if (a->tps > 0) cJSON_AddNumberToObject(o, "tokens_per_second", a->tps);
-            else cJSON_AddNumberToObject(o, "mfu", a->mfu);
+            if (a->tps > 0)
+                cJSON_AddNumberToObject(o, "tokens_per_second", a->tps);
+            else
+                cJSON_AddNumberToObject(o, "mfu", a->mfu);
             if (a->gpus > 0) cJSON_AddNumberToObject(o, "gpus", a->gpus);
-            if (a->gpu_hour_usd > 0) cJSON_AddNumberToObject(o, "usd_per_gpu_hour", a->gpu_hour_usd);
+            if (a->gpu_hour_usd > 0)
+                cJSON_AddNumberToObject(o, "usd_per_gpu_hour", a->gpu_hour_usd);
             cJSON_AddItemToArray(api, o);
             free(text);
             text = cJSON_Print(root);
@@ -262,19 +264,23 @@ static int run_scenario(const cost_args *a, const tr_hw_catalog *cat) {
 int cmd_cost(int argc, char **argv) {
     cost_args a = {.precision = "bf16", .mfu = 0.4, .core_hour_usd = -1};
     const cli_opt opts[] = {
-        {"run", CLI_STR, &a.run, "DIR", "print the cost table of a run folder (its cost.json), or "
-                                        "one row per stage of a pipeline folder"},
+        {"run", CLI_STR, &a.run, "DIR",
+         "print the cost table of a run folder (its cost.json), or "
+         "one row per stage of a pipeline folder"},
         {"scenario", CLI_STR, &a.scenario, "NAME|FILE",
          "evaluate a scenario: deepseek-v3, deepseek-r1-rl, api-price, or a JSON file"},
         {"list", CLI_FLAG, &a.list, NULL, "list the built-in scenarios"},
-        {"probe", CLI_FLAG, &a.probe, NULL, "measure this machine's peak (sgemm) and update the cache"},
+        {"probe", CLI_FLAG, &a.probe, NULL,
+         "measure this machine's peak (sgemm) and update the cache"},
         {"json", CLI_FLAG, &a.json, NULL, "print JSON instead of tables"},
-        {"hardware", CLI_STR, &a.hardware, "FILE", "hardware catalogue (default: configs/hardware.json)"},
+        {"hardware", CLI_STR, &a.hardware, "FILE",
+         "hardware catalogue (default: configs/hardware.json)"},
         {"mfu", CLI_DOUBLE, &a.mfu, "M", "MFU for projections onto GPUs and compute-bound serving"},
         {"precision", CLI_STR, &a.precision, "P", "peak used for projections: bf16, fp8 or fp32"},
         {"core-hour-usd", CLI_DOUBLE, &a.core_hour_usd, "USD",
          "this machine's price per core-hour (-1: the catalogue's)"},
-        {"params", CLI_DOUBLE, &a.params, "N", "api-price: active parameters of an extra serving line"},
+        {"params", CLI_DOUBLE, &a.params, "N",
+         "api-price: active parameters of an extra serving line"},
         {"tps", CLI_DOUBLE, &a.tps, "X", "api-price: its output tokens/s (0: derive from --mfu)"},
         {"gpus", CLI_DOUBLE, &a.gpus, "G", "api-price: GPUs delivering that throughput"},
         {"gpu-hour-usd", CLI_DOUBLE, &a.gpu_hour_usd, "USD", "api-price: its price per GPU-hour"},
@@ -301,11 +307,16 @@ int cmd_cost(int argc, char **argv) {
         tr_peak p;
         tr_err err = {{0}};
         if (tr_peak_get(&p, 1, &err) != 0) return cli_error("cost", err.msg);
-        printf("peak %.2f GFLOP/s on %d threads (%s), cached in %s\n", p.gflops, p.threads, p.cpu,
-               p.cache_path[0] ? p.cache_path : "(no cache)");
+        printf("peak %.2f GFLOP/s on %d threads (%s), load average %.2f: %s\n", p.gflops, p.threads,
+               p.cpu, p.load,
+               strcmp(p.source, "probe") == 0
+                   ? (p.cache_path[0] ? p.cache_path : "(no cache path)")
+                   : "machine oversubscribed, figure not cached; probe again when idle");
         if (!a.run && !a.scenario) return 0;
     }
-    if (!a.run == !a.scenario) return cli_error("cost", "give exactly one of --run DIR or --scenario NAME|FILE (see --help)");
+    if (!a.run == !a.scenario)
+        return cli_error("cost",
+                         "give exactly one of --run DIR or --scenario NAME|FILE (see --help)");
     if (!(a.mfu > 0 && a.mfu <= 1)) return cli_error("cost", "--mfu must be in (0, 1]");
     char hw_path[4096];
     snprintf(hw_path, sizeof hw_path, "%s", a.hardware ? a.hardware : "");

@@ -168,7 +168,8 @@ int tr_cost_meter_write(tr_cost_meter *m, const char *run_dir, tr_err *err) {
 
 static int get_num(const cJSON *o, const char *key, double *v, const char *path, tr_err *err) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(x)) return tr_fail(err, "%s: field '%s' missing or not a number", path, key);
+    if (!cJSON_IsNumber(x))
+        return tr_fail(err, "%s: field '%s' missing or not a number", path, key);
     *v = x->valuedouble;
     return 0;
 }

@@ -22,27 +22,37 @@ const char *tr_config_dir(void) {
 
 const char *tr_precision_name(tr_precision p) {
     switch (p) {
-    case TR_PREC_BF16: return "bf16";
-    case TR_PREC_FP8: return "fp8";
-    case TR_PREC_FP32: return "fp32";
+    case TR_PREC_BF16:
+        return "bf16";
+    case TR_PREC_FP8:
+        return "fp8";
+    case TR_PREC_FP32:
+        return "fp32";
     }
     return "?";
 }
 
 int tr_precision_parse(const char *s, tr_precision *p) {
     if (!s) return -1;
-    if (strcasecmp(s, "bf16") == 0) *p = TR_PREC_BF16;
-    else if (strcasecmp(s, "fp8") == 0) *p = TR_PREC_FP8;
-    else if (strcasecmp(s, "fp32") == 0) *p = TR_PREC_FP32;
-    else return -1;
+    if (strcasecmp(s, "bf16") == 0)
+        *p = TR_PREC_BF16;
+    else if (strcasecmp(s, "fp8") == 0)
+        *p = TR_PREC_FP8;
+    else if (strcasecmp(s, "fp32") == 0)
+        *p = TR_PREC_FP32;
+    else
+        return -1;
     return 0;
 }
 
 double tr_hw_peak(const tr_hw *hw, tr_precision p) {
     switch (p) {
-    case TR_PREC_BF16: return hw->peak_bf16;
-    case TR_PREC_FP8: return hw->peak_fp8;
-    case TR_PREC_FP32: return hw->peak_fp32;
+    case TR_PREC_BF16:
+        return hw->peak_bf16;
+    case TR_PREC_FP8:
+        return hw->peak_fp8;
+    case TR_PREC_FP32:
+        return hw->peak_fp32;
     }
     return 0.0;
 }
@@ -199,10 +209,12 @@ const tr_hw *tr_hw_find(const tr_hw_catalog *cat, const char *name) {
     return NULL;
 }
 
-double tr_rental_usd(double gpu_hours, double usd_per_hour) { return gpu_hours * usd_per_hour; }
+double tr_rental_usd(double gpu_hours, double usd_per_hour) {
+    return gpu_hours * usd_per_hour;
+}
 
 int tr_ownership_per_hour(const tr_hw *hw, const tr_ownership_params *op, tr_ownership_cost *out,
-                      tr_err *err) {
+                          tr_err *err) {
     memset(out, 0, sizeof *out);
     if (!(hw->purchase_usd > 0)) return tr_fail(err, "%s: no purchase price", hw->name);
     if (!(op->lifetime_years > 0) || !(op->utilization > 0 && op->utilization <= 1))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tinyr1/cost.h"
 
@@ -157,6 +158,18 @@ static void cache_store(const char *path, const char *cpu, int threads, double g
     cJSON_Delete(root);
 }
 
+/* 1-minute load average and online CPUs; a probe taken while the machine is oversubscribed
+ * (load above the CPU count) measures the contention, not the machine. */
+static int machine_busy(double *load) {
+    *load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return 0;
+    int ok = fscanf(f, "%lf", load) == 1;
+    fclose(f);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return ok && cpus > 0 && *load > (double)cpus + 0.5;
+}
+
 int tr_peak_get(tr_peak *peak, int force_probe, tr_err *err) {
     memset(peak, 0, sizeof *peak);
     peak->threads = tr_get_threads();
@@ -182,6 +195,10 @@ int tr_peak_get(tr_peak *peak, int force_probe, tr_err *err) {
     }
     static const int sizes[] = {1024, 2048};
     if (tr_peak_probe(sizes, 2, 3, &peak->gflops, err) != 0) return -1;
+    if (machine_busy(&peak->load)) {
+        snprintf(peak->source, sizeof peak->source, "probe-busy");
+        return 0; /* used for this process, not cached */
+    }
     snprintf(peak->source, sizeof peak->source, "probe");
     if (peak->cache_path[0]) cache_store(peak->cache_path, peak->cpu, peak->threads, peak->gflops);
     return 0;

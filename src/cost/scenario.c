@@ -76,11 +76,13 @@ static int eval_stages(tr_scenario_result *r, const cJSON *root, const tr_hw *hw
             }
         } else {
             if (!(s->flops > 0) || !(mfu > 0 && mfu <= 1))
-                return tr_fail(err, "%s: give 'gpu_hours', or FLOPs ('flops', or 'tokens' with "
-                                    "'active_params') and an 'mfu' in (0, 1] to project them",
+                return tr_fail(err,
+                               "%s: give 'gpu_hours', or FLOPs ('flops', or 'tokens' with "
+                               "'active_params') and an 'mfu' in (0, 1] to project them",
                                where);
             tr_projection pr;
-            if (tr_project(s->flops, hw, p, mfu, NULL, &pr, err)) return tr_fail_context(err, "%s", where);
+            if (tr_project(s->flops, hw, p, mfu, NULL, &pr, err))
+                return tr_fail_context(err, "%s", where);
             s->gpu_hours = pr.device_hours;
             s->mfu = mfu;
             s->projected = 1;
@@ -105,10 +107,10 @@ static int eval_owners(tr_scenario_result *r, const cJSON *root, const tr_hw *hw
         snprintf(where, sizeof where, "%s: ownership[%d]", name, i);
         if (name_of(e, o->name, sizeof o->name, where, err)) return -1;
         o->op = cat->ownership;
-        const char *keys[] = {"lifetime_years", "utilization",  "capex_overhead",
-                              "power_overhead", "pue",          "electricity_usd_per_kwh"};
+        const char *keys[] = {"lifetime_years", "utilization", "capex_overhead",
+                              "power_overhead", "pue",         "electricity_usd_per_kwh"};
         double *dst[] = {&o->op.lifetime_years, &o->op.utilization, &o->op.capex_overhead,
-                         &o->op.power_overhead, &o->op.pue, &o->op.electricity_usd_per_kwh};
+                         &o->op.power_overhead, &o->op.pue,         &o->op.electricity_usd_per_kwh};
         for (int k = 0; k < 6; k++)
             if (num(e, keys[k], dst[k], 0, where, err)) return -1;
         tr_hw h = *hw;
@@ -118,7 +120,8 @@ static int eval_owners(tr_scenario_result *r, const cJSON *root, const tr_hw *hw
             return -1;
         if ((o->gpus > 0) == (o->fleet_usd > 0))
             return tr_fail(err, "%s: give exactly one of 'gpus' (a cluster) or 'fleet_usd'", where);
-        if (tr_ownership_per_hour(&h, &o->op, &o->per_hour, err)) return tr_fail_context(err, "%s", where);
+        if (tr_ownership_per_hour(&h, &o->op, &o->per_hour, err))
+            return tr_fail_context(err, "%s", where);
         o->purchase_usd = h.purchase_usd;
         o->board_power_w = h.board_power_w;
         if (o->fleet_usd > 0) {
@@ -162,7 +165,8 @@ static int eval_api(tr_scenario_result *r, const cJSON *root, const tr_hw *hw,
             return -1;
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "ownership"))) {
             tr_ownership_cost oc;
-            if (tr_ownership_per_hour(hw, &cat->ownership, &oc, err)) return tr_fail_context(err, "%s", where);
+            if (tr_ownership_per_hour(hw, &cat->ownership, &oc, err))
+                return tr_fail_context(err, "%s", where);
             s->usd_per_gpu_hour = oc.total;
         }
         if (!(s->tokens_per_second > 0)) {
@@ -170,8 +174,10 @@ static int eval_api(tr_scenario_result *r, const cJSON *root, const tr_hw *hw,
             if (tr_precision_parse(s->precision, &p))
                 return tr_fail(err, "%s: precision must be bf16, fp8 or fp32", where);
             if (!(s->mfu > 0 && s->mfu <= 1) || !(s->active_params > 0))
-                return tr_fail(err, "%s: give 'tokens_per_second', or 'mfu' in (0, 1] and "
-                                    "'active_params'", where);
+                return tr_fail(err,
+                               "%s: give 'tokens_per_second', or 'mfu' in (0, 1] and "
+                               "'active_params'",
+                               where);
             s->tokens_per_second =
                 s->gpus * tr_decode_tokens_per_second(tr_hw_peak(hw, p), s->mfu, s->active_params);
         } else {
@@ -205,12 +211,15 @@ static int lookup_actual(const tr_scenario_result *r, const char *what, double *
     const char *arg = colon + 1;
     for (int i = 0; i < r->n_stages; i++) {
         if (strcmp(r->stages[i].name, arg) != 0) continue;
-        if (k == 15 && strncmp(what, "stage_gpu_hours", k) == 0) return *v = r->stages[i].gpu_hours, 0;
-        if (k == 16 && strncmp(what, "stage_rental_usd", k) == 0) return *v = r->stages[i].rental_usd, 0;
+        if (k == 15 && strncmp(what, "stage_gpu_hours", k) == 0)
+            return *v = r->stages[i].gpu_hours, 0;
+        if (k == 16 && strncmp(what, "stage_rental_usd", k) == 0)
+            return *v = r->stages[i].rental_usd, 0;
         if (k == 11 && strncmp(what, "stage_flops", k) == 0) return *v = r->stages[i].flops, 0;
     }
     for (int i = 0; i < r->n_api; i++)
-        if (strcmp(r->api[i].name, arg) == 0 && k == 16 && strncmp(what, "api_usd_per_mtok", k) == 0)
+        if (strcmp(r->api[i].name, arg) == 0 && k == 16 &&
+            strncmp(what, "api_usd_per_mtok", k) == 0)
             return *v = r->api[i].usd_per_mtok, 0;
     return -1;
 }
@@ -229,9 +238,11 @@ static int eval_checks(tr_scenario_result *r, const cJSON *root, const char *nam
         snprintf(c->what, sizeof c->what, "%s", w->valuestring);
         if (num(e, "value", &c->expected, 1, where, err)) return -1;
         if (lookup_actual(r, c->what, &c->actual) != 0)
-            return tr_fail(err, "%s: unknown quantity '%s' (gpu_hours, rental_usd, "
-                                "stage_gpu_hours:NAME, stage_rental_usd:NAME, stage_flops:NAME, "
-                                "api_usd_per_mtok:NAME)", where, c->what);
+            return tr_fail(err,
+                           "%s: unknown quantity '%s' (gpu_hours, rental_usd, "
+                           "stage_gpu_hours:NAME, stage_rental_usd:NAME, stage_flops:NAME, "
+                           "api_usd_per_mtok:NAME)",
+                           where, c->what);
         c->ok = fabs(c->actual - c->expected) <= 1e-9 * fabs(c->expected);
         if (!c->ok) r->checks_failed++;
     }
@@ -364,14 +375,16 @@ void tr_scenario_print(const tr_scenario_result *r, FILE *f) {
     for (int i = 0; i < r->n_owners; i++) {
         const tr_scen_owner *o = &r->owners[i];
         fprintf(f, "\nOwnership view: %s\n", o->name);
-        fprintf(f, "  assumptions: %s GPUs%s, purchase $%s per GPU + %.0f%% for servers/network "
-                   "(= $%s per GPU), %.1f-year life, %.0f%% utilization,\n"
-                   "               power %.0f W x (1 + %.0f%% host) x PUE %.2f at $%.3f/kWh\n",
-                grouped(a, sizeof a, o->gpus, 0), o->fleet_usd > 0 ? " (bought with the fleet budget)" : "",
+        fprintf(f,
+                "  assumptions: %s GPUs%s, purchase $%s per GPU + %.0f%% for servers/network "
+                "(= $%s per GPU), %.1f-year life, %.0f%% utilization,\n"
+                "               power %.0f W x (1 + %.0f%% host) x PUE %.2f at $%.3f/kWh\n",
+                grouped(a, sizeof a, o->gpus, 0),
+                o->fleet_usd > 0 ? " (bought with the fleet budget)" : "",
                 grouped(b, sizeof b, o->purchase_usd, 0), 100.0 * o->op.capex_overhead,
                 grouped(c, sizeof c, o->per_hour.capex_per_gpu_usd, 0), o->op.lifetime_years,
-                100.0 * o->op.utilization, o->board_power_w, 100.0 * o->op.power_overhead, o->op.pue,
-                o->op.electricity_usd_per_kwh);
+                100.0 * o->op.utilization, o->board_power_w, 100.0 * o->op.power_overhead,
+                o->op.pue, o->op.electricity_usd_per_kwh);
         fprintf(f, "  per used GPU-hour: capex $%.4f + idle share $%.4f + power $%.4f = $%.4f\n",
                 o->per_hour.capex, o->per_hour.idle, o->per_hour.power, o->per_hour.total);
         fprintf(f, "  hardware capex $%s; cost per year (amortization + power) $%s\n",
@@ -401,8 +414,8 @@ void tr_scenario_print(const tr_scenario_result *r, FILE *f) {
                     grouped(a, sizeof a, s->tokens_per_second, 0), s->usd_per_mtok);
         }
         for (int i = 0; i < r->n_refs; i++)
-            fprintf(f, "| %-44s | %9s | %5s | %9s | %12s | %10.2f |\n", r->refs[i].name, "", "",
-                    "", "list price", r->refs[i].usd_per_mtok);
+            fprintf(f, "| %-44s | %9s | %5s | %9s | %12s | %10.2f |\n", r->refs[i].name, "", "", "",
+                    "list price", r->refs[i].usd_per_mtok);
         for (int i = 0; i < r->n_refs && r->n_api > 0 && r->api[0].usd_per_mtok > 0; i++)
             fprintf(f, "%s: $%.2f per million = %.1fx the cost of '%s'\n", r->refs[i].name,
                     r->refs[i].usd_per_mtok, r->refs[i].usd_per_mtok / r->api[0].usd_per_mtok,
@@ -413,15 +426,15 @@ void tr_scenario_print(const tr_scenario_result *r, FILE *f) {
         for (int i = 0; i < r->n_checks; i++) {
             const tr_scen_check *k = &r->checks[i];
             if (fabs(k->expected) < 1e15)
-                fprintf(f, "  [%s] %-40s expected %s, got %s\n", k->ok ? "ok" : "MISMATCH",
-                        k->what, grouped(a, sizeof a, k->expected, 2),
-                        grouped(b, sizeof b, k->actual, 2));
+                fprintf(f, "  [%s] %-40s expected %s, got %s\n", k->ok ? "ok" : "MISMATCH", k->what,
+                        grouped(a, sizeof a, k->expected, 2), grouped(b, sizeof b, k->actual, 2));
             else
                 fprintf(f, "  [%s] %-40s expected %.10g, got %.10g\n", k->ok ? "ok" : "MISMATCH",
                         k->what, k->expected, k->actual);
         }
     }
-    for (int i = 0; i < r->n_notes; i++) fprintf(f, "%s%s\n", i == 0 ? "\nNotes:\n- " : "- ", r->notes[i]);
+    for (int i = 0; i < r->n_notes; i++)
+        fprintf(f, "%s%s\n", i == 0 ? "\nNotes:\n- " : "- ", r->notes[i]);
 }
 
 static void add_op(cJSON *o, const tr_ownership_params *op) {
