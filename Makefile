@@ -33,7 +33,7 @@ bench: deps build
 	bash bench/run.sh $(BUILD)
 
 demo: deps build
-	./$(BUILD)/tinyr1 demo
+	./$(BUILD)/tinyr1 pretrain --preset tiny --out runs/demo
 
 clean:
 	rm -rf $(BUILD) build-asan
