@@ -516,7 +516,8 @@ int tr_kd_topk_from_logits(int32_t *ids, float *logprobs, float *rest_logprob,
     if (!(temperature > 0) || !isfinite(temperature))
         return tr_fail(err, "kd topk: temperature must be finite and > 0, got %g", temperature);
     const int nth = omp_get_max_threads();
-    const size_t per = (size_t)K * (sizeof(double) + sizeof(int)) + (size_t)V;
+    /* per-thread block, rounded to 64 bytes so each block's doubles stay aligned */
+    const size_t per = ((size_t)K * (sizeof(double) + sizeof(int)) + (size_t)V + 63) / 64 * 64;
     char *buf = tr_calloc((size_t)nth, per, err);
     if (!buf) return -1;
     const double it = 1.0 / temperature;
