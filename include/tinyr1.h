@@ -7,5 +7,6 @@
 #include "tinyr1/batch.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
+#include "tinyr1/text.h"
 
 #endif
