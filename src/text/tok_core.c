@@ -332,6 +332,50 @@ int tok_split_added(const tr_tokenizer *tok, const char *text, size_t len, tok_s
 }
 
 /* ---- the regex pre-tokenizer ---------------------------------------------------- */
+/* Unicode White_Space, which \s means in the regex engines the reference tokenizers use
+ * (Python regex, Rust/Oniguruma). PCRE2 also counts U+180E (MONGOLIAN VOWEL SEPARATOR, a
+ * space before Unicode 6.3) as \s, so \s and \S are spelled out before compiling. */
+#define WS_CLASS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+/* Rewrites \s -> [WS] and \S -> [^WS] outside classes, \s -> WS inside classes (a \S inside a
+ * class is left alone). Returns a malloc'd string or NULL. */
+static char *rewrite_spaces(const char *pat) {
+    size_t n = strlen(pat), ws = strlen(WS_CLASS);
+    char *out = malloc(n * (ws + 4) + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    int in_class = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = pat[i];
+        if (c == '\\' && i + 1 < n) {
+            char d = pat[i + 1];
+            if (d == 's' || (d == 'S' && !in_class)) {
+                if (!in_class) out[o++] = '[';
+                if (d == 'S') out[o++] = '^';
+                memcpy(out + o, WS_CLASS, ws);
+                o += ws;
+                if (!in_class) out[o++] = ']';
+            } else {
+                out[o++] = c;
+                out[o++] = d;
+            }
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = 1;
+            out[o++] = c;
+            if (i + 1 < n && pat[i + 1] == '^') out[o++] = pat[++i];
+            if (i + 1 < n && pat[i + 1] == ']') out[o++] = pat[++i]; /* a literal ] first */
+            continue;
+        }
+        if (c == ']' && in_class) in_class = 0;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int tok_set_pretok(tr_tokenizer *tok, tr_pretok p, const char *pattern, tr_err *err) {
     if (!pattern) pattern = tr_pretok_pattern(p);
     if (!pattern) return tr_fail(err, "pre-tokenizer: no pattern given");
@@ -347,7 +391,13 @@ int tok_set_pretok(tr_tokenizer *tok, tr_pretok p, const char *pattern, tr_err *
     if (p != TR_PRETOK_NONE) {
         int code;
         PCRE2_SIZE at;
-        re = pcre2_compile((PCRE2_SPTR)pattern, n, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+        char *src = rewrite_spaces(pattern);
+        if (!src) {
+            free(copy);
+            return tr_fail(err, "out of memory");
+        }
+        re = pcre2_compile((PCRE2_SPTR)src, strlen(src), PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+        free(src);
         if (!re) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(code, msg, sizeof msg);
