@@ -12,5 +12,6 @@
 #include "tinyr1/objectives.h"
 #include "tinyr1/report.h"
 #include "tinyr1/train.h"
+#include "tinyr1/text.h"
 
 #endif
