@@ -5,7 +5,9 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/batch.h"
+#include "tinyr1/data.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
+#include "tinyr1/tasks.h"
 
 #endif
