@@ -182,6 +182,18 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             i = j;
             continue;
         }
+        if (name_is(name, len, "boxed") || name_is(name, len, "fbox")) {
+            size_t k = j;
+            while (k < n && is_space(s[k])) k++;
+            size_t close = k < n && s[k] == '{' ? match_brace(s, n, k) : n;
+            if (close < n && depth < EQ_MAX_DEPTH) {
+                prepass(s + k + 1, close - k - 1, out, last_text, depth + 1);
+                i = close + 1;
+            } else {
+                i = j; /* "\boxed 5": the box is dropped, its token stays */
+            }
+            continue;
+        }
         if (is_text_cmd(name, len)) {
             size_t k = j;
             while (k < n && is_space(s[k])) k++;
