@@ -48,7 +48,8 @@ typedef struct tr_problem {
     char task[32];     /* registry name of the task */
     char lang[8];      /* "en" or "zh": the language of prompt and completion */
     char *prompt;      /* the question (no chat template), owned */
-    char *answer;      /* the gold answer (for countdown: the target as text), owned */
+    char *answer;      /* the gold answer, owned (countdown: a correct expression for
+                          generated problems, the target as text for file rows) */
     char *completion;  /* worked solution in the completion format, owned; NULL when the
                           source has none (e.g. AMC rows) */
     /* countdown only */
@@ -117,7 +118,7 @@ int tr_task_can_generate(const tr_task *t);
 /* 1 if the generator writes problems in lang ("en", "zh"). */
 int tr_task_has_lang(const tr_task *t, const char *lang);
 /* Default file of a real set, relative to the shared data folder ("gsm8k/test.jsonl",
- * "math500/test.jsonl", ...); NULL for synthetic tasks. */
+ * "math500/test.jsonl", "countdown/test.jsonl", ...); NULL for add, mul, wordprob. */
 const char *tr_task_default_file(const tr_task *t);
 
 /* Generates problem `index` of the task for `seed` (p may be NULL: defaults). out is
@@ -128,8 +129,13 @@ int tr_task_generate(const tr_task *t, uint64_t seed, int64_t index, const tr_ta
 
 /* Makes a problem of this task from a dataset row. answer_field selects the gold answer's
  * source field in the raw row when it is not the default (NULL: the kind's default, see
- * tr_example); the raw row is needed only then and may otherwise be NULL. countdown rows
- * need nums and target. Fails with "FILE:LINE"-style context from ex->line. */
+ * tr_example; a gold text holding "####" is cut to what follows it); the raw row is needed
+ * only then and may otherwise be NULL. countdown rows need nums and target (their gold
+ * answer defaults to the target). A row without a prompt gets "". The worked solution is
+ * put in the completion format: GSM8K's answer without its <<...>> annotations and
+ * "####" line, MATH's solution, and TinyZero's solution (with "<think> " prepended) each
+ * become "<think> ... </think> <answer> GOLD </answer>"-shaped completions. Fails, with
+ * "line N: ..." from ex->line, when there is no gold answer. */
 int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON *row,
                              const char *answer_field, tr_problem *out, tr_err *err);
 

@@ -46,5 +46,6 @@ typedef struct cli_command {
 int cli_dispatch(const char *group, const cli_command *commands, int argc, char **argv);
 
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
+int cmd_data(int argc, char **argv);
 
 #endif

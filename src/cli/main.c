@@ -13,6 +13,7 @@ static int cmd_version(int argc, char **argv) {
 
 static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
+    {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
     {0},
 };
 

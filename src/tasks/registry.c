@@ -177,7 +177,7 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
     else if (ex->text)
         out->prompt = tr_tk_strdup(ex->text);
     else
-        return tr_problem_free(out), tr_fail(err, "%s: the row has no prompt", where);
+        out->prompt = tr_tk_strdup(""); /* scoring needs no prompt */
     /* the worked solution, in the completion format */
     if (ex->completion) {
         switch (ex->kind) {
