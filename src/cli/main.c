@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
+    {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
     {0},
 };
 
