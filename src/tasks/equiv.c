@@ -1211,7 +1211,7 @@ static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c,
         tr_tk_buf x = {0}, y = {0};
         num vx, vy;
         int nx = atom_canon(s, a, b, &x, &vx), ny = atom_canon(t, c, d, &y, &vy);
-        int eq = x.s && y.s && strcmp(x.s, y.s) == 0;
+        int eq = strcmp(x.s ? x.s : "", y.s ? y.s : "") == 0; /* an empty element is "" */
         if (!eq && nx && ny && !(vx.exact && vy.exact)) eq = close_enough(vx.d, vy.d);
         tr_tk_free(&x);
         tr_tk_free(&y);
