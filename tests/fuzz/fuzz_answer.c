@@ -25,10 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tr_answer_extract(a, ext, sizeof ext);
     tr_answer_last_boxed(b, ext, sizeof ext);
     char ca[2048], cb[2048];
-    int ra = tr_answer_canonical_math(a, ca, sizeof ca), rb = tr_answer_canonical_math(b, cb, sizeof cb);
+    int ra = tr_answer_canonical_math(a, ca, sizeof ca),
+        rb = tr_answer_canonical_math(b, cb, sizeof cb);
     int ab = tr_answer_equiv(a, b), ba = tr_answer_equiv(b, a);
     if (ab != ba) abort();
-    if (strlen(a) <= 4096 && a[0] && tr_answer_canonical_math(a, ca, sizeof ca) == 0 && !tr_answer_equiv(a, a)) {
+    if (strlen(a) <= 4096 && a[0] && tr_answer_canonical_math(a, ca, sizeof ca) == 0 &&
+        !tr_answer_equiv(a, a)) {
         /* an answer whose canonical form is empty is never equivalent (empty answers are not) */
         if (ca[0]) abort();
     }

@@ -13,7 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!s) return 0;
     memcpy(s, data, size);
     s[size] = 0;
-    static const int64_t lists[4][6] = {{44, 19, 35}, {7, 3, 3, 1}, {1, 2, 3, 4, 5, 6}, {100, 25, 0, 9}};
+    static const int64_t lists[4][6] = {
+        {44, 19, 35}, {7, 3, 3, 1}, {1, 2, 3, 4, 5, 6}, {100, 25, 0, 9}};
     int which = size ? data[0] % 4 : 0, n = which == 0 ? 3 : which == 2 ? 6 : 4;
     int64_t num, den;
     tr_err err;

@@ -8,7 +8,8 @@
 static void run(const uint8_t *data, size_t size, int skip_bad, size_t max_line) {
     tr_jsonl r;
     tr_err err;
-    if (tr_jsonl_open_mem(&r, "fuzz", (const char *)data, size, max_line, skip_bad, &err) != 0) return;
+    if (tr_jsonl_open_mem(&r, "fuzz", (const char *)data, size, max_line, skip_bad, &err) != 0)
+        return;
     tr_ds_kind kind = TR_DS_UNKNOWN;
     for (int i = 0; i < 10000; i++) {
         cJSON *row = NULL;
