@@ -65,9 +65,7 @@ static int last_boxed_range(const char *s, const char *e, const char **cs, const
      * text, and a response made of unclosed "\boxed{" must stay linear */
     for (int tries = 0; tries < 64; tries++) {
         const char *b1 = find_last(s, end, "\\boxed"), *b2 = find_last(s, end, "\\fbox");
-        const char *b = b1 > b2 ? b1 : b2;
-        if (!b1) b = b2;
-        if (!b2) b = b1;
+        const char *b = !b1 ? b2 : !b2 ? b1 : b1 > b2 ? b1 : b2;
         if (!b) return -1;
         if (boxed_content(b, e, cs, ce) == 0) return 0;
         end = b; /* malformed: try an earlier one */
