@@ -44,6 +44,12 @@ int tr_sft_set_add_dataset(tr_sft_set *set, const tr_tokenizer *tok, tr_template
 /* Appends problems' prompts and worked completions (problems without one are skipped). */
 int tr_sft_set_add_problems(tr_sft_set *set, const tr_tokenizer *tok, tr_template_kind tpl,
                             const tr_problem *problems, int64_t n, tr_err *err);
+/* Generates n problems of each task in the comma-separated list (synthetic tasks only:
+ * add, mul, countdown, wordprob) with `seed` (problem indices first_index .. +n) and
+ * appends their worked solutions. */
+int tr_sft_set_add_tasks(tr_sft_set *set, const tr_tokenizer *tok, tr_template_kind tpl,
+                         const char *tasks, int64_t n, uint64_t seed, int64_t first_index,
+                         const tr_task_params *params, tr_err *err);
 void tr_sft_set_free(tr_sft_set *set);
 
 /* Fills an allocated batch with the next B examples from global position *cursor

@@ -104,6 +104,29 @@ int tr_sft_set_add_problems(tr_sft_set *set, const tr_tokenizer *tok, tr_templat
     return 0;
 }
 
+int tr_sft_set_add_tasks(tr_sft_set *set, const tr_tokenizer *tok, tr_template_kind tpl,
+                         const char *tasks, int64_t n, uint64_t seed, int64_t first_index,
+                         const tr_task_params *params, tr_err *err) {
+    char list[512], *save = NULL;
+    snprintf(list, sizeof list, "%s", tasks);
+    for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        const tr_task *t = tr_task_find(name);
+        if (!t) return tr_fail(err, "unknown task '%s' (see 'tinyr1 data gen --help')", name);
+        if (!tr_task_can_generate(t))
+            return tr_fail(err, "task '%s' is a fixed set, not a generator: give its file "
+                                "with --data",
+                           name);
+        for (int64_t i = 0; i < n; i++) {
+            tr_problem p;
+            if (tr_task_generate(t, seed, first_index + i, params, &p, err) != 0) return -1;
+            int rc = tr_sft_set_add(set, tok, tpl, NULL, p.prompt, p.completion, err);
+            tr_problem_free(&p);
+            if (rc != 0) return -1;
+        }
+    }
+    return 0;
+}
+
 void tr_sft_set_free(tr_sft_set *set) {
     for (int64_t i = 0; i < set->n; i++) free(set->ex[i].ids);
     free(set->ex);
