@@ -6,6 +6,7 @@
 #include "tinyr1/base.h"
 #include "tinyr1/batch.h"
 #include "tinyr1/dist.h"
+#include "tinyr1/gen.h"
 #include "tinyr1/io.h"
 #include "tinyr1/cost.h"
 #include "tinyr1/model.h"
