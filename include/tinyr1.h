@@ -13,6 +13,7 @@
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
 #include "tinyr1/report.h"
+#include "tinyr1/rewards.h"
 #include "tinyr1/sft.h"
 #include "tinyr1/tasks.h"
 #include "tinyr1/text.h"
