@@ -9,6 +9,7 @@
 #include "tinyr1/data.h"
 #include "tinyr1/dist.h"
 #include "tinyr1/gen.h"
+#include "tinyr1/grpo.h"
 #include "tinyr1/io.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"

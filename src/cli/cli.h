@@ -106,6 +106,7 @@ void cli_run_free(cli_run *run);
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
+int cmd_grpo(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
 int cmd_tokenizer(int argc, char **argv);
