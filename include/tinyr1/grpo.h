@@ -28,6 +28,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tinyr1/base.h"
 #include "tinyr1/gen.h"
@@ -129,6 +130,10 @@ typedef struct tr_grpo_eval_params {
     float top_p;       /* default 0.95 */
     int max_new;       /* 0: the run's */
     uint64_t seed;
+    FILE *samples;     /* if not NULL: one JSON line per sample of the first n_samples
+                          problems (step, task, prompt, completion, gold, extracted, correct) */
+    int n_samples;
+    int64_t step;      /* written into those lines */
 } tr_grpo_eval_params;
 
 tr_grpo_eval_params tr_grpo_eval_default_params(void);

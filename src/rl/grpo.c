@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
 #include "tinyr1/grpo.h"
 
 /* ---- prompts --------------------------------------------------------------------------- */
@@ -176,14 +178,25 @@ static double grpo_obj_norm(void *vctx, const tr_batch *micro, int n_micro) {
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* Decodes a completion without the end token that stopped it. */
+/* Decodes a completion without the end token that stopped it. Ids the tokenizer does not
+ * have (a model's padding rows) are dropped: such a sample is scored on the rest. */
 static char *decode_completion(const tr_grpo *g, const tr_gen_result *r, tr_err *err) {
     int n = r->n;
     if (r->stop == TR_STOP_TOKEN && n > 0) n--;
+    int32_t *ids = malloc(((size_t)n + 1) * sizeof *ids);
+    if (!ids) {
+        tr_fail(err, "grpo: out of memory decoding a completion");
+        return NULL;
+    }
+    int32_t V = tr_tokenizer_vocab_size(g->tok);
+    size_t m = 0;
+    for (int i = 0; i < n; i++)
+        if (r->tokens[i] >= 0 && r->tokens[i] < V) ids[m++] = r->tokens[i];
     char *text = NULL;
     size_t len;
-    if (tr_tokenizer_decode(g->tok, r->tokens, (size_t)n, 0, &text, &len, err) != 0) return NULL;
-    return text;
+    int rc = tr_tokenizer_decode(g->tok, ids, m, 0, &text, &len, err);
+    free(ids);
+    return rc == 0 ? text : NULL;
 }
 
 static void mean_std(const double *x, int n, double *mean, double *std) {
@@ -451,6 +464,21 @@ int tr_grpo_evaluate(tr_grpo *g, const tr_problem *problems, const tr_task *cons
         out->format += tr_reward_format(text);
         out->language += tr_reward_language(problems[i / k].prompt, text);
         out->length += res[i].n;
+        if (p->samples && i / k < p->n_samples) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "step", (double)p->step);
+            cJSON_AddStringToObject(o, "task", problems[i / k].task);
+            cJSON_AddStringToObject(o, "prompt", problems[i / k].prompt);
+            cJSON_AddStringToObject(o, "completion", text);
+            cJSON_AddStringToObject(o, "gold", problems[i / k].answer);
+            cJSON_AddStringToObject(o, "extracted", v.extracted);
+            cJSON_AddBoolToObject(o, "correct", v.correct);
+            cJSON_AddStringToObject(o, "stop", tr_stop_reason_name(res[i].stop));
+            char *js = cJSON_PrintUnformatted(o);
+            if (js) fprintf(p->samples, "%s\n", js);
+            free(js);
+            cJSON_Delete(o);
+        }
         free(text);
     }
     out->pass1 /= N;

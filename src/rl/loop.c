@@ -16,8 +16,15 @@ static int save(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_train_state 
 static int run_eval(tr_grpo *g, const tr_grpo_loop_config *lc, int64_t step, tr_metrics *metrics,
                     tr_grpo_eval_result *r, tr_err *err) {
     if (!lc->eval_problems || lc->n_eval <= 0) return 0;
-    if (tr_grpo_evaluate(g, lc->eval_problems, lc->eval_tasks, lc->n_eval, &lc->eval, r, err) != 0)
-        return -1;
+    tr_grpo_eval_params ep = lc->eval;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples.jsonl", lc->out_dir);
+    ep.samples = fopen(path, step == 0 ? "w" : "a");
+    ep.step = step;
+    if (ep.n_samples <= 0) ep.n_samples = 4;
+    int rc = tr_grpo_evaluate(g, lc->eval_problems, lc->eval_tasks, lc->n_eval, &ep, r, err);
+    if (ep.samples) fclose(ep.samples);
+    if (rc != 0) return -1;
     char line[512];
     snprintf(line, sizeof line,
              "{\"stage\":\"grpo_eval\",\"step\":%lld,\"pass1\":%.6g,\"format\":%.6g,"
