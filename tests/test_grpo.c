@@ -255,6 +255,100 @@ static void test_steps(const tr_tokenizer *tok) {
     tr_model_free(&base);
 }
 
+
+/* Sum over samples of A_i * mean_t log pi(y_t) under model m: the surrogate a policy-gradient
+ * step must increase. */
+static double surrogate(const tr_model *m, tr_gen_result *res, tr_template_out *pro, const float *adv,
+                        int N, int G) {
+    tr_activations *acts;
+    CHECK(tr_activations_init(&acts, &m->cfg, 1, m->cfg.max_seq, &err) == 0);
+    double J = 0;
+    for (int i = 0; i < N; i++) {
+        int P0 = (int)pro[i / G].ids.n, L = P0 + res[i].n;
+        int32_t tokens[128], targets[128];
+        for (int t = 0; t < L; t++) tokens[t] = t < P0 ? pro[i / G].ids.v[t] : res[i].tokens[t - P0];
+        for (int t = 0; t < L - 1; t++) targets[t] = tokens[t + 1];
+        float *logits = tr_model_forward(m, acts, tokens, 1, L - 1);
+        float lp[128];
+        CHECK(tr_token_logprobs(lp, NULL, logits, targets, NULL, L - 1, m->cfg.vocab, 1.0, &err) == 0);
+        double s = 0;
+        for (int j = 0; j < res[i].n; j++) s += lp[P0 - 1 + j];
+        J += adv[i] * s / res[i].n;
+    }
+    tr_activations_free(acts);
+    return J;
+}
+
+/* The step moves the policy the right way: the rollouts are regenerated independently
+ * (same seeds, the pre-update model), rewarded and given advantages here, and the
+ * advantage-weighted log-likelihood must rise after the update. */
+static void test_direction(const tr_tokenizer *tok) {
+    tr_grpo_source src;
+    CHECK(tr_grpo_source_init(&src, "add", 3, 0, "en", &err) == 0);
+    tr_model base, pol;
+    make_model(&base, tr_tokenizer_vocab_size(tok), 5);
+    copy_model(&pol, &base);
+    tr_grpo_config c = small_config();
+    c.group = 6;
+    tr_grpo g;
+    tr_lr_schedule s = {TR_SCHEDULE_CONSTANT, 1e-3f, 1e-3f, 0, 100};
+    CHECK(tr_grpo_init(&g, &pol, NULL, tok, &c, tr_adamw_default_params(), NULL, s, 0.0f, 0, &err) == 0);
+    tr_train_state st = {0};
+    tr_grpo_step_stats ss;
+    CHECK(tr_grpo_step(&g, &src, &st, &ss, &err) == 0);
+    const int P = c.prompts_per_step, G = c.group, N = P * G;
+    tr_problem probs[8];
+    const tr_task *tasks[8];
+    tr_template_out pro[8];
+    memset(pro, 0, sizeof pro);
+    tr_gen_request reqs[64];
+    tr_gen_result res[64];
+    for (int p = 0; p < P; p++) {
+        CHECK(tr_grpo_source_get(&src, (uint64_t)p, &probs[p], &tasks[p], &err) == 0);
+        CHECK(tr_template_encode(tok, TR_TEMPLATE_NONE, NULL, probs[p].prompt, NULL, &pro[p], &err) == 0);
+        for (int j = 0; j < G; j++)
+            reqs[p * G + j] = (tr_gen_request){pro[p].ids.v, (int)pro[p].ids.n,
+                                               tr_grpo_sample_seed(c.seed, 0, p, j)};
+    }
+    tr_infer *inf;
+    CHECK(tr_infer_init(&inf, &base, N, 0, &err) == 0);
+    tr_gen_params gp = tr_gen_default_params();
+    gp.max_new_tokens = c.max_new;
+    gp.stop_tokens[0] = tr_tokenizer_eos(tok);
+    gp.n_stop_tokens = 1;
+    CHECK(tr_generate(inf, reqs, N, &gp, res, NULL, NULL, &err) == 0);
+    float rewards[64], adv[64];
+    double mean = 0;
+    for (int i = 0; i < N; i++) {
+        int n = res[i].n - (res[i].stop == TR_STOP_TOKEN);
+        char *text = NULL;
+        size_t len;
+        CHECK(tr_tokenizer_decode(tok, res[i].tokens, (size_t)n, 0, &text, &len, &err) == 0);
+        tr_reward_spec spec = c.rewards;
+        spec.max_len = c.max_new;
+        tr_reward_input in = {tasks[i / G], &probs[i / G], text, res[i].n};
+        double v[TR_MAX_REWARDS];
+        rewards[i] = (float)tr_rewards_compute(&spec, &in, v, NULL);
+        mean += rewards[i];
+        free(text);
+    }
+    CHECK_CLOSE(mean / N, ss.reward_mean, 1e-9, 1e-9); /* the same rollouts */
+    CHECK(tr_grpo_advantages(adv, NULL, rewards, P, G, TR_ADV_SCALE_GROUP, 1e-4, &err) == 0);
+    double before = surrogate(&base, res, pro, adv, N, G), after = surrogate(&pol, res, pro, adv, N, G);
+    if (getenv("TR_VERBOSE")) fprintf(stderr, "surrogate %g -> %g (zero-std %g)\n", before, after, ss.zero_std_frac);
+    CHECK(ss.zero_std_frac < 1);
+    CHECK_MSG(after > before, "surrogate %g -> %g", before, after);
+    for (int i = 0; i < N; i++) tr_gen_result_free(&res[i]);
+    for (int p = 0; p < P; p++) {
+        tr_template_out_free(&pro[p]);
+        tr_problem_free(&probs[p]);
+    }
+    tr_infer_free(inf);
+    tr_grpo_free(&g);
+    tr_model_free(&pol);
+    tr_model_free(&base);
+}
+
 static void test_misc(void) {
     tr_grpo_source src;
     CHECK(tr_grpo_source_init(&src, "add,countdown", 1, 0, NULL, &err) == 0 && src.n_tasks == 2);
@@ -281,6 +375,7 @@ int main(void) {
     tr_tokenizer *tok = make_tokenizer();
     if (tok) {
         test_steps(tok);
+        test_direction(tok);
         tr_tokenizer_free(tok);
     }
     return tu_finish("grpo");

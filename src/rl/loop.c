@@ -89,11 +89,16 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
                  s.reward_seconds, s.ref_seconds, s.train_seconds, s.gen_tokens, s.train_tokens,
                  st->elapsed);
         if (tr_metrics_write(&metrics, line, err) != 0) goto done;
-        char fields[256];
-        snprintf(fields, sizeof fields,
-                 "R %.3f+-%.3f | acc %.2f | len %.0f | kl %.4f | gen %.1fs train %.1fs",
-                 s.reward_mean, s.reward_std, s.accuracy, s.length_mean, s.obj.mean_kl,
-                 s.gen_seconds, s.train_seconds + s.ref_seconds);
+        char fields[512];
+        int f = snprintf(fields, sizeof fields, "R %.3f+-%.3f (", s.reward_mean, s.reward_std);
+        for (int k = 0; k < c->rewards.n; k++)
+            f += snprintf(fields + f, sizeof fields - (size_t)f, "%s%.3s %.2f+-%.2f", k ? " " : "",
+                          tr_reward_kind_name(c->rewards.kind[k]), s.comp_mean[k], s.comp_std[k]);
+        snprintf(fields + f, sizeof fields - (size_t)f,
+                 ") | acc %.2f | len %.0f | kl %.4f | clip %.3f | H %.2f | flat %.2f | "
+                 "gen %.1fs train %.1fs",
+                 s.accuracy, s.length_mean, s.obj.mean_kl, clip, s.obj.mean_entropy,
+                 s.zero_std_frac, s.gen_seconds, s.train_seconds + s.ref_seconds);
         tr_progress_update(&bar, st->step, fields);
         if (st->step == lc->steps) tr_progress_finish(&bar, fields);
         int last = st->step == lc->steps;
