@@ -48,7 +48,8 @@ static void test_logprob_parity(float temperature) {
     for (int i = 0; i < 3; i++) {
         int L = plen[i] + res[i].n;
         int32_t tokens[96], targets[96];
-        for (int t = 0; t < L; t++) tokens[t] = t < plen[i] ? prompts[i][t] : res[i].tokens[t - plen[i]];
+        for (int t = 0; t < L; t++)
+            tokens[t] = t < plen[i] ? prompts[i][t] : res[i].tokens[t - plen[i]];
         for (int t = 0; t < L - 1; t++) targets[t] = tokens[t + 1];
         float *logits = tr_model_forward(&m, acts, tokens, 1, L - 1);
         float lp[96];
@@ -129,7 +130,9 @@ static void test_steps(const tr_tokenizer *tok) {
         CHECK_MSG(tr_grpo_step(&ga, &src, &sa, &s, &err) == 0, "%s", err.msg);
         rewards_a[i] = s.reward_mean;
         if (getenv("TR_VERBOSE"))
-            fprintf(stderr, "step %d: R %g+-%g zero %g updates %d ratio %.9f len %g gn %g\n", i, s.reward_mean, s.reward_std, s.zero_std_frac, s.updates, s.obj.mean_ratio, s.length_mean, s.grad_norm);
+            fprintf(stderr, "step %d: R %g+-%g zero %g updates %d ratio %.9f len %g gn %g\n", i,
+                    s.reward_mean, s.reward_std, s.zero_std_frac, s.updates, s.obj.mean_ratio,
+                    s.length_mean, s.grad_norm);
         CHECK(s.updates == 1 || s.zero_std_frac == 1);
         CHECK_MSG(fabs(s.obj.mean_ratio - 1) < 1e-5, "ratio %.9f", s.obj.mean_ratio);
         CHECK(s.obj.clip_low_frac == 0 && s.obj.clip_high_frac == 0);
@@ -160,7 +163,8 @@ static void test_steps(const tr_tokenizer *tok) {
     tr_train_state sc = {0};
     CHECK(tr_grpo_step(&gc1, &src, &sc, &s, &err) == 0);
     char path[] = "/tmp/tinyr1_test_grpo_ckpt.bin";
-    CHECK(tr_checkpoint_save(path, &c1, &gc1.trainer.opt, &sc, NULL, (tr_checkpoint_blob){0}, &err) == 0);
+    CHECK(tr_checkpoint_save(path, &c1, &gc1.trainer.opt, &sc, NULL, (tr_checkpoint_blob){0},
+                             &err) == 0);
     tr_grpo_free(&gc1);
     tr_model_free(&c1);
     tr_model c2;
@@ -242,7 +246,8 @@ static void test_steps(const tr_tokenizer *tok) {
     CHECK(tr_grpo_init(&ge, &e, NULL, tok, &cv, ap, NULL, sched(), 1.0f, 0, &err) == 0);
     tr_problem probs[3];
     const tr_task *tasks[3];
-    for (int i = 0; i < 3; i++) CHECK(tr_grpo_source_get(&src, (uint64_t)i, &probs[i], &tasks[i], &err) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(tr_grpo_source_get(&src, (uint64_t)i, &probs[i], &tasks[i], &err) == 0);
     tr_grpo_eval_params ep = tr_grpo_eval_default_params();
     ep.k = 2;
     tr_grpo_eval_result er;
@@ -255,22 +260,23 @@ static void test_steps(const tr_tokenizer *tok) {
     tr_model_free(&base);
 }
 
-
 /* Sum over samples of A_i * mean_t log pi(y_t) under model m: the surrogate a policy-gradient
  * step must increase. */
-static double surrogate(const tr_model *m, tr_gen_result *res, tr_template_out *pro, const float *adv,
-                        int N, int G) {
+static double surrogate(const tr_model *m, tr_gen_result *res, tr_template_out *pro,
+                        const float *adv, int N, int G) {
     tr_activations *acts;
     CHECK(tr_activations_init(&acts, &m->cfg, 1, m->cfg.max_seq, &err) == 0);
     double J = 0;
     for (int i = 0; i < N; i++) {
         int P0 = (int)pro[i / G].ids.n, L = P0 + res[i].n;
         int32_t tokens[128], targets[128];
-        for (int t = 0; t < L; t++) tokens[t] = t < P0 ? pro[i / G].ids.v[t] : res[i].tokens[t - P0];
+        for (int t = 0; t < L; t++)
+            tokens[t] = t < P0 ? pro[i / G].ids.v[t] : res[i].tokens[t - P0];
         for (int t = 0; t < L - 1; t++) targets[t] = tokens[t + 1];
         float *logits = tr_model_forward(m, acts, tokens, 1, L - 1);
         float lp[128];
-        CHECK(tr_token_logprobs(lp, NULL, logits, targets, NULL, L - 1, m->cfg.vocab, 1.0, &err) == 0);
+        CHECK(tr_token_logprobs(lp, NULL, logits, targets, NULL, L - 1, m->cfg.vocab, 1.0, &err) ==
+              0);
         double s = 0;
         for (int j = 0; j < res[i].n; j++) s += lp[P0 - 1 + j];
         J += adv[i] * s / res[i].n;
@@ -292,7 +298,8 @@ static void test_direction(const tr_tokenizer *tok) {
     c.group = 6;
     tr_grpo g;
     tr_lr_schedule s = {TR_SCHEDULE_CONSTANT, 1e-3f, 1e-3f, 0, 100};
-    CHECK(tr_grpo_init(&g, &pol, NULL, tok, &c, tr_adamw_default_params(), NULL, s, 0.0f, 0, &err) == 0);
+    CHECK(tr_grpo_init(&g, &pol, NULL, tok, &c, tr_adamw_default_params(), NULL, s, 0.0f, 0,
+                       &err) == 0);
     tr_train_state st = {0};
     tr_grpo_step_stats ss;
     CHECK(tr_grpo_step(&g, &src, &st, &ss, &err) == 0);
@@ -305,7 +312,8 @@ static void test_direction(const tr_tokenizer *tok) {
     tr_gen_result res[64];
     for (int p = 0; p < P; p++) {
         CHECK(tr_grpo_source_get(&src, (uint64_t)p, &probs[p], &tasks[p], &err) == 0);
-        CHECK(tr_template_encode(tok, TR_TEMPLATE_NONE, NULL, probs[p].prompt, NULL, &pro[p], &err) == 0);
+        CHECK(tr_template_encode(tok, TR_TEMPLATE_NONE, NULL, probs[p].prompt, NULL, &pro[p],
+                                 &err) == 0);
         for (int j = 0; j < G; j++)
             reqs[p * G + j] = (tr_gen_request){pro[p].ids.v, (int)pro[p].ids.n,
                                                tr_grpo_sample_seed(c.seed, 0, p, j)};
@@ -334,8 +342,10 @@ static void test_direction(const tr_tokenizer *tok) {
     }
     CHECK_CLOSE(mean / N, ss.reward_mean, 1e-9, 1e-9); /* the same rollouts */
     CHECK(tr_grpo_advantages(adv, NULL, rewards, P, G, TR_ADV_SCALE_GROUP, 1e-4, &err) == 0);
-    double before = surrogate(&base, res, pro, adv, N, G), after = surrogate(&pol, res, pro, adv, N, G);
-    if (getenv("TR_VERBOSE")) fprintf(stderr, "surrogate %g -> %g (zero-std %g)\n", before, after, ss.zero_std_frac);
+    double before = surrogate(&base, res, pro, adv, N, G),
+           after = surrogate(&pol, res, pro, adv, N, G);
+    if (getenv("TR_VERBOSE"))
+        fprintf(stderr, "surrogate %g -> %g (zero-std %g)\n", before, after, ss.zero_std_frac);
     CHECK(ss.zero_std_frac < 1);
     CHECK_MSG(after > before, "surrogate %g -> %g", before, after);
     for (int i = 0; i < N; i++) tr_gen_result_free(&res[i]);

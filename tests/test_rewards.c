@@ -19,8 +19,8 @@ static void test_format(void) {
     CHECK(tr_reward_format("the answer is 4") == 0);
     CHECK(tr_reward_format("<think> x </think>") == 0);
     CHECK(tr_reward_format("<answer> 4 </answer>") == 0);
-    CHECK(tr_reward_format("<think> x </think> <answer> 4") == 0);          /* unclosed */
-    CHECK(tr_reward_format("<think> x <answer> 4 </answer>") == 0);         /* no </think> */
+    CHECK(tr_reward_format("<think> x </think> <answer> 4") == 0);  /* unclosed */
+    CHECK(tr_reward_format("<think> x <answer> 4 </answer>") == 0); /* no </think> */
     /* adversarial: nesting */
     CHECK(tr_reward_format("<think> <think> x </think> </think> <answer> 4 </answer>") == 0);
     CHECK(tr_reward_format("<think> x <answer> 4 </answer> </think> <answer> 4 </answer>") == 0);
@@ -71,12 +71,12 @@ static void test_scripts(void) {
     CHECK(tr_script_of('a') == TR_SCRIPT_LATIN);
     CHECK(tr_script_of('Z') == TR_SCRIPT_LATIN);
     CHECK(tr_script_of('7') == TR_SCRIPT_NONE);
-    CHECK(tr_script_of(0xD7) == TR_SCRIPT_NONE);   /* × */
-    CHECK(tr_script_of(0xF7) == TR_SCRIPT_NONE);   /* ÷ */
-    CHECK(tr_script_of(0xE9) == TR_SCRIPT_LATIN);  /* é */
-    CHECK(tr_script_of(0x4E00) == TR_SCRIPT_HAN);  /* 一 */
-    CHECK(tr_script_of(0x3002) == TR_SCRIPT_NONE); /* 。 */
-    CHECK(tr_script_of(0xFF0C) == TR_SCRIPT_NONE); /* ， */
+    CHECK(tr_script_of(0xD7) == TR_SCRIPT_NONE);       /* × */
+    CHECK(tr_script_of(0xF7) == TR_SCRIPT_NONE);       /* ÷ */
+    CHECK(tr_script_of(0xE9) == TR_SCRIPT_LATIN);      /* é */
+    CHECK(tr_script_of(0x4E00) == TR_SCRIPT_HAN);      /* 一 */
+    CHECK(tr_script_of(0x3002) == TR_SCRIPT_NONE);     /* 。 */
+    CHECK(tr_script_of(0xFF0C) == TR_SCRIPT_NONE);     /* ， */
     CHECK(tr_script_of(0x0436) == TR_SCRIPT_CYRILLIC); /* ж */
     CHECK(tr_script_of(0x03B1) == TR_SCRIPT_GREEK);    /* α */
     CHECK(tr_script_of(0x3042) == TR_SCRIPT_KANA);     /* あ */
@@ -95,7 +95,8 @@ static void test_scripts(void) {
     const char *t = "<think> hello </think>";
     CHECK(tr_script_word_counts(t, strlen(t), c) == 1);
     /* invalid UTF-8 bytes count as nothing and separate words */
-    const char bad[] = "ab\xff\xfe" "cd\xe4\xb8";
+    const char bad[] = "ab\xff\xfe"
+                       "cd\xe4\xb8";
     CHECK(tr_script_word_counts(bad, sizeof bad - 1, c) == 2 && c[TR_SCRIPT_LATIN] == 2);
     CHECK(tr_script_word_counts("", 0, c) == 0);
     CHECK(tr_script_word_counts("12 + 3 = 15 !", 13, c) == 0);
@@ -108,7 +109,8 @@ static void test_language(void) {
     const char *zh_prompt = "小刚今年21岁。9年后小芳多少岁？";
     const char *en_prompt = "Ben is 21 years old. How old will Mia be in 9 years?";
     /* all Chinese thought: 1 */
-    CHECK(tr_reward_language(zh_prompt, "<think> 小军今年84岁。 </think> <answer> 18 </answer>") == 1);
+    CHECK(tr_reward_language(zh_prompt, "<think> 小军今年84岁。 </think> <answer> 18 </answer>") ==
+          1);
     /* mixed: Han 一 共 有 块 饼 干 (6) + Latin "There are" "cookies" (3) -> 6/9 */
     CHECK_CLOSE(tr_reward_language(zh_prompt, "<think> There are 一共有 119块饼干 cookies </think>"
                                               "<answer> 18 </answer>"),
@@ -119,13 +121,15 @@ static void test_language(void) {
                 3.0 / 9.0, 0, 1e-12);
     /* only the thought counts: the answer's words are outside it. Thought: "Jack is 84"
      * -> 2 Latin; answer Chinese. English prompt -> 1. */
-    CHECK(tr_reward_language(en_prompt, "<think> Jack is 84 </think> <answer> 十八 </answer>") == 1);
+    CHECK(tr_reward_language(en_prompt, "<think> Jack is 84 </think> <answer> 十八 </answer>") ==
+          1);
     /* no think block: the whole completion is read; 3 Latin + 2 Han -> 2/5 for zh */
     CHECK_CLOSE(tr_reward_language(zh_prompt, "the answer is 十八"), 2.0 / 5.0, 0, 1e-12);
     /* unclosed think: whole completion ("think" tag skipped) -> Latin 2 of 2 for en */
     CHECK(tr_reward_language(en_prompt, "<think> so then") == 1);
     /* a thought of numbers only, empty output, prompt without words -> 0 */
-    CHECK(tr_reward_language(zh_prompt, "<think> 7 × 17 = 119 </think> <answer> 18 </answer>") == 0);
+    CHECK(tr_reward_language(zh_prompt, "<think> 7 × 17 = 119 </think> <answer> 18 </answer>") ==
+          0);
     CHECK(tr_reward_language(zh_prompt, "") == 0);
     CHECK(tr_reward_language(zh_prompt, NULL) == 0);
     CHECK(tr_reward_language("12 + 3", "<think> twelve </think>") == 0);
@@ -222,8 +226,10 @@ static void test_spec_and_accuracy(void) {
     s.overlong_buffer = 20;
     /* 5 Han + 2 Latin words in the thought -> 5/7; 90 tokens -> overlong -0.5;
      * wrong answer at 90/100 -> cosine -1 + 0.5*0.5*(1+cos(0.9 pi)) */
-    in = (tr_reward_input){wp, &p, "<think> 一共有 cookies 饼干 left </think> <answer> -1 </answer>", 90};
-    double want = 2 * 5.0 / 7.0 - 0.5 + (-0.5 + 0.5 * (-1.0 + 0.5) * (1 + cos(0.9 * 3.14159265358979323846)));
+    in = (tr_reward_input){wp, &p,
+                           "<think> 一共有 cookies 饼干 left </think> <answer> -1 </answer>", 90};
+    double want =
+        2 * 5.0 / 7.0 - 0.5 + (-0.5 + 0.5 * (-1.0 + 0.5) * (1 + cos(0.9 * 3.14159265358979323846)));
     CHECK_CLOSE(tr_rewards_compute(&s, &in, v, NULL), want, 0, 1e-12);
     CHECK_CLOSE(v[0], 5.0 / 7.0, 0, 1e-12);
     CHECK_CLOSE(v[1], -0.5, 0, 1e-12);

@@ -60,22 +60,22 @@ int tr_grpo_source_get(const tr_grpo_source *s, uint64_t c, tr_problem *out, con
 
 /* ---- configuration --------------------------------------------------------------------- */
 typedef struct tr_grpo_config {
-    int group;             /* G samples per prompt (>= 2); default 8 */
-    int prompts_per_step;  /* P; default 8 */
-    int max_new;           /* completion budget in tokens; default 128 */
-    float temperature;     /* sampling temperature > 0, also the loss's T; default 1 */
-    tr_template_kind tpl;  /* chat template of the prompts; default R1-Zero */
-    const char *system;    /* system message (chat template) or NULL */
-    int mu;                /* policy-update passes per rollout batch; default 1 */
-    int minibatches;       /* optimizer steps per pass (divides P); default 1 */
-    int micro_batch;       /* sequences per forward/backward; default 16 */
-    tr_grpo_params loss;   /* eps_low, eps_high, beta, agg (temperature and the
-                              normalisers are set by the step) */
+    int group;              /* G samples per prompt (>= 2); default 8 */
+    int prompts_per_step;   /* P; default 8 */
+    int max_new;            /* completion budget in tokens; default 128 */
+    float temperature;      /* sampling temperature > 0, also the loss's T; default 1 */
+    tr_template_kind tpl;   /* chat template of the prompts; default R1-Zero */
+    const char *system;     /* system message (chat template) or NULL */
+    int mu;                 /* policy-update passes per rollout batch; default 1 */
+    int minibatches;        /* optimizer steps per pass (divides P); default 1 */
+    int micro_batch;        /* sequences per forward/backward; default 16 */
+    tr_grpo_params loss;    /* eps_low, eps_high, beta, agg (temperature and the
+                               normalisers are set by the step) */
     tr_adv_scale adv_scale; /* default group */
-    double adv_eps;        /* default 1e-4 (TRL) */
-    int mask_truncated;    /* 1: completions without an end token get weight 0 */
+    double adv_eps;         /* default 1e-4 (TRL) */
+    int mask_truncated;     /* 1: completions without an end token get weight 0 */
     tr_reward_spec rewards;
-    uint64_t seed;         /* rollout seeds */
+    uint64_t seed; /* rollout seeds */
 } tr_grpo_config;
 
 tr_grpo_config tr_grpo_default_config(void);
@@ -83,10 +83,10 @@ tr_grpo_config tr_grpo_default_config(void);
 /* ---- a GRPO run ------------------------------------------------------------------------ */
 typedef struct tr_grpo {
     tr_grpo_config cfg;
-    tr_trainer trainer;         /* owns the optimizer; trainer.model is the policy */
-    const tr_model *ref;        /* frozen reference (NULL when beta = 0), borrowed */
-    const tr_tokenizer *tok;    /* borrowed */
-    tr_infer *infer;            /* the policy's inference context (owned) */
+    tr_trainer trainer;      /* owns the optimizer; trainer.model is the policy */
+    const tr_model *ref;     /* frozen reference (NULL when beta = 0), borrowed */
+    const tr_tokenizer *tok; /* borrowed */
+    tr_infer *infer;         /* the policy's inference context (owned) */
     int32_t stop_tokens[2];
     int n_stop;
     int32_t pad;
@@ -94,19 +94,19 @@ typedef struct tr_grpo {
 
 /* Per-step figures. Reward components are unweighted (as the spec lists them). */
 typedef struct tr_grpo_step_stats {
-    double reward_mean, reward_std;          /* weighted total, over the P*G samples */
+    double reward_mean, reward_std; /* weighted total, over the P*G samples */
     double comp_mean[TR_MAX_REWARDS], comp_std[TR_MAX_REWARDS];
-    double accuracy;       /* fraction of samples the verifier marks correct */
-    double length_mean;    /* completion tokens (end token included) */
-    double truncated_frac; /* samples that hit the budget without an end token */
-    double zero_std_frac;  /* groups whose rewards are all equal (no signal) */
-    tr_grpo_stats obj;     /* KL, ratio, clip fractions, entropy over every update */
+    double accuracy;        /* fraction of samples the verifier marks correct */
+    double length_mean;     /* completion tokens (end token included) */
+    double truncated_frac;  /* samples that hit the budget without an end token */
+    double zero_std_frac;   /* groups whose rewards are all equal (no signal) */
+    tr_grpo_stats obj;      /* KL, ratio, clip fractions, entropy over every update */
     double loss, grad_norm; /* of the last optimizer step */
     float lr;
-    int updates;           /* optimizer steps done (mu * minibatches, fewer if empty) */
+    int updates; /* optimizer steps done (mu * minibatches, fewer if empty) */
     double gen_seconds, reward_seconds, ref_seconds, train_seconds;
-    double gen_tokens;     /* completion tokens generated */
-    double train_tokens;   /* positions run through forward+backward (all passes) */
+    double gen_tokens;   /* completion tokens generated */
+    double train_tokens; /* positions run through forward+backward (all passes) */
 } tr_grpo_step_stats;
 
 /* policy is trained in place (borrowed); ref may be NULL when cfg->loss.beta == 0; tok is
@@ -120,8 +120,8 @@ void tr_grpo_free(tr_grpo *g);
 
 /* One GRPO step at st->step (rollout seeds) from st->data_cursor (advanced by P); on
  * success st->step, tokens and elapsed are advanced. */
-int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st,
-                 tr_grpo_step_stats *out, tr_err *err);
+int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_grpo_step_stats *out,
+                 tr_err *err);
 
 /* ---- evaluation on held-out problems --------------------------------------------------- */
 typedef struct tr_grpo_eval_params {
@@ -130,10 +130,10 @@ typedef struct tr_grpo_eval_params {
     float top_p;       /* default 0.95 */
     int max_new;       /* 0: the run's */
     uint64_t seed;
-    FILE *samples;     /* if not NULL: one JSON line per sample of the first n_samples
-                          problems (step, task, prompt, completion, gold, extracted, correct) */
+    FILE *samples; /* if not NULL: one JSON line per sample of the first n_samples
+                      problems (step, task, prompt, completion, gold, extracted, correct) */
     int n_samples;
-    int64_t step;      /* written into those lines */
+    int64_t step; /* written into those lines */
 } tr_grpo_eval_params;
 
 tr_grpo_eval_params tr_grpo_eval_default_params(void);
@@ -153,10 +153,10 @@ int tr_grpo_evaluate(tr_grpo *g, const tr_problem *problems, const tr_task *cons
 
 /* ---- the loop: progress, metrics.jsonl, evaluation, checkpoints, Ctrl-C ---------------- */
 typedef struct tr_grpo_loop_config {
-    const char *out_dir;         /* checkpoint.bin, metrics.jsonl, samples.jsonl */
-    int64_t steps;               /* total GRPO steps (st->step == steps: evaluate only) */
-    int checkpoint_every;        /* 0: only at the end */
-    int eval_every;              /* 0: only before the first and after the last step */
+    const char *out_dir;             /* checkpoint.bin, metrics.jsonl, samples.jsonl */
+    int64_t steps;                   /* total GRPO steps (st->step == steps: evaluate only) */
+    int checkpoint_every;            /* 0: only at the end */
+    int eval_every;                  /* 0: only before the first and after the last step */
     const tr_problem *eval_problems; /* may be NULL (no evaluation) */
     const tr_task *const *eval_tasks;
     int n_eval;

@@ -10,7 +10,9 @@
 enum { TAG_THINK, TAG_THINK_END, TAG_ANSWER, TAG_ANSWER_END };
 static const char *const tag_text[4] = {"<think>", "</think>", "<answer>", "</answer>"};
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 static int only_space(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -45,11 +47,11 @@ double tr_reward_format(const char *c) {
     size_t after_cot = end_cot + strlen(tag_text[TAG_THINK_END]);
     size_t begin_ans = pos[TAG_ANSWER] + strlen(tag_text[TAG_ANSWER]);
     size_t after_ans = pos[TAG_ANSWER_END] + strlen(tag_text[TAG_ANSWER_END]);
-    if (!only_space(c, pos[TAG_THINK])) return 0;                          /* text before */
-    if (only_space(c + end_think, end_cot - end_think)) return 0;          /* empty thought */
-    if (!only_space(c + after_cot, pos[TAG_ANSWER] - after_cot)) return 0; /* text between */
+    if (!only_space(c, pos[TAG_THINK])) return 0;                             /* text before */
+    if (only_space(c + end_think, end_cot - end_think)) return 0;             /* empty thought */
+    if (!only_space(c + after_cot, pos[TAG_ANSWER] - after_cot)) return 0;    /* text between */
     if (only_space(c + begin_ans, pos[TAG_ANSWER_END] - begin_ans)) return 0; /* no answer */
-    if (!only_space(c + after_ans, len - after_ans)) return 0;             /* text after */
+    if (!only_space(c + after_ans, len - after_ans)) return 0;                /* text after */
     return 1;
 }
 
@@ -119,7 +121,7 @@ double tr_reward_cosine(int correct, int64_t n, int64_t max_len, const tr_cosine
 }
 
 static const char *const kind_names[TR_REWARD_KIND_COUNT] = {"accuracy", "format",   "tags",
-                                                              "language", "overlong", "cosine"};
+                                                             "language", "overlong", "cosine"};
 
 const char *tr_reward_kind_name(tr_reward_kind k) {
     return (unsigned)k < TR_REWARD_KIND_COUNT ? kind_names[k] : "?";
@@ -137,8 +139,9 @@ int tr_reward_kind_parse(tr_reward_kind *k, const char *name) {
 int tr_reward_spec_parse(tr_reward_spec *spec, const char *text, tr_err *err) {
     memset(spec, 0, sizeof *spec);
     spec->cosine = (tr_cosine_params){0.5, 1.0, -1.0, -0.5};
-    if (!text || !*text) return tr_fail(err, "rewards: empty specification; expected e.g. "
-                                             "\"accuracy:1,format:0.5\"");
+    if (!text || !*text)
+        return tr_fail(err, "rewards: empty specification; expected e.g. "
+                            "\"accuracy:1,format:0.5\"");
     const char *p = text;
     while (*p) {
         const char *end = strchr(p, ',');
@@ -159,8 +162,10 @@ int tr_reward_spec_parse(tr_reward_spec *spec, const char *text, tr_err *err) {
         }
         tr_reward_kind k;
         if (tr_reward_kind_parse(&k, item) != 0)
-            return tr_fail(err, "rewards: unknown reward \"%s\"; expected accuracy, format, tags, "
-                                "language, overlong or cosine", item);
+            return tr_fail(err,
+                           "rewards: unknown reward \"%s\"; expected accuracy, format, tags, "
+                           "language, overlong or cosine",
+                           item);
         for (int i = 0; i < spec->n; i++)
             if (spec->kind[i] == k) return tr_fail(err, "rewards: \"%s\" given twice", item);
         if (spec->n == TR_MAX_REWARDS)
@@ -205,9 +210,15 @@ double tr_rewards_compute(const tr_reward_spec *spec, const tr_reward_input *in,
         case TR_REWARD_ACCURACY:
             r = spec->accuracy_binary ? (v.correct ? 1 : 0) : v.score;
             break;
-        case TR_REWARD_FORMAT: r = tr_reward_format(c); break;
-        case TR_REWARD_TAGS: r = tr_reward_tags(c); break;
-        case TR_REWARD_LANGUAGE: r = tr_reward_language(in->problem->prompt, c); break;
+        case TR_REWARD_FORMAT:
+            r = tr_reward_format(c);
+            break;
+        case TR_REWARD_TAGS:
+            r = tr_reward_tags(c);
+            break;
+        case TR_REWARD_LANGUAGE:
+            r = tr_reward_language(in->problem->prompt, c);
+            break;
         case TR_REWARD_OVERLONG:
             r = tr_reward_overlong(in->n_tokens, spec->max_len,
                                    spec->overlong_buffer > 0 ? spec->overlong_buffer
@@ -216,7 +227,8 @@ double tr_rewards_compute(const tr_reward_spec *spec, const tr_reward_input *in,
         case TR_REWARD_COSINE:
             r = tr_reward_cosine(v.correct, in->n_tokens, spec->max_len, &spec->cosine);
             break;
-        default: break;
+        default:
+            break;
         }
         if (!isfinite(r)) r = 0;
         values[i] = r;

@@ -4,9 +4,9 @@
 #include "tinyr1/rewards.h"
 
 const char *tr_script_name(tr_script s) {
-    static const char *names[TR_SCRIPT_COUNT] = {"none",   "latin",  "greek",      "cyrillic",
+    static const char *names[TR_SCRIPT_COUNT] = {"none",     "latin",  "greek",  "cyrillic",
                                                  "armenian", "hebrew", "arabic", "devanagari",
-                                                 "thai",   "hangul", "kana",       "han"};
+                                                 "thai",     "hangul", "kana",   "han"};
     return (unsigned)s < TR_SCRIPT_COUNT ? names[s] : "?";
 }
 
@@ -18,33 +18,36 @@ typedef struct {
 /* Letter blocks of each script (sorted by lo). Latin-1 and Latin Extended exclude the two
  * math signs U+00D7 and U+00F7 (handled before the table). */
 static const script_range ranges[] = {
-    {0x0041, 0x005A, TR_SCRIPT_LATIN},     {0x0061, 0x007A, TR_SCRIPT_LATIN},
-    {0x00AA, 0x00AA, TR_SCRIPT_LATIN},     {0x00BA, 0x00BA, TR_SCRIPT_LATIN},
-    {0x00C0, 0x024F, TR_SCRIPT_LATIN},     {0x0250, 0x02AF, TR_SCRIPT_LATIN},
-    {0x0370, 0x03FF, TR_SCRIPT_GREEK},     {0x0400, 0x052F, TR_SCRIPT_CYRILLIC},
-    {0x0531, 0x058F, TR_SCRIPT_ARMENIAN},  {0x05D0, 0x05FF, TR_SCRIPT_HEBREW},
-    {0x0620, 0x064A, TR_SCRIPT_ARABIC},    {0x066E, 0x06D3, TR_SCRIPT_ARABIC},
-    {0x0750, 0x077F, TR_SCRIPT_ARABIC},    {0x0900, 0x0963, TR_SCRIPT_DEVANAGARI},
+    {0x0041, 0x005A, TR_SCRIPT_LATIN},      {0x0061, 0x007A, TR_SCRIPT_LATIN},
+    {0x00AA, 0x00AA, TR_SCRIPT_LATIN},      {0x00BA, 0x00BA, TR_SCRIPT_LATIN},
+    {0x00C0, 0x024F, TR_SCRIPT_LATIN},      {0x0250, 0x02AF, TR_SCRIPT_LATIN},
+    {0x0370, 0x03FF, TR_SCRIPT_GREEK},      {0x0400, 0x052F, TR_SCRIPT_CYRILLIC},
+    {0x0531, 0x058F, TR_SCRIPT_ARMENIAN},   {0x05D0, 0x05FF, TR_SCRIPT_HEBREW},
+    {0x0620, 0x064A, TR_SCRIPT_ARABIC},     {0x066E, 0x06D3, TR_SCRIPT_ARABIC},
+    {0x0750, 0x077F, TR_SCRIPT_ARABIC},     {0x0900, 0x0963, TR_SCRIPT_DEVANAGARI},
     {0x0970, 0x097F, TR_SCRIPT_DEVANAGARI}, {0x0E01, 0x0E4E, TR_SCRIPT_THAI},
-    {0x1100, 0x11FF, TR_SCRIPT_HANGUL},    {0x1E00, 0x1EFF, TR_SCRIPT_LATIN},
-    {0x1F00, 0x1FFF, TR_SCRIPT_GREEK},     {0x3040, 0x309F, TR_SCRIPT_KANA},
-    {0x30A0, 0x30FF, TR_SCRIPT_KANA},      {0x3130, 0x318F, TR_SCRIPT_HANGUL},
-    {0x31F0, 0x31FF, TR_SCRIPT_KANA},      {0x3400, 0x4DBF, TR_SCRIPT_HAN},
-    {0x4E00, 0x9FFF, TR_SCRIPT_HAN},       {0xAC00, 0xD7AF, TR_SCRIPT_HANGUL},
-    {0xF900, 0xFAFF, TR_SCRIPT_HAN},       {0xFF21, 0xFF3A, TR_SCRIPT_LATIN},
-    {0xFF41, 0xFF5A, TR_SCRIPT_LATIN},     {0xFF66, 0xFF9D, TR_SCRIPT_KANA},
-    {0x20000, 0x2FA1F, TR_SCRIPT_HAN},     {0x30000, 0x3134F, TR_SCRIPT_HAN},
+    {0x1100, 0x11FF, TR_SCRIPT_HANGUL},     {0x1E00, 0x1EFF, TR_SCRIPT_LATIN},
+    {0x1F00, 0x1FFF, TR_SCRIPT_GREEK},      {0x3040, 0x309F, TR_SCRIPT_KANA},
+    {0x30A0, 0x30FF, TR_SCRIPT_KANA},       {0x3130, 0x318F, TR_SCRIPT_HANGUL},
+    {0x31F0, 0x31FF, TR_SCRIPT_KANA},       {0x3400, 0x4DBF, TR_SCRIPT_HAN},
+    {0x4E00, 0x9FFF, TR_SCRIPT_HAN},        {0xAC00, 0xD7AF, TR_SCRIPT_HANGUL},
+    {0xF900, 0xFAFF, TR_SCRIPT_HAN},        {0xFF21, 0xFF3A, TR_SCRIPT_LATIN},
+    {0xFF41, 0xFF5A, TR_SCRIPT_LATIN},      {0xFF66, 0xFF9D, TR_SCRIPT_KANA},
+    {0x20000, 0x2FA1F, TR_SCRIPT_HAN},      {0x30000, 0x3134F, TR_SCRIPT_HAN},
 };
 
 tr_script tr_script_of(uint32_t cp) {
-    if (cp == 0xD7 || cp == 0xF7) return TR_SCRIPT_NONE; /* multiplication and division signs */
+    if (cp == 0xD7 || cp == 0xF7) return TR_SCRIPT_NONE;    /* multiplication and division signs */
     if (cp == 0x3005 || cp == 0x3007) return TR_SCRIPT_HAN; /* iteration mark, ideographic zero */
     int lo = 0, hi = (int)(sizeof ranges / sizeof ranges[0]) - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        if (cp < ranges[mid].lo) hi = mid - 1;
-        else if (cp > ranges[mid].hi) lo = mid + 1;
-        else return ranges[mid].s;
+        if (cp < ranges[mid].lo)
+            hi = mid - 1;
+        else if (cp > ranges[mid].hi)
+            lo = mid + 1;
+        else
+            return ranges[mid].s;
     }
     return TR_SCRIPT_NONE;
 }

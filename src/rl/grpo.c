@@ -27,8 +27,10 @@ int tr_grpo_source_init(tr_grpo_source *s, const char *tasks, uint64_t seed, int
         const tr_task *t = tr_task_find(name);
         if (!t) return tr_fail(err, "grpo: unknown task \"%s\"", name);
         if (!tr_task_can_generate(t))
-            return tr_fail(err, "grpo: task \"%s\" has no generator; expected add, mul, "
-                                "countdown or wordprob", name);
+            return tr_fail(err,
+                           "grpo: task \"%s\" has no generator; expected add, mul, "
+                           "countdown or wordprob",
+                           name);
         if (!tr_task_has_lang(t, s->lang))
             return tr_fail(err, "grpo: task \"%s\" has no problems in language \"%s\"", name,
                            s->lang);
@@ -74,8 +76,8 @@ tr_grpo_config tr_grpo_default_config(void) {
 }
 
 tr_grpo_eval_params tr_grpo_eval_default_params(void) {
-    tr_grpo_eval_params p = {.k = 4, .temperature = 0.6f, .top_p = 0.95f, .max_new = 0,
-                             .seed = 12345};
+    tr_grpo_eval_params p = {
+        .k = 4, .temperature = 0.6f, .top_p = 0.95f, .max_new = 0, .seed = 12345};
     return p;
 }
 
@@ -115,8 +117,10 @@ int tr_grpo_init(tr_grpo *g, tr_model *policy, const tr_model *ref, const tr_tok
     if (c->rewards.n < 1) return tr_fail(err, "grpo: no reward");
     if (!tok) return tr_fail(err, "grpo: a tokenizer is required");
     if (ref && (ref->cfg.vocab != policy->cfg.vocab))
-        return tr_fail(err, "grpo: the reference model's vocabulary (%d) differs from the "
-                            "policy's (%d)", ref->cfg.vocab, policy->cfg.vocab);
+        return tr_fail(err,
+                       "grpo: the reference model's vocabulary (%d) differs from the "
+                       "policy's (%d)",
+                       ref->cfg.vocab, policy->cfg.vocab);
     g->ref = ref;
     g->tok = tok;
     if (max_seq <= 0 || max_seq > policy->cfg.max_seq) max_seq = policy->cfg.max_seq;
@@ -151,11 +155,11 @@ typedef struct {
     float **adv, **old, **ref; /* per micro-batch, [B*T] each */
     tr_grpo_params params;     /* with this mini-batch's normalisers */
     int first;
-    tr_grpo_stats stats;       /* merged over every call */
+    tr_grpo_stats stats; /* merged over every call */
 } grpo_obj_ctx;
 
-static int grpo_obj_fn(void *vctx, float *logits, int V, const tr_batch *b, int micro,
-                       double norm, tr_objective_out *out, tr_err *err) {
+static int grpo_obj_fn(void *vctx, float *logits, int V, const tr_batch *b, int micro, double norm,
+                       tr_objective_out *out, tr_err *err) {
     (void)norm;
     grpo_obj_ctx *c = vctx;
     int i = c->first + micro;
@@ -217,8 +221,9 @@ static int encode_prompts(const tr_grpo *g, const tr_problem *probs, int n, tr_t
                                err) != 0)
             return -1;
         if ((int)outs[i].ids.n + 1 >= max_seq)
-            return tr_fail(err, "grpo: prompt of %zu tokens leaves no room to generate within "
-                                "%d positions",
+            return tr_fail(err,
+                           "grpo: prompt of %zu tokens leaves no room to generate within "
+                           "%d positions",
                            outs[i].ids.n, max_seq);
     }
     return 0;
@@ -226,8 +231,8 @@ static int encode_prompts(const tr_grpo *g, const tr_problem *probs, int n, tr_t
 
 /* ---- one step ------------------------------------------------------------------------------- */
 
-int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st,
-                 tr_grpo_step_stats *out, tr_err *err) {
+int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_grpo_step_stats *out,
+                 tr_err *err) {
     const tr_grpo_config *c = &g->cfg;
     tr_model *m = g->trainer.model;
     const int P = c->prompts_per_step, G = c->group, N = P * G, V = m->cfg.vocab;
@@ -351,7 +356,8 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st,
                     if (masked) b->weights[n] = 0;
                     if (b->weights[n] > 0 && j >= 0 && j < res[i].n) {
                         adv[n_micro - 1][n] = adv_seq[i];
-                        old[n_micro - 1][n] = T == 1.0 ? res[i].logprobs_model[j] : res[i].logprobs[j];
+                        old[n_micro - 1][n] =
+                            T == 1.0 ? res[i].logprobs_model[j] : res[i].logprobs[j];
                     }
                 }
             }
@@ -378,8 +384,10 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st,
 
     /* 6. policy update: mu passes x minibatches optimizer steps */
     t0 = tr_now();
-    grpo_obj_ctx octx = {.micro = micro, .adv = adv, .old = old, .ref = c->loss.beta > 0 ? ref : NULL};
-    tr_objective obj = {.fn = grpo_obj_fn, .ctx = &octx, .part_names = {NULL}, .norm = grpo_obj_norm};
+    grpo_obj_ctx octx = {
+        .micro = micro, .adv = adv, .old = old, .ref = c->loss.beta > 0 ? ref : NULL};
+    tr_objective obj = {
+        .fn = grpo_obj_fn, .ctx = &octx, .part_names = {NULL}, .norm = grpo_obj_norm};
     for (int pass = 0; pass < c->mu; pass++) {
         for (int mb = 0; mb < c->minibatches; mb++) {
             int first = mb_first[mb], count = mb_first[mb + 1] - first;

@@ -5,8 +5,7 @@
 #include "tinyr1/grpo.h"
 #include "tinyr1/report.h"
 
-static int save(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_train_state *st,
-                tr_err *err) {
+static int save(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_train_state *st, tr_err *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.bin", lc->out_dir);
     return tr_checkpoint_save(path, g->trainer.model, &g->trainer.opt, st, lc->meta_json,
@@ -33,8 +32,9 @@ static int run_eval(tr_grpo *g, const tr_grpo_loop_config *lc, int64_t step, tr_
              (long long)step, r->pass1, r->format, r->language, r->length, r->n, r->k,
              (double)lc->eval.temperature, r->seconds);
     if (!lc->quiet)
-        fprintf(stderr, "\ngrpo: eval at step %lld: pass@1 %.3f (%d problems x %d), format %.3f, "
-                        "language %.3f, length %.1f (%.1fs)\n",
+        fprintf(stderr,
+                "\ngrpo: eval at step %lld: pass@1 %.3f (%d problems x %d), format %.3f, "
+                "language %.3f, length %.1f (%.1fs)\n",
                 (long long)step, r->pass1, r->n, r->k, r->format, r->language, r->length,
                 r->seconds);
     return tr_metrics_write(metrics, line, err);
@@ -74,8 +74,8 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
                           ",\"reward_%s\":%.6g,\"reward_%s_std\":%.6g", name, s.comp_mean[k], name,
                           s.comp_std[k]);
         }
-        double clip = s.obj.tokens > 0 ? (s.obj.clip_low_sum + s.obj.clip_high_sum) / s.obj.tokens
-                                       : 0;
+        double clip =
+            s.obj.tokens > 0 ? (s.obj.clip_low_sum + s.obj.clip_high_sum) / s.obj.tokens : 0;
         snprintf(line + n, sizeof line - (size_t)n,
                  ",\"accuracy\":%.6g,\"length\":%.6g,\"truncated\":%.6g,\"zero_std_frac\":%.6g,"
                  "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
