@@ -29,15 +29,34 @@ PY
 # 2. pretrain the tiny model (0.23M parameters)
 nice "$B" pretrain --preset tiny --tokenizer "$W/tok.tr1" --data "$W/pt.jsonl" --steps 300 \
     --out "$W/pt" --quiet
-# 3. SFT on worked additions (chat template: a short prompt keeps the sequences short)
+# 3. SFT on worked additions (chat template: a short prompt keeps the sequences short),
+#    then a short SFT on data where half the solutions end in plain text ("So the answer is
+#    137.") instead of <answer> 137 </answer>: the verifier cannot read those, so the model
+#    starts GRPO with a held-out greedy pass@1 of about 20-25% (it answers in the verifiable
+#    format about half the time)
 nice "$B" sft --init "$W/pt" --task add --n 3000 --template chat --steps 150 --batch 16 \
     --seq 160 --lr 2e-3 --warmup 10 --out "$W/sft1" --quiet
-nice "$B" sft --init "$W/sft1" --task add --difficulty 1 --n 4000 --template chat --steps 100 \
-    --batch 16 --seq 128 --lr 2e-3 --warmup 10 --out "$W/sft" --quiet
-# 4. GRPO with accuracy + format rewards (evaluates before the first and after the last step)
+nice "$B" sft --init "$W/sft1" --task add --difficulty 1 --n 4000 --template chat --steps 200 \
+    --batch 16 --seq 128 --lr 2e-3 --warmup 10 --out "$W/sft2" --quiet
+"$B" data gen --task add --difficulty 1 --n 3000 --seed 1000 --out "$W/add1.jsonl"
+python3 - "$W" <<'PY'
+import json, re, sys
+w = sys.argv[1]
+with open(f"{w}/add_mix.jsonl", "w") as out:
+    for i, line in enumerate(open(f"{w}/add1.jsonl")):
+        r = json.loads(line)
+        c = r["completion"]
+        if i % 2 == 1:
+            c = re.sub(r" <answer> (.*) </answer>$", r" So the answer is \1.", c)
+        out.write(json.dumps({"prompt": r["prompt"], "completion": c}) + "\n")
+PY
+nice "$B" sft --init "$W/sft2" --data "$W/add_mix.jsonl" --template chat --steps 60 --batch 16 \
+    --seq 128 --lr 1e-3 --warmup 5 --out "$W/sft" --quiet
+# 4. GRPO with accuracy + format rewards; greedy held-out pass@1 on 128 problems before the
+#    first step, every 5 steps and after the last
 nice "$B" grpo --init "$W/sft" --task add --difficulty 1 --template chat \
-    --reward accuracy:1,format:0.5 --group 8 --prompts-per-step 8 --max-new 96 --temp 1.0 \
-    --beta 0 --eps 0.2 --lr 5e-4 --steps 30 --batch 16 --seq 128 --eval-n 64 --eval-k 4 \
-    --eval-every 10 --out "$W/grpo"
-# 5. the held-out pass@1 before and after
-grep grpo_eval "$W/grpo/metrics.jsonl"
+    --reward accuracy:1,format:0.5 --group 8 --prompts-per-step 16 --max-new 96 --temp 1.0 \
+    --beta 0 --eps 0.2 --lr 1e-4 --steps 20 --batch 16 --seq 128 --eval-n 128 --eval-k 1 \
+    --eval-temp 0 --eval-every 5 --out "$W/grpo"
+# 5. the held-out pass@1 before and after, and the curves
+python3 "$(dirname "$0")/grpo_table.py" "$W/grpo"
