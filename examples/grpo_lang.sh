@@ -3,8 +3,8 @@
 # word problems whose worked solutions are half Chinese, half English mixes languages in
 # its chains of thought; GRPO with and without the language reward (same seeds, same
 # steps) shows the reward's effect on held-out Chinese problems.
-# Usage: examples/grpo_lang.sh [BUILD_DIR] [WORK_DIR]   (needs the tokenizer and the
-# pretrained model of examples/grpo_add.sh in WORK_DIR/../grpo_add, or run that first)
+# Usage: examples/grpo_lang.sh [BUILD_DIR] [WORK_DIR] [ADD_DIR]   (uses the pretrained model
+# of examples/grpo_add.sh, ADD_DIR/pt, default runs/grpo_add: run that first)
 set -euo pipefail
 B=${1:-build}/tinyr1
 W=${2:-runs/grpo_lang}
@@ -23,11 +23,11 @@ with open(f"{w}/wp_mix.jsonl", "w") as out:
         out.write(json.dumps({"prompt": zh[i]["prompt"], "completion": comp},
                              ensure_ascii=False) + "\n")
 PY
-nice "$B" sft --init "$A/pt" --data "$W/wp_mix.jsonl" --template chat --steps 100 --batch 16 \
+nice "$B" sft --init "$A/pt" --data "$W/wp_mix.jsonl" --template chat --steps 300 --batch 16 \
     --seq 192 --lr 2e-3 --warmup 10 --out "$W/sft" --quiet
 COMMON=(--init "$W/sft" --task wordprob --lang zh --template chat --group 8 --prompts-per-step 4
-        --max-new 128 --temp 1.0 --beta 0 --lr 5e-4 --steps 12 --batch 16 --seq 192
-        --eval-n 32 --eval-k 2 --seed 1)
+        --max-new 128 --temp 1.0 --beta 0 --lr 1e-4 --steps 15 --batch 16 --seq 192
+        --eval-n 32 --eval-k 4 --eval-temp 1 --eval-every 5 --seed 1)
 nice "$B" grpo "${COMMON[@]}" --reward accuracy:1,format:0.5 --out "$W/off"
 nice "$B" grpo "${COMMON[@]}" --reward accuracy:1,format:0.5,language:1 --out "$W/on"
-for r in off on; do echo "$r:"; grep grpo_eval "$W/$r/metrics.jsonl"; done
+for r in off on; do echo "$r:"; python3 "$(dirname "$0")/grpo_table.py" "$W/$r"; done
