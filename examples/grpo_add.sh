@@ -56,7 +56,15 @@ nice "$B" sft --init "$W/sft2" --data "$W/add_mix.jsonl" --template chat --steps
 #    first step, every 5 steps and after the last
 nice "$B" grpo --init "$W/sft" --task add --difficulty 1 --template chat \
     --reward accuracy:1,format:0.5 --group 8 --prompts-per-step 16 --max-new 96 --temp 1.0 \
-    --beta 0 --eps 0.2 --lr 1e-4 --steps 20 --batch 16 --seq 128 --eval-n 128 --eval-k 1 \
+    --beta 0 --eps 0.2 --lr 3e-5 --steps 20 --batch 16 --seq 128 --eval-n 128 --eval-k 1 \
     --eval-temp 0 --eval-every 5 --out "$W/grpo"
 # 5. the held-out pass@1 before and after, and the curves
 python3 "$(dirname "$0")/grpo_table.py" "$W/grpo"
+# 6. a more precise measurement of the start and the end: 512 held-out problems, greedy
+#    and at R1's evaluation temperature (0.6, top-p 0.95, 4 samples)
+for m in sft grpo; do
+    for T in 0 0.6; do
+        "$B" grpo --init "$W/$m" --task add --difficulty 1 --template chat --steps 0 \
+            --eval-n 512 --eval-k 4 --eval-temp "$T" --max-new 96 --seq 128 --out "$W/eval_${m}_$T"
+    done
+done
