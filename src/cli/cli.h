@@ -59,6 +59,10 @@ typedef struct cli_train_defaults {
     float lr;
 } cli_train_defaults;
 int cli_load_preset(const char *name, tr_config *cfg, cli_train_defaults *train, tr_err *err);
+/* The process's MPI context (rank 0 of 1 without mpirun); main() sets it up. */
+int cli_dist_init(int *argc, char ***argv);
+void cli_dist_finalize(void);
+const tr_dist *cli_dist(void);
 /* The value of --NAME in argv (both "--name v" and "--name=v"), or NULL. */
 const char *cli_peek_option(int argc, char **argv, const char *name);
 /* Writes DIR/args.json: the command, its resolved options and the model config. */

@@ -23,5 +23,13 @@ static const cli_command commands[] = {
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) return cmd_version(argc, argv);
-    return cli_dispatch("", commands, argc, argv);
+    if (cli_dist_init(&argc, &argv) != 0) return 1;
+    int rc = cli_dispatch("", commands, argc, argv);
+    /* a rank that failed alone takes the job down instead of leaving the others waiting */
+    if (rc != 0 && rc != 130 && cli_dist()->world > 1) {
+        fprintf(stderr, "tinyr1: rank %d failed; stopping the whole MPI job\n", cli_dist()->rank);
+        tr_dist_abort(cli_dist(), rc);
+    }
+    cli_dist_finalize();
+    return rc;
 }

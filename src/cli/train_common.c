@@ -88,9 +88,15 @@ int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
     size_t blob_len = 0;
     if (run->tok && tr_tokenizer_serialize(run->tok, &blob, &blob_len, &err) != 0)
         return cli_error(stage, err.msg);
+    const tr_dist *dist = cli_dist();
+    if (t->batch % dist->world != 0) {
+        free(blob);
+        return cli_error(stage, "--batch (the global batch) must be a multiple of the number "
+                                "of MPI processes");
+    }
     tr_trainer trainer;
     if (tr_trainer_init(&trainer, &run->model, ap, run->has_restored ? &run->restored : NULL,
-                        sched, t->clip, t->batch, t->seq, tr_dist_single(), &err) != 0) {
+                        sched, t->clip, t->batch / dist->world, t->seq, *dist, &err) != 0) {
         free(blob);
         return cli_error(stage, err.msg);
     }
@@ -101,8 +107,8 @@ int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
                          .stop = cli_install_stop_handler(), .meta_json = meta_json,
                          .tokenizer = {blob, blob_len}, .quiet = t->quiet};
     int rc = tr_train_loop(&trainer, &lc, next, next_ctx, obj, &run->st, &err);
-    if (rc < 0) fprintf(stderr, "tinyr1 %s: %s\n", stage, err.msg);
-    else if (rc == 0) fprintf(stderr, "%s: done; checkpoint %s/checkpoint.bin\n", stage, t->out);
+    if (rc < 0) fprintf(stderr, "tinyr1 %s: rank %d: %s\n", stage, dist->rank, err.msg);
+    else if (rc == 0 && dist->rank == 0) fprintf(stderr, "%s: done; checkpoint %s/checkpoint.bin\n", stage, t->out);
     tr_trainer_free(&trainer);
     free(blob);
     return rc < 0 ? 1 : (rc == 1 ? 130 : 0);

@@ -42,6 +42,15 @@ void tr_dist_finalize(tr_dist *d) {
     d->mpi = 0;
 }
 
+void tr_dist_abort(const tr_dist *d, int code) {
+#ifdef TR_HAVE_MPI
+    if (d->mpi && d->world > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+    (void)d;
+    (void)code;
+#endif
+}
+
 #ifdef TR_HAVE_MPI
 static int mpi_check(int rc, const char *what, tr_err *err) {
     if (rc == MPI_SUCCESS) return 0;

@@ -126,12 +126,29 @@ static int save(tr_trainer *t, const tr_loop_config *lc, const tr_train_state *s
     return tr_checkpoint_save(path, t->model, &t->opt, st, lc->meta_json, lc->tokenizer, err);
 }
 
+/* Rows [r*B/W, (r+1)*B/W) of a batch, as a view (no copy: rows are contiguous). */
+static tr_batch shard_view(const tr_batch *b, const tr_dist *d) {
+    int rows = b->B / d->world, r0 = d->rank * rows;
+    tr_batch v = {.B = rows, .T = b->T, .tokens = b->tokens + (size_t)r0 * b->T,
+                  .targets = b->targets + (size_t)r0 * b->T,
+                  .weights = b->weights + (size_t)r0 * b->T, .lengths = b->lengths + r0};
+    return v;
+}
+
 int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, void *next_ctx,
                   const tr_objective *obj, tr_train_state *st, tr_err *err) {
     const int rank0 = t->dist.rank == 0;
     int n_micro = lc->micro_batches > 0 ? lc->micro_batches : 1;
-    tr_batch *micro = tr_calloc((size_t)n_micro, sizeof *micro, err);
+    if (lc->B % t->dist.world != 0)
+        return tr_fail(err, "the batch (%d sequences) must be a multiple of the number of "
+                            "processes (%d)",
+                       lc->B, t->dist.world);
+    /* Every rank fills the same global micro-batches (the data sources know nothing of
+     * ranks) and trains on its own rows: the run is the same as one process's with the
+     * same global batch, and so is its resume. */
+    tr_batch *micro = tr_calloc((size_t)n_micro * 2, sizeof *micro, err);
     if (!micro) return -1;
+    tr_batch *local = micro + n_micro;
     int rc = -1;
     tr_metrics metrics = {0};
     for (int i = 0; i < n_micro; i++)
@@ -153,14 +170,15 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
             rc = 1;
             goto done;
         }
-        for (int i = 0; i < n_micro; i++)
+        for (int i = 0; i < n_micro; i++) {
             if (next(next_ctx, &micro[i], st, err) != 0) goto done;
+            local[i] = shard_view(&micro[i], &t->dist);
+        }
         tr_step_stats s;
-        if (tr_trainer_step(t, micro, n_micro, obj, &s, err) != 0) goto done;
+        if (tr_trainer_step(t, local, n_micro, obj, &s, err) != 0) goto done;
         st->step++;
         double tokens = 0; /* every input position is processed, weighted or not */
         for (int i = 0; i < n_micro; i++) tokens += (double)micro[i].B * micro[i].T;
-        tokens *= t->dist.world;
         st->tokens += tokens;
         st->elapsed += s.seconds;
         tok_window += tokens;
