@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"pretrain", "train a model from scratch on text (next-token cross-entropy)", cmd_pretrain},
     {"version", "print the version", cmd_version},
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
+    {"report", "charts and tables of a run or a pipeline: report.md, report.html", cmd_report},
     {0},
 };
 
