@@ -5,10 +5,10 @@
  *
  * With an argument DIR, also writes a gallery report (every chart kind and edge case) to DIR
  * for the render test (tests/render/report_render.sh) to open in Chromium. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,14 +87,14 @@ static void check_ticks(double lo, double hi, int target, const double *want, in
 static void test_ticks(void) {
     /* Heckbert: range = nice(hi - lo) (ceil to 1/2/5/10), step = nice(range / (target - 1))
      * (rounded), ticks from floor(lo/step) to ceil(hi/step). By hand: */
-    check_ticks(0, 1, 6, (double[]){0, 0.2, 0.4, 0.6, 0.8, 1}, 6);         /* step .2 */
-    check_ticks(3, 97, 6, (double[]){0, 20, 40, 60, 80, 100}, 6);          /* 94->100, 20 */
-    check_ticks(97, 3, 6, (double[]){0, 20, 40, 60, 80, 100}, 6);          /* swapped */
-    check_ticks(-1, 1, 6, (double[]){-1, -0.5, 0, 0.5, 1}, 5);             /* 2, 0.4->0.5 */
+    check_ticks(0, 1, 6, (double[]){0, 0.2, 0.4, 0.6, 0.8, 1}, 6);             /* step .2 */
+    check_ticks(3, 97, 6, (double[]){0, 20, 40, 60, 80, 100}, 6);              /* 94->100, 20 */
+    check_ticks(97, 3, 6, (double[]){0, 20, 40, 60, 80, 100}, 6);              /* swapped */
+    check_ticks(-1, 1, 6, (double[]){-1, -0.5, 0, 0.5, 1}, 5);                 /* 2, 0.4->0.5 */
     check_ticks(0.5, 0.6, 6, (double[]){0.5, 0.52, 0.54, 0.56, 0.58, 0.6}, 6); /* 0.02 */
-    check_ticks(1, 1000, 6, (double[]){0, 200, 400, 600, 800, 1000}, 6);  /* 999->1000, 200 */
-    check_ticks(5, 5, 6, (double[]){4, 4.5, 5, 5.5, 6}, 5);                /* widened to [4, 6] */
-    check_ticks(1.7, 6.2, 6, (double[]){1, 2, 3, 4, 5, 6, 7}, 7);          /* 4.5->5, 1 */
+    check_ticks(1, 1000, 6, (double[]){0, 200, 400, 600, 800, 1000}, 6);       /* 999->1000, 200 */
+    check_ticks(5, 5, 6, (double[]){4, 4.5, 5, 5.5, 6}, 5);       /* widened to [4, 6] */
+    check_ticks(1.7, 6.2, 6, (double[]){1, 2, 3, 4, 5, 6, 7}, 7); /* 4.5->5, 1 */
     /* 1.8e-4 -> 2e-4; 2e-4 / 3 = 6.7e-5 rounds to 5e-5 */
     check_ticks(0.00012, 0.0003, 4, (double[]){1e-4, 1.5e-4, 2e-4, 2.5e-4, 3e-4}, 5);
     double t[8];
@@ -206,7 +206,11 @@ static void test_line_chart(void) {
                       {"gappy", x, g, N, NULL},
                       {"one <point>", x + 40, &one, 1, NULL},
                       {"empty", NULL, NULL, 0, NULL}};
-    tr_line_chart c = {"loss <&> \"q\"", "step", "value", s, 4, 0, 0, 0, 0};
+    tr_line_chart c = {.title = "loss <&> \"q\"",
+                       .x_label = "step",
+                       .y_label = "value",
+                       .series = s,
+                       .n_series = 4};
     char *svg = NULL;
     tr_err err;
     CHECK(tr_svg_line_chart(&c, &svg, &err) == 0);
@@ -255,7 +259,7 @@ static void test_line_chart(void) {
     double *ly = malloc(L * sizeof *ly);
     for (int i = 0; i < L; i++) ly[i] = sin(i * 0.01) + 2;
     tr_series ls = {"long", NULL, ly, L, NULL};
-    tr_line_chart lc = {"long", NULL, NULL, &ls, 1, 0, 0.9, 0, 0};
+    tr_line_chart lc = {.title = "long", .series = &ls, .n_series = 1, .smooth = 0.9};
     CHECK(tr_svg_line_chart(&lc, &svg, &err) == 0);
     static double lx[L], lyy[L];
     p = svg ? find_path(svg, "raw", "long") : NULL;
@@ -269,7 +273,8 @@ static void test_line_chart(void) {
     /* log y: values <= 0 skipped; decades as labels */
     double v[6] = {-1, 0, 0.01, 1, 100, NAN};
     tr_series vs = {"v", NULL, v, 6, NULL};
-    tr_line_chart vc = {"log", NULL, NULL, &vs, 1, 1, 0, 800, 300};
+    tr_line_chart vc = {
+        .title = "log", .series = &vs, .n_series = 1, .log_y = 1, .width = 800, .height = 300};
     CHECK(tr_svg_line_chart(&vc, &svg, &err) == 0);
     CHECK(svg && strstr(svg, "viewBox=\"0 0 800 300\"") != NULL);
     p = svg ? find_path(svg, "line", "v") : NULL;
@@ -283,16 +288,16 @@ static void test_line_chart(void) {
     /* nothing drawable: "no data" */
     double nan2[2] = {NAN, NAN};
     tr_series ns = {"nothing", NULL, nan2, 2, NULL};
-    tr_line_chart nc = {"empty", NULL, NULL, &ns, 1, 0, 0, 0, 0};
+    tr_line_chart nc = {.title = "empty", .series = &ns, .n_series = 1};
     CHECK(tr_svg_line_chart(&nc, &svg, &err) == 0);
     CHECK(svg && strstr(svg, ">no data</text>") != NULL);
     free(svg);
-    tr_line_chart none = {"none", NULL, NULL, NULL, 0, 0, 0, 0, 0};
+    tr_line_chart none = {.title = "none"};
     CHECK(tr_svg_line_chart(&none, &svg, &err) == 0);
     CHECK(svg && strstr(svg, ">no data</text>") != NULL);
     free(svg);
 
-    tr_line_chart bad = {"bad", NULL, NULL, &ns, 1, 0, 1.5, 0, 0};
+    tr_line_chart bad = {.title = "bad", .series = &ns, .n_series = 1, .smooth = 1.5};
     CHECK(tr_svg_line_chart(&bad, &svg, &err) == -1 && svg == NULL);
     CHECK(strstr(err.msg, "smooth") != NULL);
 }
@@ -305,7 +310,17 @@ static void test_bar_chart(void) {
     double val[6] = {0.8, 0.4, NAN, 0.6, 0.2, 0.1};
     double lo[6] = {0.7, 0.3, NAN, 0.5, 0.1, NAN};
     double hi[6] = {0.9, 0.5, NAN, 0.7, 0.3, NAN};
-    tr_bar_chart c = {"accuracy", "pass@1", groups, 3, names, 2, val, lo, hi, 0, 1, 1, 0, 0};
+    tr_bar_chart c = {.title = "accuracy",
+                      .y_label = "pass@1",
+                      .groups = groups,
+                      .n_groups = 3,
+                      .series_names = names,
+                      .n_series = 2,
+                      .value = val,
+                      .lo = lo,
+                      .hi = hi,
+                      .y_max = 1,
+                      .show_values = 1};
     char *svg = NULL;
     tr_err err;
     CHECK(tr_svg_bar_chart(&c, &svg, &err) == 0);
@@ -333,7 +348,7 @@ static void test_bar_chart(void) {
     }
     free(svg);
 
-    tr_bar_chart empty = {"nothing", NULL, NULL, 0, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, 0};
+    tr_bar_chart empty = {.title = "nothing"};
     CHECK(tr_svg_bar_chart(&empty, &svg, &err) == 0);
     CHECK(svg && strstr(svg, ">no data</text>") != NULL);
     free(svg);
@@ -429,11 +444,12 @@ static void test_builder(const char *tmp) {
 static void test_metric_log(void) {
     tr_metric_log log;
     tr_err err;
-    const char *text = "{\"stage\":\"grpo\",\"step\":1,\"loss\":2.5,\"ok\":true}\n"
-                       "\n"
-                       "{\"step\":2,\"loss\":nan,\"reward\":0.5,\"acc\":{\"mean\":0.4,\"lo\":0.3}}\n"
-                       "{\"step\":3,\"loss\":-inf,\"note\":\"nan inf\",\"x\":[1,2]}\n"
-                       "{\"step\":4,\"lo";
+    const char *text =
+        "{\"stage\":\"grpo\",\"step\":1,\"loss\":2.5,\"ok\":true}\n"
+        "\n"
+        "{\"step\":2,\"loss\":nan,\"reward\":0.5,\"acc\":{\"mean\":0.4,\"lo\":0.3}}\n"
+        "{\"step\":3,\"loss\":-inf,\"note\":\"nan inf\",\"x\":[1,2]}\n"
+        "{\"step\":4,\"lo";
     CHECK(tr_metric_log_parse(&log, text, "m.jsonl", &err) == 0);
     CHECK(log.n_rows == 3);
     CHECK(log.dropped_tail == 1);
@@ -577,7 +593,8 @@ static void test_run_report(const char *tmp) {
     free(svg);
     snprintf(p, sizeof p, "%s/report.html", out);
     char *html = tr_read_file(p, NULL, &err);
-    CHECK(html && count_str(html, "<svg ") == 4 + 5); /* base: loss lr grad-norm throughput; kd: loss reward accuracy response-len other */
+    CHECK(html && count_str(html, "<svg ") == 4 + 5); /* base: loss lr grad-norm throughput; kd:
+                                                         loss reward accuracy response-len other */
     free(html);
 
     snprintf(p, sizeof p, "%s/empty", run);
@@ -607,35 +624,55 @@ static int gallery(const char *dir) {
         a[i] = 2.0 + 4.0 * exp(-i / 80.0) + 0.25 * tr_rng_normal(&rng);
         b[i] = 1.6 + 3.0 * exp(-i / 120.0) + 0.25 * tr_rng_normal(&rng);
         c[i] = (i % 97 == 5) ? NAN : 0.2 + 0.6 * (1 - exp(-i / 150.0)) + 0.05 * tr_rng_normal(&rng);
-        lr[i] = 3e-4 * (i < 50 ? (i + 1) / 50.0 : 0.5 * (1 + cos(3.14159265358979 * (i - 50) / (N - 50))));
+        lr[i] = 3e-4 *
+                (i < 50 ? (i + 1) / 50.0 : 0.5 * (1 + cos(3.14159265358979 * (i - 50) / (N - 50))));
     }
     char *svg = NULL;
     tr_series s2[2] = {{"teacher <ce>", x, a, N, NULL}, {"student & kd", x, b, N, NULL}};
-    tr_line_chart lc = {"Loss <train & eval>", "step", "loss", s2, 2, 0, tr_ema_auto_alpha(N), 0, 0};
-    if (tr_svg_line_chart(&lc, &svg, &err) == 0) tr_report_figure(r, "g-loss", svg, "two series, smoothed");
+    tr_line_chart lc = {.title = "Loss <train & eval>",
+                        .x_label = "step",
+                        .y_label = "loss",
+                        .series = s2,
+                        .n_series = 2,
+                        .smooth = tr_ema_auto_alpha(N)};
+    if (tr_svg_line_chart(&lc, &svg, &err) == 0)
+        tr_report_figure(r, "g-loss", svg, "two series, smoothed");
     free(svg);
     tr_series s1 = {"accuracy", x, c, N, NULL};
-    tr_line_chart ac = {"Accuracy with gaps", "step", "accuracy", &s1, 1, 0, 0, 0, 0};
+    tr_line_chart ac = {.title = "Accuracy with gaps",
+                        .x_label = "step",
+                        .y_label = "accuracy",
+                        .series = &s1,
+                        .n_series = 1};
     if (tr_svg_line_chart(&ac, &svg, &err) == 0) tr_report_figure(r, "g-acc", svg, "NaN gaps");
     free(svg);
     static double gn[N];
-    for (int i = 0; i < N; i++) gn[i] = 0.05 * exp(3 * sin(i / 40.0)) * (1 + 0.3 * tr_rng_uniform(&rng));
+    for (int i = 0; i < N; i++)
+        gn[i] = 0.05 * exp(3 * sin(i / 40.0)) * (1 + 0.3 * tr_rng_uniform(&rng));
     tr_series sg = {"grad_norm", x, gn, N, NULL};
-    tr_line_chart gc = {"Gradient norm (log y)", "step", "norm", &sg, 1, 1, 0.8, 0, 0};
+    tr_line_chart gc = {.title = "Gradient norm (log y)",
+                        .x_label = "step",
+                        .y_label = "norm",
+                        .series = &sg,
+                        .n_series = 1,
+                        .log_y = 1,
+                        .smooth = 0.8};
     if (tr_svg_line_chart(&gc, &svg, &err) == 0) tr_report_figure(r, "g-grad", svg, "log axis");
     free(svg);
     tr_series sl = {"lr", x, lr, N, NULL};
-    tr_line_chart lrc = {"Learning rate", "step", "lr", &sl, 1, 0, 0, 0, 0};
+    tr_line_chart lrc = {
+        .title = "Learning rate", .x_label = "step", .y_label = "lr", .series = &sl, .n_series = 1};
     if (tr_svg_line_chart(&lrc, &svg, &err) == 0) tr_report_figure(r, "g-lr", svg, "small values");
     free(svg);
     double one_x = 1000, one_y = 1.5e6;
     tr_series so = {"tokens", &one_x, &one_y, 1, NULL};
-    tr_line_chart oc = {"One point", "step", "tokens", &so, 1, 0, 0, 0, 0};
+    tr_line_chart oc = {
+        .title = "One point", .x_label = "step", .y_label = "tokens", .series = &so, .n_series = 1};
     if (tr_svg_line_chart(&oc, &svg, &err) == 0) tr_report_figure(r, "g-one", svg, "a dot");
     free(svg);
     double none[3] = {NAN, NAN, NAN};
     tr_series sn = {"nothing", NULL, none, 3, NULL};
-    tr_line_chart ncc = {"No data", "step", NULL, &sn, 1, 0, 0, 0, 0};
+    tr_line_chart ncc = {.title = "No data", .x_label = "step", .series = &sn, .n_series = 1};
     if (tr_svg_line_chart(&ncc, &svg, &err) == 0) tr_report_figure(r, "g-none", svg, "no data");
     free(svg);
 
@@ -652,16 +689,37 @@ static int gallery(const char *dir) {
             hi[i] = v[i] + h;
         }
     v[3] = NAN;
-    tr_bar_chart bc = {"Accuracy by task (95% CI)", "pass@1", tasks, 5, models, 3, v, lo, hi, 0, 1, 1, 0, 0};
+    tr_bar_chart bc = {.title = "Accuracy by task (95% CI)",
+                       .y_label = "pass@1",
+                       .groups = tasks,
+                       .n_groups = 5,
+                       .series_names = models,
+                       .n_series = 3,
+                       .value = v,
+                       .lo = lo,
+                       .hi = hi,
+                       .y_max = 1,
+                       .show_values = 1};
     if (tr_svg_bar_chart(&bc, &svg, &err) == 0) tr_report_figure(r, "g-bars", svg, "grouped, CIs");
     free(svg);
-    const char *long_groups[6] = {"arithmetic (two-digit addition)", "multiplication",
-                                  "countdown (TinyZero)", "word problems (en)",
-                                  "word problems (zh)", "GSM8K test"};
+    const char *long_groups[6] = {"arithmetic (two-digit addition)",
+                                  "multiplication",
+                                  "countdown (TinyZero)",
+                                  "word problems (en)",
+                                  "word problems (zh)",
+                                  "GSM8K test"};
     const char *one_series[1] = {"teacher"};
     double v6[6] = {0.95, 0.7, 0.42, 0.55, 0.5, 0.31};
-    tr_bar_chart lb = {"Long labels", "accuracy", long_groups, 6, one_series, 1, v6, NULL, NULL, 0, 0, 1, 0, 0};
-    if (tr_svg_bar_chart(&lb, &svg, &err) == 0) tr_report_figure(r, "g-long", svg, "rotated labels");
+    tr_bar_chart lb = {.title = "Long labels",
+                       .y_label = "accuracy",
+                       .groups = long_groups,
+                       .n_groups = 6,
+                       .series_names = one_series,
+                       .n_series = 1,
+                       .value = v6,
+                       .show_values = 1};
+    if (tr_svg_bar_chart(&lb, &svg, &err) == 0)
+        tr_report_figure(r, "g-long", svg, "rotated labels");
     free(svg);
     tr_report_heading(r, 2, "Tables");
     const char *head[4] = {"model", "add", "countdown", "note"};

@@ -93,9 +93,9 @@ double tr_ema_auto_alpha(int64_t n);
 
 /* One line of a line chart. x == NULL plots y[i] at x = i. */
 typedef struct tr_series {
-    const char *name;  /* legend text (NULL: "series K") */
-    const double *x;   /* [n] or NULL */
-    const double *y;   /* [n] */
+    const char *name; /* legend text (NULL: "series K") */
+    const double *x;  /* [n] or NULL */
+    const double *y;  /* [n] */
     int64_t n;
     const char *color; /* CSS colour, NULL: the next palette colour */
 } tr_series;
@@ -105,10 +105,11 @@ typedef struct tr_line_chart {
     const char *title, *x_label, *y_label; /* each may be NULL */
     const tr_series *series;
     int n_series;
-    int log_y;    /* 1: log10 y axis (values <= 0 skipped) */
+    int log_y;     /* 1: log10 y axis (values <= 0 skipped) */
     double smooth; /* EMA alpha in [0, 1) (tr_ema): > 0 draws each series faint (opacity 0.25)
                       and its moving average over it; series under 3 points are not smoothed */
     int width, height;
+    int legend; /* 0: a legend when there are 2 or more series; 1: always; -1: never */
 } tr_line_chart;
 
 int tr_svg_line_chart(const tr_line_chart *c, char **out, tr_err *err);
@@ -236,8 +237,8 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
 /* The cost table (stage, tokens, FLOPs, wall time, GFLOP/s, MFU, peak memory) of n meters
  * (read with tr_cost_meter_read), with a total row when n > 1 (MFU over all: sum of FLOPs /
  * sum over stages of phase seconds x peak; peak memory: the largest). */
-int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_meter *meters,
-                         int n, tr_err *err);
+int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_meter *meters, int n,
+                         tr_err *err);
 /* args.json as a two-column table (field, value), nested objects flattened with dots. */
 int tr_report_args_table(tr_report *r, const char *args_json_path, tr_err *err);
 /* Everything for a run folder: a summary table of the stages, the cost table, and per stage

@@ -7,10 +7,12 @@
 int cmd_report(int argc, char **argv) {
     const char *out = NULL, *title = NULL;
     const cli_opt opts[] = {
-        {"out", CLI_STR, &out, "DIR", "where to write report.md, report.html and the .svg "
-                                      "figures (default: RUN_DIR)"},
-        {"title", CLI_STR, &title, "TEXT", "the report's title (default: \"tinyr1 run report: "
-                                           "<folder name>\")"},
+        {"out", CLI_STR, &out, "DIR",
+         "where to write report.md, report.html and the .svg "
+         "figures (default: RUN_DIR)"},
+        {"title", CLI_STR, &title, "TEXT",
+         "the report's title (default: \"tinyr1 run report: "
+         "<folder name>\")"},
         {0},
     };
     const cli_spec spec = {

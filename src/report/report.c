@@ -131,7 +131,9 @@ int tr_report_paragraphf(tr_report *r, const char *fmt, ...) {
     return rc;
 }
 
-int tr_report_code(tr_report *r, const char *text) { return push_text(r, B_CODE, 0, text); }
+int tr_report_code(tr_report *r, const char *text) {
+    return push_text(r, B_CODE, 0, text);
+}
 
 int tr_report_table_begin(tr_report *r, const char *caption, int n_cols,
                           const char *const *headers) {
@@ -145,8 +147,7 @@ int tr_report_table_begin(tr_report *r, const char *caption, int n_cols,
     b->n_cols = n_cols;
     b->cap_rows = 8;
     b->cells = calloc((size_t)(b->cap_rows + 1) * (size_t)n_cols, sizeof *b->cells);
-    if (!b->cells || (caption && !b->text))
-        return report_fail(r, "%s: out of memory", "tr_report");
+    if (!b->cells || (caption && !b->text)) return report_fail(r, "%s: out of memory", "tr_report");
     for (int k = 0; k < n_cols; k++)
         if (!(b->cells[k] = dup_str(headers[k])))
             return report_fail(r, "%s: out of memory", "tr_report");
@@ -176,8 +177,7 @@ int tr_report_table_row(tr_report *r, const char *const *cells) {
 }
 
 int tr_report_table_end(tr_report *r) {
-    if (r->open_table < 0)
-        return report_fail(r, "%s: no open table", "tr_report_table_end");
+    if (r->open_table < 0) return report_fail(r, "%s: no open table", "tr_report_table_end");
     r->open_table = -1;
     return 0;
 }
@@ -192,8 +192,9 @@ static int valid_name(const char *name) {
 
 int tr_report_figure(tr_report *r, const char *name, const char *svg, const char *caption) {
     if (!valid_name(name))
-        return report_fail(r, "tr_report_figure: name '%s' must be 1-100 characters of "
-                              "[A-Za-z0-9._-]",
+        return report_fail(r,
+                           "tr_report_figure: name '%s' must be 1-100 characters of "
+                           "[A-Za-z0-9._-]",
                            name ? name : "(null)");
     if (!svg || strncmp(svg, "<svg", 4) != 0)
         return report_fail(r, "tr_report_figure: '%s' is not an <svg> string", name);
@@ -215,8 +216,10 @@ int tr_report_figure(tr_report *r, const char *name, const char *svg, const char
 static void md_text(tr_sb *b, const char *s, int in_table) {
     for (; s && *s; s++) {
         if (strchr("\\`*_[]<>#|", *s)) tr_sb_putn(b, "\\", 1);
-        if (in_table && (*s == '\n' || *s == '\r')) tr_sb_put(b, " ");
-        else tr_sb_putn(b, s, 1);
+        if (in_table && (*s == '\n' || *s == '\r'))
+            tr_sb_put(b, " ");
+        else
+            tr_sb_putn(b, s, 1);
     }
 }
 

@@ -117,8 +117,10 @@ static void nonfinite_to_null(char *dst, const char *src, size_t n) {
         char ch = src[i];
         if (in_str) {
             dst[k++] = ch;
-            if (ch == '\\' && i + 1 < n) dst[k++] = src[++i];
-            else if (ch == '"') in_str = 0;
+            if (ch == '\\' && i + 1 < n)
+                dst[k++] = src[++i];
+            else if (ch == '"')
+                in_str = 0;
             i++;
             continue;
         }
@@ -319,8 +321,10 @@ static int scan(stage_list *l, const char *dir, const char *rel, int depth) {
             (int)sizeof subrel)
             continue;
         tr_run_stage s;
-        if (probe_stage(&s, sub, subrel)) rc = list_push(l, &s);
-        else if (depth < 2) rc = scan(l, sub, subrel, depth + 1);
+        if (probe_stage(&s, sub, subrel))
+            rc = list_push(l, &s);
+        else if (depth < 2)
+            rc = scan(l, sub, subrel, depth + 1);
     }
     free_names(names, n);
     return rc;
@@ -367,7 +371,12 @@ static const chart_spec chart_specs[] = {
     {"response-len", "Response length", "tokens", {"response_len"}, 1, 0},
     {"kl", "KL to the reference", "KL", {"kl"}, 1, 0},
     {"entropy", "Entropy", "nats", {"entropy"}, 1, 0},
-    {"fractions", "Clipped / zero-variance fractions", "fraction", {"clip_frac", "zero_var_frac"}, 1, 0},
+    {"fractions",
+     "Clipped / zero-variance fractions",
+     "fraction",
+     {"clip_frac", "zero_var_frac"},
+     1,
+     0},
     {"lr", "Learning rate", "lr", {"lr"}, 0, 0},
     {"grad-norm", "Gradient norm", "norm (log)", {"grad_norm"}, 1, 1},
     {"throughput", "Throughput", "tokens/s", {"tok_s"}, 1, 0},
@@ -377,10 +386,11 @@ static const chart_spec chart_specs[] = {
 /* Fields that are not objective parts: known columns drawn above, or bookkeeping. */
 static int known_field(const char *name) {
     static const char *const known[] = {
-        "step", "loss", "lr", "grad_norm", "tokens", "trained_tokens", "step_seconds", "tok_s",
-        "elapsed", "flops", "flops_total", "gflops", "mfu", "mfu_total", "wall_s", "peak_rss_mb",
-        "reward", "reward_std", "accuracy", "response_len", "kl", "clip_frac", "entropy",
-        "zero_var_frac", "epoch", "seed", "rank", "world"};
+        "step",         "loss",         "lr",      "grad_norm",   "tokens",      "trained_tokens",
+        "step_seconds", "tok_s",        "elapsed", "flops",       "flops_total", "gflops",
+        "mfu",          "mfu_total",    "wall_s",  "peak_rss_mb", "reward",      "reward_std",
+        "accuracy",     "response_len", "kl",      "clip_frac",   "entropy",     "zero_var_frac",
+        "epoch",        "seed",         "rank",    "world"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(name, known[i]) == 0) return 1;
     return 0;
@@ -418,8 +428,13 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
         }
         if (ns == 0) continue;
         snprintf(title, sizeof title, "%s: %s", label, cs->title);
-        tr_line_chart lc = {title, x_label, cs->y_label, series, ns, cs->log_y,
-                            cs->smooth ? tr_ema_auto_alpha(most) : 0, 0, 0};
+        tr_line_chart lc = {.title = title,
+                            .x_label = x_label,
+                            .y_label = cs->y_label,
+                            .series = series,
+                            .n_series = ns,
+                            .log_y = cs->log_y,
+                            .smooth = cs->smooth ? tr_ema_auto_alpha(most) : 0};
         snprintf(caption, sizeof caption, "%s, %s (%lld points%s)", cs->title, label,
                  (long long)most, lc.smooth > 0 ? ", smoothed line over the faint raw one" : "");
         if (add_chart(r, fig_prefix, cs->key, caption, &lc, err) != 0) return -1;
@@ -437,7 +452,13 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
     }
     if (np > 0) {
         snprintf(title, sizeof title, "%s: other metrics", label);
-        tr_line_chart lc = {title, x_label, "value", parts, np, 0, tr_ema_auto_alpha(most), 0, 0};
+        tr_line_chart lc = {.title = title,
+                            .x_label = x_label,
+                            .y_label = "value",
+                            .series = parts,
+                            .n_series = np,
+                            .smooth = tr_ema_auto_alpha(most),
+                            .legend = 1};
         snprintf(caption, sizeof caption, "Other metrics (objective parts), %s", label);
         if (add_chart(r, fig_prefix, "other", caption, &lc, err) != 0) return -1;
     }
@@ -447,33 +468,47 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
 /* ---- tables --------------------------------------------------------------------------------- */
 
 static void fmt_count(char *buf, size_t cap, double v) {
-    if (!isfinite(v)) snprintf(buf, cap, "-");
-    else if (fabs(v) >= 1e12) snprintf(buf, cap, "%.3gT", v / 1e12);
-    else if (fabs(v) >= 1e9) snprintf(buf, cap, "%.3gG", v / 1e9);
-    else if (fabs(v) >= 1e6) snprintf(buf, cap, "%.3gM", v / 1e6);
-    else if (fabs(v) >= 1e4) snprintf(buf, cap, "%.3gk", v / 1e3);
-    else snprintf(buf, cap, "%.0f", v);
+    if (!isfinite(v))
+        snprintf(buf, cap, "-");
+    else if (fabs(v) >= 1e12)
+        snprintf(buf, cap, "%.3gT", v / 1e12);
+    else if (fabs(v) >= 1e9)
+        snprintf(buf, cap, "%.3gG", v / 1e9);
+    else if (fabs(v) >= 1e6)
+        snprintf(buf, cap, "%.3gM", v / 1e6);
+    else if (fabs(v) >= 1e4)
+        snprintf(buf, cap, "%.3gk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", v);
 }
 
 static void fmt_num(char *buf, size_t cap, double v) {
-    if (!isfinite(v)) snprintf(buf, cap, "-");
-    else snprintf(buf, cap, "%.4g", v);
+    if (!isfinite(v))
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, "%.4g", v);
 }
 
 static void fmt_time(char *buf, size_t cap, double s) {
-    if (!isfinite(s)) snprintf(buf, cap, "-");
-    else if (s < 60) snprintf(buf, cap, "%.1fs", s);
-    else tr_format_duration(buf, cap, s);
+    if (!isfinite(s))
+        snprintf(buf, cap, "-");
+    else if (s < 60)
+        snprintf(buf, cap, "%.1fs", s);
+    else
+        tr_format_duration(buf, cap, s);
 }
 
 static void fmt_bytes(char *buf, size_t cap, double b) {
-    if (!(b > 0)) snprintf(buf, cap, "-");
-    else if (b >= 1024.0 * 1024 * 1024) snprintf(buf, cap, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-    else snprintf(buf, cap, "%.1f MiB", b / (1024.0 * 1024));
+    if (!(b > 0))
+        snprintf(buf, cap, "-");
+    else if (b >= 1024.0 * 1024 * 1024)
+        snprintf(buf, cap, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+    else
+        snprintf(buf, cap, "%.1f MiB", b / (1024.0 * 1024));
 }
 
-int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_meter *meters,
-                         int n, tr_err *err) {
+int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_meter *meters, int n,
+                         tr_err *err) {
     static const char *const head[] = {"stage",   "tokens", "FLOPs",      "wall time",
                                        "GFLOP/s", "MFU",    "peak memory"};
     tr_report_table_begin(r, NULL, 7, head);
@@ -485,11 +520,15 @@ int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_m
         fmt_count(c[0], sizeof c[0], t.tokens);
         snprintf(c[1], sizeof c[1], "%.3g", t.flops);
         fmt_time(c[2], sizeof c[2], m->wall_seconds);
-        if (t.seconds > 0) snprintf(c[3], sizeof c[3], "%.1f", t.flops / t.seconds / 1e9);
-        else snprintf(c[3], sizeof c[3], "-");
+        if (t.seconds > 0)
+            snprintf(c[3], sizeof c[3], "%.1f", t.flops / t.seconds / 1e9);
+        else
+            snprintf(c[3], sizeof c[3], "-");
         double mfu = tr_cost_mfu(m, t.flops, t.seconds);
-        if (mfu > 0) snprintf(c[4], sizeof c[4], "%.1f%%", 100 * mfu);
-        else snprintf(c[4], sizeof c[4], "-");
+        if (mfu > 0)
+            snprintf(c[4], sizeof c[4], "%.1f%%", 100 * mfu);
+        else
+            snprintf(c[4], sizeof c[4], "-");
         fmt_bytes(c[5], sizeof c[5], (double)m->peak_rss_bytes);
         const char *row[7] = {names[i], c[0], c[1], c[2], c[3], c[4], c[5]};
         tr_report_table_row(r, row);
@@ -505,10 +544,14 @@ int tr_report_cost_table(tr_report *r, const char *const *names, const tr_cost_m
         fmt_count(c[0], sizeof c[0], tok);
         snprintf(c[1], sizeof c[1], "%.3g", flops);
         fmt_time(c[2], sizeof c[2], wall);
-        if (phase_s > 0) snprintf(c[3], sizeof c[3], "%.1f", flops / phase_s / 1e9);
-        else snprintf(c[3], sizeof c[3], "-");
-        if (peak_s > 0) snprintf(c[4], sizeof c[4], "%.1f%%", 100 * flops / peak_s);
-        else snprintf(c[4], sizeof c[4], "-");
+        if (phase_s > 0)
+            snprintf(c[3], sizeof c[3], "%.1f", flops / phase_s / 1e9);
+        else
+            snprintf(c[3], sizeof c[3], "-");
+        if (peak_s > 0)
+            snprintf(c[4], sizeof c[4], "%.1f%%", 100 * flops / peak_s);
+        else
+            snprintf(c[4], sizeof c[4], "-");
         fmt_bytes(c[5], sizeof c[5], rss);
         const char *row[7] = {"total", c[0], c[1], c[2], c[3], c[4], c[5]};
         tr_report_table_row(r, row);
@@ -530,17 +573,23 @@ static void args_rows(tr_report *r, const cJSON *v, const char *prefix) {
     char buf[256];
     char *owned = NULL;
     const char *text = buf;
-    if (cJSON_IsString(v)) text = v->valuestring;
+    if (cJSON_IsString(v))
+        text = v->valuestring;
     else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
         /* options stored as float print as the float they were (0.003, not 0.003000000026) */
-        if (d == floor(d) && fabs(d) < 1e15) snprintf(buf, sizeof buf, "%.0f", d);
-        else if ((double)(float)d == d) snprintf(buf, sizeof buf, "%.7g", d);
-        else snprintf(buf, sizeof buf, "%.15g", d);
-    }
-    else if (cJSON_IsBool(v)) text = cJSON_IsTrue(v) ? "true" : "false";
-    else if (cJSON_IsNull(v)) text = "null";
-    else text = owned = cJSON_PrintUnformatted(v);
+        if (d == floor(d) && fabs(d) < 1e15)
+            snprintf(buf, sizeof buf, "%.0f", d);
+        else if ((double)(float)d == d)
+            snprintf(buf, sizeof buf, "%.7g", d);
+        else
+            snprintf(buf, sizeof buf, "%.15g", d);
+    } else if (cJSON_IsBool(v))
+        text = cJSON_IsTrue(v) ? "true" : "false";
+    else if (cJSON_IsNull(v))
+        text = "null";
+    else
+        text = owned = cJSON_PrintUnformatted(v);
     const char *row[2] = {prefix, text ? text : ""};
     tr_report_table_row(r, row);
     free(owned);
@@ -563,7 +612,8 @@ int tr_report_args_table(tr_report *r, const char *args_json_path, tr_err *err) 
     return 0;
 }
 
-/* ---- the whole run ---------------------------------------------------------------------------- */
+/* ---- the whole run ----------------------------------------------------------------------------
+ */
 
 /* The last component of path, without trailing slashes ("runs/x/" -> "x"). */
 static void base_name(char *buf, size_t cap, const char *path) {
@@ -571,8 +621,10 @@ static void base_name(char *buf, size_t cap, const char *path) {
     while (n > 1 && path[n - 1] == '/') n--;
     size_t s = n;
     while (s > 0 && path[s - 1] != '/') s--;
-    if (n == 0) snprintf(buf, cap, ".");
-    else snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
+    if (n == 0)
+        snprintf(buf, cap, ".");
+    else
+        snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
 }
 
 /* "students/kd" -> "students-kd" (figure names allow [A-Za-z0-9._-]) */
@@ -609,8 +661,9 @@ int tr_report_add_run(tr_report *r, const char *run_dir, tr_err *err) {
     if (tr_run_find_stages(run_dir, &st, &n, err) != 0) return -1;
     if (n == 0) {
         free(st);
-        return tr_fail(err, "%s: no metrics.jsonl or cost.json in it or in its subfolders (is it "
-                            "a run folder?)",
+        return tr_fail(err,
+                       "%s: no metrics.jsonl or cost.json in it or in its subfolders (is it "
+                       "a run folder?)",
                        run_dir);
     }
     int rc = -1;

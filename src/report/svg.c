@@ -34,7 +34,9 @@ void tr_sb_putn(tr_sb *b, const char *text, size_t n) {
     b->s[b->len] = '\0';
 }
 
-void tr_sb_put(tr_sb *b, const char *text) { tr_sb_putn(b, text, strlen(text)); }
+void tr_sb_put(tr_sb *b, const char *text) {
+    tr_sb_putn(b, text, strlen(text));
+}
 
 void tr_sb_printf(tr_sb *b, const char *fmt, ...) {
     va_list ap;
@@ -54,12 +56,23 @@ void tr_sb_put_xml(tr_sb *b, const char *text) {
     for (const char *p = text; *p; p++) {
         const char *rep = NULL;
         switch (*p) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             tr_sb_putn(b, run, (size_t)(p - run));
@@ -100,8 +113,10 @@ char *tr_xml_escape(const char *s) {
 static double nicenum(double x, int round_it) {
     double e = floor(log10(x));
     double f = x / pow(10, e), nf;
-    if (round_it) nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
-    else nf = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+    if (round_it)
+        nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
+    else
+        nf = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
     return nf * pow(10, e);
 }
 
@@ -171,8 +186,10 @@ static void tidy_exponent(char *s) {
     char *e = strchr(s, 'e');
     if (!e) return;
     char *w = e + 1, *r = e + 1;
-    if (*r == '+') r++;
-    else if (*r == '-') *w++ = *r++;
+    if (*r == '+')
+        r++;
+    else if (*r == '-')
+        *w++ = *r++;
     while (*r == '0' && r[1]) r++;
     memmove(w, r, strlen(r) + 1);
 }
@@ -248,8 +265,8 @@ static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
 #define N_PALETTE ((int)(sizeof palette / sizeof palette[0]))
 
 #define FONT "DejaVu Sans, Helvetica, Arial, sans-serif"
-#define TICK_FONT 11.0
-#define TITLE_FONT 14.0
+#define TICK_FONT 12.0
+#define TITLE_FONT 15.0
 
 /* Estimated width of text at a font size (0.62 em per character, UTF-8 continuation bytes
  * not counted). */
@@ -258,6 +275,26 @@ static double text_width(const char *s, double size) {
     for (; s && *s; s++)
         if (((unsigned char)*s & 0xC0) != 0x80) n += 1;
     return n * 0.62 * size;
+}
+
+/* Copies s, cut to max_chars characters (UTF-8 aware) with an ellipsis when longer. */
+static void shorten(char *buf, size_t cap, const char *s, int max_chars) {
+    size_t i = 0;
+    int chars = 0;
+    for (; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) == 0x80) continue;
+        if (chars == max_chars - 1) {
+            size_t rest = 0; /* characters left from here */
+            for (size_t j = i; s[j]; j++) rest += ((unsigned char)s[j] & 0xC0) != 0x80;
+            if (rest > 1) break;
+        }
+        chars++;
+    }
+    if (!s[i] || i + 4 > cap) { /* fits whole (or the buffer is too small to cut well) */
+        snprintf(buf, cap, "%s", s);
+        return;
+    }
+    snprintf(buf, cap, "%.*s\xe2\x80\xa6", (int)i, s);
 }
 
 static void svg_open(tr_sb *b, int w, int h, const char *kind, const char *title) {
@@ -271,11 +308,12 @@ static void svg_open(tr_sb *b, int w, int h, const char *kind, const char *title
         tr_sb_put_xml(b, title);
         tr_sb_put(b, "</title>\n");
     }
-    tr_sb_printf(b, "<rect class=\"bg\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n",
-                 w, h);
+    tr_sb_printf(
+        b, "<rect class=\"bg\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", w, h);
     if (title) {
-        tr_sb_printf(b, "<text class=\"title\" x=\"12\" y=\"20\" font-size=\"%g\" "
-                        "font-weight=\"bold\" fill=\"#222\">",
+        tr_sb_printf(b,
+                     "<text class=\"title\" x=\"12\" y=\"20\" font-size=\"%g\" "
+                     "font-weight=\"bold\" fill=\"#222\">",
                      TITLE_FONT);
         tr_sb_put_xml(b, title);
         tr_sb_put(b, "</text>\n");
@@ -305,8 +343,9 @@ static int legend(tr_sb *b, double x0, double x1, double y0, const char *const *
         }
         if (draw) {
             if (bars)
-                tr_sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"10\" fill=\"%s\"/>\n",
-                             x, y - 9, colors[i]);
+                tr_sb_printf(
+                    b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"10\" fill=\"%s\"/>\n", x,
+                    y - 9, colors[i]);
             else
                 tr_sb_printf(b, "<path d=\"M%.1f,%.1fh16\" stroke=\"%s\" stroke-width=\"2.5\"/>\n",
                              x, y - 4, colors[i]);
@@ -362,8 +401,8 @@ typedef struct frame {
 static void draw_y_axis(tr_sb *b, const frame *f, const axis *ay, const char *y_label) {
     for (int i = 0; i < ay->n_ticks; i++) {
         double y = f->y0 + f->h - axis_frac(ay, ay->ticks[i]) * f->h;
-        tr_sb_printf(b, "<path class=\"grid\" d=\"M%.1f,%.1fH%.1f\" stroke=\"#e5e5e5\"/>\n", f->x0, y,
-                     f->x0 + f->w);
+        tr_sb_printf(b, "<path class=\"grid\" d=\"M%.1f,%.1fH%.1f\" stroke=\"#e5e5e5\"/>\n", f->x0,
+                     y, f->x0 + f->w);
         svg_text(b, f->x0 - 6, y + 4, "end", "ytick", "fill=\"#444\"", ay->labels[i]);
     }
     if (y_label) {
@@ -388,9 +427,13 @@ static void no_data(tr_sb *b, const frame *f) {
 
 /* ---- line chart ----------------------------------------------------------------------------- */
 
-static int usable(double y, int log_y) { return isfinite(y) && (!log_y || y > 0); }
+static int usable(double y, int log_y) {
+    return isfinite(y) && (!log_y || y > 0);
+}
 
-static double sx(const tr_series *s, int64_t i) { return s->x ? s->x[i] : (double)i; }
+static double sx(const tr_series *s, int64_t i) {
+    return s->x ? s->x[i] : (double)i;
+}
 
 /* One series as a path "M x,y L x,y ..." over the points with finite x and usable y; a gap
  * starts a new M. Isolated points (a run of one) get a dot. Returns the point count. */
@@ -476,7 +519,8 @@ int tr_svg_line_chart(const tr_line_chart *c, char **out, tr_err *err) {
 
     /* layout: the legend sits under the title; y tick labels set the left margin */
     double top = c->title ? 40 : 14;
-    int legend_rows = n_leg > 1 ? legend(NULL, 60, W - 12, 0, names, colors, n_leg, 0, 0) : 0;
+    int show_legend = c->legend > 0 ? n_leg > 0 : c->legend < 0 ? 0 : n_leg > 1;
+    int legend_rows = show_legend ? legend(NULL, 60, W - 12, 0, names, colors, n_leg, 0, 0) : 0;
     top += legend_rows * 16 + (legend_rows ? 8 : 0);
     double bottom = 26 + (c->x_label ? 16 : 0);
     axis ax, ay;
@@ -566,8 +610,9 @@ int tr_svg_bar_chart(const tr_bar_chart *c, char **out, tr_err *err) {
     *out = NULL;
     if (c->n_groups < 0 || c->n_series < 0 || (c->n_groups > 0 && !c->groups) ||
         (c->n_series > 0 && !c->series_names) || (c->n_groups > 0 && c->n_series > 0 && !c->value))
-        return tr_fail(err, "tr_svg_bar_chart: %d groups x %d series need groups, series_names "
-                            "and value arrays",
+        return tr_fail(err,
+                       "tr_svg_bar_chart: %d groups x %d series need groups, series_names "
+                       "and value arrays",
                        c->n_groups, c->n_series);
     if ((c->lo == NULL) != (c->hi == NULL))
         return tr_fail(err, "tr_svg_bar_chart: lo and hi must be given together");
@@ -598,13 +643,17 @@ int tr_svg_bar_chart(const tr_bar_chart *c, char **out, tr_err *err) {
     for (int s = 0; s < n_leg; s++) colors[s] = palette[s % N_PALETTE];
 
     double top = c->title ? 40 : 14;
-    int legend_rows = n_leg > 1 ? legend(NULL, 60, W - 12, 0, c->series_names, colors, n_leg, 1, 0)
-                                : 0;
+    int legend_rows =
+        n_leg > 1 ? legend(NULL, 60, W - 12, 0, c->series_names, colors, n_leg, 1, 0) : 0;
     top += legend_rows * 16 + (legend_rows ? 8 : 0);
-    /* group labels: horizontal when they fit their slot, else rotated by 35 degrees */
-    double max_gw = 0;
+    /* group labels: horizontal when they fit their slot, else rotated by 35 degrees;
+     * shortened to 24 characters (the full text is the label's tooltip) */
+    double max_gw = 0, first_w = 0;
     for (int g = 0; g < G; g++) {
-        double w = text_width(c->groups[g], TICK_FONT);
+        char shortened[128];
+        shorten(shortened, sizeof shortened, c->groups[g], 24);
+        double w = text_width(shortened, TICK_FONT);
+        if (g == 0) first_w = w;
         if (w > max_gw) max_gw = w;
     }
     axis ay;
@@ -616,7 +665,15 @@ int tr_svg_bar_chart(const tr_bar_chart *c, char **out, tr_err *err) {
     double pw = W - left - 12;
     double slot = G > 0 ? pw / G : pw;
     int rotate = max_gw + 8 > slot;
-    double label_h = rotate ? (max_gw > 160 ? 160 : max_gw) * 0.574 + 14 : 16;
+    if (rotate && G > 0) { /* the first label reaches 0.82 w (cos 35) left of its slot centre */
+        double need = 4 + 0.82 * first_w - slot / 2;
+        if (need > left) {
+            left = need < W / 3.0 ? need : W / 3.0;
+            pw = W - left - 12;
+            slot = pw / G;
+        }
+    }
+    double label_h = rotate ? max_gw * 0.574 + 14 : 16;
     double bottom = 10 + label_h;
     double ph = H - top - bottom;
     if (ph < 40) ph = 40;
@@ -629,15 +686,26 @@ int tr_svg_bar_chart(const tr_bar_chart *c, char **out, tr_err *err) {
     draw_y_axis(&b, &f, &ay, c->y_label);
     double y_zero = f.y0 + f.h - axis_frac(&ay, lo > 0 ? lo : hi < 0 ? hi : 0) * f.h;
     for (int g = 0; g < G; g++) {
-        double cx = f.x0 + (g + 0.5) * slot;
-        if (rotate) {
-            char extra[128];
-            snprintf(extra, sizeof extra, "transform=\"rotate(-35 %.1f %.1f)\" fill=\"#444\"", cx,
-                     f.y0 + f.h + 14);
-            svg_text(&b, cx, f.y0 + f.h + 14, "end", "xtick", extra, c->groups[g]);
-        } else {
-            svg_text(&b, cx, f.y0 + f.h + 16, "middle", "xtick", "fill=\"#444\"", c->groups[g]);
+        double cx = f.x0 + (g + 0.5) * slot, ty = f.y0 + f.h + (rotate ? 14 : 16);
+        char shortened[128];
+        shorten(shortened, sizeof shortened, c->groups[g], 24);
+        if (rotate)
+            tr_sb_printf(&b,
+                         "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+                         "transform=\"rotate(-35 %.1f %.1f)\" fill=\"#444\">",
+                         cx, ty, cx, ty);
+        else
+            tr_sb_printf(&b,
+                         "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                         "fill=\"#444\">",
+                         cx, ty);
+        if (strcmp(shortened, c->groups[g]) != 0) {
+            tr_sb_put(&b, "<title>");
+            tr_sb_put_xml(&b, c->groups[g]);
+            tr_sb_put(&b, "</title>");
         }
+        tr_sb_put_xml(&b, shortened);
+        tr_sb_put(&b, "</text>\n");
     }
     if (total == 0) no_data(&b, &f);
     double inner = slot * 0.8, bw = S > 0 ? inner / S : inner;
@@ -685,10 +753,11 @@ int tr_svg_bar_chart(const tr_bar_chart *c, char **out, tr_err *err) {
                 double y1 = f.y0 + f.h - axis_frac(&ay, a) * f.h;
                 double y2 = f.y0 + f.h - axis_frac(&ay, z) * f.h;
                 double xm = x + bw / 2, cap = bw * 0.25 < 6 ? bw * 0.25 : 6;
-                tr_sb_printf(&b,
-                             "<path class=\"err\" d=\"M%.1f,%.1fV%.1fM%.1f,%.1fh%.1fM%.1f,%.1fh%.1f\" "
-                             "stroke=\"#222\" stroke-width=\"1.2\" fill=\"none\"/>\n",
-                             xm, y1, y2, xm - cap, y1, 2 * cap, xm - cap, y2, 2 * cap);
+                tr_sb_printf(
+                    &b,
+                    "<path class=\"err\" d=\"M%.1f,%.1fV%.1fM%.1f,%.1fh%.1fM%.1f,%.1fh%.1f\" "
+                    "stroke=\"#222\" stroke-width=\"1.2\" fill=\"none\"/>\n",
+                    xm, y1, y2, xm - cap, y1, 2 * cap, xm - cap, y2, 2 * cap);
                 if (y2 < label_y) label_y = y2;
             }
             if (c->show_values) {
