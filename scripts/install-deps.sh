@@ -9,6 +9,7 @@ packages=(
   libpcre2-dev             # the GPT-2 / Qwen2 pre-tokenizer regexes
   libopenmpi-dev openmpi-bin   # scale-out (tr_dist)
   python3 python3-torch python3-numpy   # test oracle and benchmark peer only
+  chromium fonts-dejavu-core   # render test of the HTML report (headless screenshots)
 )
 missing=()
 for p in "${packages[@]}"; do

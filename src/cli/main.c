@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
+    {"report", "charts and tables of a run or a pipeline: report.md, report.html", cmd_report},
     {0},
 };
 
