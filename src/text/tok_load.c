@@ -118,8 +118,8 @@ static int load_tinyr1(tr_tokenizer **out, const char *data, size_t len, const c
                     name, i, attr);
             goto fail;
         }
-        if (!isfinite(score)) {
-            tr_fail(err, "%s: token %u: score is not finite", name, i);
+        if (isnan(score)) { /* infinities are allowed, as in llama2.c files */
+            tr_fail(err, "%s: token %u: score is NaN", name, i);
             goto fail;
         }
         if (tok_append(tok, data + r.at, plen, score, 0, err) < 0) goto fail;
