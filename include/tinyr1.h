@@ -12,5 +12,10 @@
 #include "tinyr1/objectives.h"
 #include "tinyr1/report.h"
 #include "tinyr1/train.h"
+#include "tinyr1/text.h"
+#include "tinyr1/data.h"
+#include "tinyr1/model.h"
+#include "tinyr1/objectives.h"
+#include "tinyr1/tasks.h"
 
 #endif

@@ -171,7 +171,8 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err);
 int tr_permute_rope_rows(float *w, int n_heads, int head_dim, int64_t cols, tr_err *err);
 
 /* ---- any model ----------------------------------------------------------------- */
-/* Detects the format of path: a folder with config.json (Hugging Face), a file ending
+/* Detects the format of path: a tinyr1 checkpoint (by its magic; weights only), a run
+ * folder holding checkpoint.bin, a folder with config.json (Hugging Face), a file ending
  * in .bin (llama2.c); anything else is refused with "not a model: expected ...". */
 int tr_model_load(tr_model *m, const char *path, tr_err *err);
 

@@ -67,5 +67,8 @@ int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *c
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+/* Commands (one file each in src/cli/). Each returns the process exit code. */
+int cmd_tokenizer(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 #endif

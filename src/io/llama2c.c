@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "tinyr1/io.h"
+#include "tinyr1/train.h"
 
 int tr_permute_rope_rows(float *w, int n_heads, int head_dim, int64_t cols, tr_err *err) {
     if (head_dim <= 0 || head_dim % 2 != 0 || n_heads <= 0 || cols <= 0)
@@ -132,6 +133,14 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
     return rc;
 }
 
+/* A tinyr1 checkpoint, weights only (the optimizer state stays on disk). */
+static int load_tinyr1(tr_model *m, const char *path, tr_err *err) {
+    tr_checkpoint_info info;
+    if (tr_checkpoint_load(path, m, NULL, tr_adamw_default_params(), &info, err) != 0) return -1;
+    tr_checkpoint_info_free(&info);
+    return 0;
+}
+
 int tr_model_load(tr_model *m, const char *path, tr_err *err) {
     memset(m, 0, sizeof *m);
     struct stat sb;
@@ -140,11 +149,15 @@ int tr_model_load(tr_model *m, const char *path, tr_err *err) {
         char cfg[4096];
         snprintf(cfg, sizeof cfg, "%s/config.json", path);
         if (stat(cfg, &sb) == 0) return tr_load_hf(m, path, err);
+        snprintf(cfg, sizeof cfg, "%s/checkpoint.bin", path);
+        if (tr_is_checkpoint(cfg)) return load_tinyr1(m, cfg, err);
         return tr_fail(err,
-                       "%s: not a model: expected a Hugging Face folder (config.json + "
-                       "model.safetensors) or a llama2.c .bin file",
+                       "%s: not a model: expected a tinyr1 run folder (checkpoint.bin), a "
+                       "Hugging Face folder (config.json + model.safetensors) or a llama2.c "
+                       ".bin file",
                        path);
     }
+    if (tr_is_checkpoint(path)) return load_tinyr1(m, path, err);
     size_t n = strlen(path);
     if (n >= 4 && strcmp(path + n - 4, ".bin") == 0) return tr_load_llama2c(m, path, err);
     return tr_fail(err,
