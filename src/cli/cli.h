@@ -70,5 +70,6 @@ int cmd_cost(int argc, char **argv);
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
 int cmd_tokenizer(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

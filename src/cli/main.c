@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
+    {"export", "write a model as a Hugging Face folder (transformers loads it)", cmd_export},
     {0},
 };
 
