@@ -1,8 +1,9 @@
 """Hugging Face oracle for tests/parity_hf.c: real transformers models on the other side.
 
-Run with the oracle venv (.venv-hf/bin/python, made by scripts/install-deps.sh):
+Several models per call (groups of arguments repeated): Python + transformers start-up is
+most of the time. Run with the oracle venv (.venv-hf/bin/python, made by scripts/install-deps.sh):
 
-  hf_oracle.py make ARCH TIED SEED DIR REF
+  hf_oracle.py make ARCH TIED SEED DIR REF [ARCH TIED SEED DIR REF ...]
       Builds a tiny random LlamaForCausalLM (ARCH=llama) or Qwen2ForCausalLM (ARCH=qwen2)
       with transformers' own classes (GQA: 4 query heads, 2 key/value heads; Qwen2 has q/k/v
       biases; TIED 0/1 = tie_word_embeddings), randomises every weight (matrices N(0, 0.15),
@@ -16,9 +17,9 @@ Run with the oracle venv (.venv-hf/bin/python, made by scripts/install-deps.sh):
         margin  F64 [P, N]     top-1 minus top-2 logit at each greedy step
       ARCH may be llama_hd: a Llama with head_dim 24 != hidden/heads.
 
-  hf_oracle.py check DIR IN OUT [DTYPE]
-      AutoModelForCausalLM.from_pretrained(DIR) (weights kept as stored, DTYPE float32 by
-      default), converted to float64, logits of IN's "tokens" [B, T] -> OUT "logits" F64.
+  hf_oracle.py check DIR IN OUT [DIR IN OUT ...]
+      AutoModelForCausalLM.from_pretrained(DIR, torch_dtype=float32) (BF16 weights are
+      upcast exactly), converted to float64, logits of IN's "tokens" [B, T] -> OUT "logits" F64.
       Also writes OUT metadata "architecture" and "n_params". If IN's metadata has "texts"
       (a JSON list of strings) and DIR has tokenizer files: AutoTokenizer.from_pretrained(DIR)
       encodes each (add_special_tokens=False) -> OUT "ids_<i>" I32.
@@ -102,10 +103,10 @@ def cmd_make(arch, tied, seed, out_dir, ref_path):
     }, {"transformers": transformers.__version__, "torch": torch.__version__})
 
 
-def cmd_check(model_dir, in_path, out_path, dtype="float32"):
+def cmd_check(model_dir, in_path, out_path):
     inputs, meta = tensorfile.load(in_path)
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        model_dir, torch_dtype=getattr(torch, dtype), attn_implementation="eager")
+        model_dir, torch_dtype=torch.float32, attn_implementation="eager")
     model = model.eval().to(torch.float64)
     tokens = torch.from_numpy(inputs["tokens"].astype(np.int64))
     with torch.no_grad():
@@ -125,10 +126,13 @@ def cmd_check(model_dir, in_path, out_path, dtype="float32"):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "make" and len(sys.argv) == 7:
-        cmd_make(*sys.argv[2:])
-    elif len(sys.argv) >= 2 and sys.argv[1] == "check" and len(sys.argv) in (5, 6):
-        cmd_check(*sys.argv[2:])
+    args = sys.argv[2:]
+    if len(sys.argv) >= 2 and sys.argv[1] == "make" and args and len(args) % 5 == 0:
+        for i in range(0, len(args), 5):
+            cmd_make(*args[i:i + 5])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "check" and args and len(args) % 3 == 0:
+        for i in range(0, len(args), 3):
+            cmd_check(*args[i:i + 3])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

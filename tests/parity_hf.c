@@ -103,19 +103,22 @@ static void greedy(const tr_model *m, const int32_t *prompt, int tp, int n, int3
 }
 
 /* ---- in: transformers -> tinyr1 ------------------------------------------------------- */
-static void import_case(const char *arch, int tied, int seed) {
-    char label[64], dir[] = "/tmp/tinyr1_hf_in_XXXXXX", model_dir[256], ref_path[256];
+typedef struct import_case {
+    const char *arch;
+    int tied, seed;
+} import_case;
+
+static void import_compare(const import_case *c, const char *work) {
+    const char *arch = c->arch;
+    int tied = c->tied;
+    char label[64], model_dir[600], ref_path[600];
     snprintf(label, sizeof label, "import %s %s", arch, tied ? "tied" : "untied");
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
-    snprintf(ref_path, sizeof ref_path, "%s/ref.safetensors", dir);
-    int rc = run("%s %s/hf_oracle.py make %s %d %d %s %s", python, TR_TESTS_DIR, arch, tied,
-                 seed, model_dir, ref_path);
-    CHECK_MSG(rc == 0, "%s: the transformers oracle failed", label);
+    snprintf(model_dir, sizeof model_dir, "%s/%s_%d", work, arch, tied);
+    snprintf(ref_path, sizeof ref_path, "%s/%s_%d.safetensors", work, arch, tied);
     tr_err err;
     tr_safetensors *ref = NULL;
     tr_model m;
-    if (rc != 0 || tr_st_open(&ref, ref_path, &err) != 0 || tr_load_hf(&m, model_dir, &err) != 0) {
+    if (tr_st_open(&ref, ref_path, &err) != 0 || tr_load_hf(&m, model_dir, &err) != 0) {
         CHECK_MSG(0, "%s: %s", label, err.msg);
         tr_st_close(ref);
         return;
@@ -168,7 +171,19 @@ static void import_case(const char *arch, int tied, int seed) {
     }
     tr_model_free(&m);
     tr_st_close(ref);
-    run("rm -rf %s", dir);
+}
+
+static void import_all(const import_case *cases, int n, const char *work) {
+    char cmd[4096];
+    int k = snprintf(cmd, sizeof cmd, "%s %s/hf_oracle.py make", python, TR_TESTS_DIR);
+    for (int i = 0; i < n && k < (int)sizeof cmd; i++)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " %s %d %d %s/%s_%d %s/%s_%d.safetensors",
+                      cases[i].arch, cases[i].tied, cases[i].seed, work, cases[i].arch,
+                      cases[i].tied, work, cases[i].arch, cases[i].tied);
+    int rc = run("%s", cmd);
+    CHECK_MSG(rc == 0, "the transformers oracle failed to build the models");
+    if (rc != 0) return;
+    for (int i = 0; i < n; i++) import_compare(&cases[i], work);
 }
 
 /* ---- out: tinyr1 -> transformers ------------------------------------------------------ */
@@ -189,50 +204,99 @@ static char *read_slice(const char *path, size_t max, tr_err *err) {
     return s;
 }
 
-/* Runs the oracle's check on dir; returns the opened output (or NULL). */
-static tr_safetensors *hf_check(const char *dir, const char *work, const int32_t *tokens, int B,
-                                int T, int with_texts, const char *label) {
-    char in_path[600], out_path[600];
-    snprintf(in_path, sizeof in_path, "%s/in.safetensors", work);
-    snprintf(out_path, sizeof out_path, "%s/out.safetensors", work);
-    int64_t shape[2] = {B, T};
-    tr_st_write_tensor w = {"tokens", TR_DT_I32, 2, shape, tokens, NULL};
+/* One exported folder to check with transformers: the model as tinyr1 holds it (with BF16
+ * rounding applied when the export is BF16), the tokens, and the tokenizer when the texts
+ * are to be compared. */
+typedef struct export_check {
+    char label[64], dir[600], in[600], out[600];
+    tr_model m;
+    tr_tokenizer *tok; /* borrowed, or NULL */
+    const char *arch;  /* expected class, or NULL */
+    int32_t tokens[3 * 24];
+    int B, T;
+} export_check;
+
+/* Writes the oracle's input for c: tokens and (when c->tok) the texts. */
+static void write_check_input(export_check *c) {
+    int64_t shape[2] = {c->B, c->T};
+    tr_st_write_tensor w = {"tokens", TR_DT_I32, 2, shape, c->tokens, NULL};
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < N_TEXTS; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(texts[i]));
     char *json = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     const char *key = "texts";
     tr_err err;
-    int rc = tr_st_write(in_path, &w, 1, &key, (const char *const *)&json, with_texts ? 1 : 0,
-                         &err);
+    CHECK_MSG(tr_st_write(c->in, &w, 1, &key, (const char *const *)&json, c->tok ? 1 : 0,
+                          &err) == 0,
+              "%s: %s", c->label, err.msg);
     free(json);
-    CHECK_MSG(rc == 0, "%s: %s", label, err.msg);
-    if (rc == 0) rc = run("%s %s/hf_oracle.py check %s %s %s", python, TR_TESTS_DIR, dir, in_path,
-                          out_path);
-    CHECK_MSG(rc == 0, "%s: transformers could not load the export", label);
-    tr_safetensors *out = NULL;
-    if (rc == 0 && tr_st_open(&out, out_path, &err) != 0) CHECK_MSG(0, "%s: %s", label, err.msg);
-    return out;
 }
 
-static void export_case(int qwen2, int tied, const char *work) {
+static void verify_check(export_check *c, const char *what) {
+    tr_err err;
+    tr_safetensors *out = NULL;
+    if (tr_st_open(&out, c->out, &err) != 0) {
+        CHECK_MSG(0, "%s: %s", c->label, err.msg);
+        return;
+    }
+    const char *arch = tr_st_metadata(out, "architecture");
+    if (c->arch)
+        CHECK_MSG(arch && strcmp(arch, c->arch) == 0, "%s: transformers built %s", c->label,
+                  arch ? arch : "?");
+    const char *np = tr_st_metadata(out, "n_params");
+    CHECK_MSG(np && strtoull(np, NULL, 10) == c->m.table.total,
+              "%s: transformers counts %s parameters, tinyr1 %zu", c->label, np ? np : "?",
+              c->m.table.total);
+    double e = compare_logits(&c->m, c->tokens, c->B, c->T, out, c->label);
+    printf("%-24s %s logits: max |diff| / max |ref| = %.2e (%s)\n", c->label, what, e,
+           arch ? arch : "?");
+    if (c->tok) {
+        int same = 0;
+        for (int i = 0; i < N_TEXTS; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "ids_%d", i);
+            tr_ids ids = {0};
+            CHECK(tr_tokenizer_encode(c->tok, texts[i], strlen(texts[i]), TR_ENC_ALLOW_SPECIAL,
+                                      &ids, &err) == 0);
+            const tr_st_tensor *t = need(out, name, TR_DT_I32, -1);
+            int ok = t && (size_t)t->numel == ids.n;
+            for (size_t j = 0; ok && j < ids.n; j++) ok = get_i32(t, (int64_t)j) == ids.v[j];
+            CHECK_MSG(ok, "%s: AutoTokenizer's ids for text %d differ from tinyr1's", c->label, i);
+            same += ok;
+            tr_ids_free(&ids);
+        }
+        printf("%-24s AutoTokenizer (%s): %d/%d texts encode to the same ids\n", c->label,
+               tr_st_metadata(out, "tokenizer"), same, N_TEXTS);
+    }
+    tr_st_close(out);
+}
+
+static void set_paths(export_check *c, const char *work, const char *name) {
+    snprintf(c->dir, sizeof c->dir, "%s/%s", work, name);
+    snprintf(c->in, sizeof c->in, "%s/%s.in.safetensors", work, name);
+    snprintf(c->out, sizeof c->out, "%s/%s.out.safetensors", work, name);
+}
+
+/* A random tinyr1 model with a tokenizer trained here on GSM8K text (tinyr1's default
+ * special tokens), saved as a tinyr1 checkpoint with the tokenizer embedded, exported in
+ * F32 (checks[0]) and BF16 (checks[1]). Returns the tokenizer (caller frees). */
+static tr_tokenizer *export_case(int qwen2, int tied, const char *work, export_check *checks) {
     char label[64];
     snprintf(label, sizeof label, "export %s %s", qwen2 ? "qwen2" : "llama",
              tied ? "tied" : "untied");
     tr_err err;
-    /* a tokenizer trained here on GSM8K text, with tinyr1's default special tokens */
     char path[512];
     snprintf(path, sizeof path, "%s/gsm8k/train.jsonl", TR_SHARED_DATA);
     char *corpus = read_slice(path, 200000, &err);
     CHECK_MSG(corpus != NULL, "%s: %s", label, err.msg);
-    if (!corpus) return;
+    if (!corpus) return NULL;
     tr_bpe_train_params bp = tr_bpe_train_default_params();
     bp.vocab_size = 400;
     bp.pretok = qwen2 ? TR_PRETOK_QWEN2 : TR_PRETOK_GPT2;
     tr_tokenizer *tok = NULL;
     CHECK(tr_tokenizer_train(&tok, corpus, strlen(corpus), &bp, NULL, &err) == 0);
     free(corpus);
-    if (!tok) return;
+    if (!tok) return NULL;
 
     tr_config cfg = tr_config_default();
     cfg.vocab = tr_tokenizer_vocab_size(tok) + 13; /* padding rows, as real models have */
@@ -258,11 +322,8 @@ static void export_case(int qwen2, int tied, const char *work) {
             for (size_t j = 0; j < t->numel; j++)
                 m.params[t->offset + j] += 0.2f * tr_rng_normal(&rng);
     }
-    /* a tinyr1 checkpoint with the tokenizer embedded, the export's source */
-    char ckpt[600], dir32[600], dir16[600];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", work);
-    snprintf(dir32, sizeof dir32, "%s/hf_f32", work);
-    snprintf(dir16, sizeof dir16, "%s/hf_bf16", work);
+    char ckpt[600], name[64];
+    snprintf(ckpt, sizeof ckpt, "%s/%s_%d_checkpoint.bin", work, qwen2 ? "qwen2" : "llama", tied);
     char *blob = NULL;
     size_t blob_len = 0;
     CHECK(tr_tokenizer_serialize(tok, &blob, &blob_len, &err) == 0);
@@ -270,88 +331,58 @@ static void export_case(int qwen2, int tied, const char *work) {
     CHECK(tr_checkpoint_save(ckpt, &m, NULL, &st, NULL, (tr_checkpoint_blob){blob, blob_len},
                              &err) == 0);
     free(blob);
-    tr_export_params p = tr_export_default_params();
-    tr_export_info info;
-    CHECK_MSG(tr_export_hf(ckpt, dir32, &p, &info, &err) == 0, "%s: %s", label, err.msg);
-    CHECK(info.source == TR_FMT_TINYR1 && info.tokenizer_files == 3 &&
-          info.eos_id == tr_tokenizer_eos(tok));
-    p.bf16 = 1;
-    CHECK_MSG(tr_export_hf(ckpt, dir16, &p, &info, &err) == 0, "%s: %s", label, err.msg);
-
-    const int B = 3, T = 16;
-    int32_t tokens[3 * 16];
-    for (int i = 0; i < B * T; i++) tokens[i] = (int32_t)tr_rng_below(&rng, (uint64_t)cfg.vocab);
-    /* F32: logits and the tokenizer */
-    tr_safetensors *out = hf_check(dir32, work, tokens, B, T, 1, label);
-    if (out) {
-        const char *arch = tr_st_metadata(out, "architecture");
-        CHECK_MSG(arch && strcmp(arch, qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM") == 0,
-                  "%s: transformers built %s", label, arch ? arch : "?");
-        const char *np = tr_st_metadata(out, "n_params");
-        size_t expect = m.table.total - (tied ? 0 : 0);
-        CHECK_MSG(np && strtoull(np, NULL, 10) == expect, "%s: transformers counts %s parameters, "
-                  "tinyr1 %zu", label, np ? np : "?", expect);
-        double e = compare_logits(&m, tokens, B, T, out, label);
-        printf("%-24s F32  logits: max |diff| / max |ref| = %.2e (%s)\n", label, e, arch);
-        int same = 0;
-        for (int i = 0; i < N_TEXTS; i++) {
-            char name[16];
-            snprintf(name, sizeof name, "ids_%d", i);
-            tr_ids ids = {0};
-            CHECK(tr_tokenizer_encode(tok, texts[i], strlen(texts[i]), TR_ENC_ALLOW_SPECIAL, &ids,
-                                      &err) == 0);
-            const tr_st_tensor *t = need(out, name, TR_DT_I32, -1);
-            int ok = t && (size_t)t->numel == ids.n;
-            for (size_t j = 0; ok && j < ids.n; j++) ok = get_i32(t, (int64_t)j) == ids.v[j];
-            CHECK_MSG(ok, "%s: AutoTokenizer's ids for text %d differ from tinyr1's", label, i);
-            same += ok;
-            tr_ids_free(&ids);
-        }
-        printf("%-24s AutoTokenizer (%s): %d/%d texts encode to the same ids\n", label,
-               tr_st_metadata(out, "tokenizer"), same, N_TEXTS);
-        tr_st_close(out);
-    }
-    /* BF16: transformers upcasts the stored bf16 weights; tinyr1 rounds its own the same way */
-    out = hf_check(dir16, work, tokens, B, T, 0, label);
-    if (out) {
-        for (size_t i = 0; i < m.table.total; i++)
-            m.params[i] = tr_bf16_to_f32(tr_f32_to_bf16(m.params[i]));
-        double e = compare_logits(&m, tokens, B, T, out, label);
-        printf("%-24s BF16 logits: max |diff| / max |ref| = %.2e\n", label, e);
-        tr_st_close(out);
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        export_check *c = &checks[bf16];
+        snprintf(c->label, sizeof c->label, "%s", label);
+        snprintf(name, sizeof name, "%s_%d_%s", qwen2 ? "qwen2" : "llama", tied,
+                 bf16 ? "bf16" : "f32");
+        set_paths(c, work, name);
+        tr_export_params p = tr_export_default_params();
+        p.bf16 = bf16;
+        tr_export_info info;
+        CHECK_MSG(tr_export_hf(ckpt, c->dir, &p, &info, &err) == 0, "%s: %s", label, err.msg);
+        CHECK(info.source == TR_FMT_TINYR1 && info.tokenizer_files == 3 &&
+              info.eos_id == tr_tokenizer_eos(tok) && info.n_params == m.table.total);
+        CHECK(tr_model_init(&c->m, &cfg, &err) == 0);
+        memcpy(c->m.params, m.params, m.table.total * sizeof(float));
+        if (bf16) /* transformers upcasts the stored bf16 weights; tinyr1 rounds its own alike */
+            for (size_t i = 0; i < m.table.total; i++)
+                c->m.params[i] = tr_bf16_to_f32(tr_f32_to_bf16(c->m.params[i]));
+        c->tok = bf16 ? NULL : tok;
+        c->arch = qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+        c->B = 3;
+        c->T = 16;
+        for (int i = 0; i < c->B * c->T; i++)
+            c->tokens[i] = (int32_t)tr_rng_below(&rng, (uint64_t)cfg.vocab);
+        write_check_input(c);
     }
     tr_model_free(&m);
-    tr_tokenizer_free(tok);
+    return tok;
 }
 
 /* The real llama2.c stories260K, exported: exercises the RoPE row permutation end to end. */
-static void export_llama2c(const char *work) {
-    const char *label = "export stories260K";
-    char path[512], dir[600];
+static void export_llama2c(const char *work, export_check *c) {
+    snprintf(c->label, sizeof c->label, "export stories260K");
+    char path[512];
     snprintf(path, sizeof path, "%s/models/stories260K/stories260K.bin", TR_SHARED_DATA);
-    snprintf(dir, sizeof dir, "%s/stories", work);
+    set_paths(c, work, "stories260K");
     tr_err err;
-    tr_model m;
-    if (tr_model_load(&m, path, &err) != 0) {
-        CHECK_MSG(0, "%s: %s", label, err.msg);
+    if (tr_model_load(&c->m, path, &err) != 0) {
+        CHECK_MSG(0, "%s: %s", c->label, err.msg);
         return;
     }
     tr_export_info info;
-    CHECK_MSG(tr_export_hf(path, dir, NULL, &info, &err) == 0, "%s: %s", label, err.msg);
+    CHECK_MSG(tr_export_hf(path, c->dir, NULL, &info, &err) == 0, "%s: %s", c->label, err.msg);
     CHECK(info.source == TR_FMT_LLAMA2C && info.tokenizer_files == 0 && info.bos_id == 1);
-    const int B = 2, T = 24;
-    int32_t tokens[2 * 24];
+    c->arch = "LlamaForCausalLM";
+    c->B = 2;
+    c->T = 24;
     tr_rng rng;
     tr_rng_seed(&rng, 3);
-    for (int i = 0; i < B * T; i++) tokens[i] = (int32_t)tr_rng_below(&rng, (uint64_t)m.cfg.vocab);
-    tokens[0] = tokens[T] = 1; /* bos */
-    tr_safetensors *out = hf_check(dir, work, tokens, B, T, 0, label);
-    if (out) {
-        double e = compare_logits(&m, tokens, B, T, out, label);
-        printf("%-24s F32  logits: max |diff| / max |ref| = %.2e\n", label, e);
-        tr_st_close(out);
-    }
-    tr_model_free(&m);
+    for (int i = 0; i < c->B * c->T; i++)
+        c->tokens[i] = (int32_t)tr_rng_below(&rng, (uint64_t)c->m.cfg.vocab);
+    c->tokens[0] = c->tokens[c->T] = 1; /* bos */
+    write_check_input(c);
 }
 
 int main(void) {
@@ -364,22 +395,34 @@ int main(void) {
                 python);
         return 1;
     }
-    import_case("llama", 0, 11);
-    import_case("llama", 1, 12);
-    import_case("qwen2", 1, 13);
-    import_case("qwen2", 0, 14);
-    import_case("llama_hd", 1, 15);
-
-    char work[] = "/tmp/tinyr1_hf_out_XXXXXX";
+    char work[] = "/tmp/tinyr1_hf_XXXXXX";
     CHECK(mkdtemp(work) != NULL);
-    char sub[256];
-    for (int c = 0; c < 2; c++) {
-        snprintf(sub, sizeof sub, "%s/case%d", work, c);
-        tr_err err;
-        CHECK(tr_mkdirs(sub, &err) == 0);
-        export_case(c == 0 ? 0 : 1, c == 0 ? 0 : 1, sub);
+
+    static const import_case cases[] = {
+        {"llama", 0, 11}, {"llama", 1, 12}, {"qwen2", 1, 13}, {"qwen2", 0, 14}, {"llama_hd", 1, 15},
+    };
+    import_all(cases, (int)(sizeof cases / sizeof cases[0]), work);
+
+    export_check checks[5];
+    memset(checks, 0, sizeof checks);
+    tr_tokenizer *toks[2];
+    toks[0] = export_case(0, 0, work, &checks[0]); /* Llama, untied, GPT-2 regex */
+    toks[1] = export_case(1, 1, work, &checks[2]); /* Qwen2, tied, Qwen2 regex */
+    export_llama2c(work, &checks[4]);
+    char cmd[8192];
+    int k = snprintf(cmd, sizeof cmd, "%s %s/hf_oracle.py check", python, TR_TESTS_DIR);
+    for (int i = 0; i < 5 && k < (int)sizeof cmd; i++)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " %s %s %s", checks[i].dir, checks[i].in,
+                      checks[i].out);
+    int rc = run("%s", cmd);
+    CHECK_MSG(rc == 0, "transformers could not load the exports");
+    for (int i = 0; i < 5; i++) {
+        if (rc == 0) verify_check(&checks[i], i == 4 ? "F32 " : i % 2 ? "BF16" : "F32 ");
+        tr_model_free(&checks[i].m);
     }
-    export_llama2c(work);
+    tr_tokenizer_free(toks[0]);
+    tr_tokenizer_free(toks[1]);
     if (tu_failures == 0) run("rm -rf %s", work);
+    else fprintf(stderr, "parity_hf: files kept in %s\n", work);
     return tu_finish("parity_hf");
 }
