@@ -125,8 +125,8 @@ static void import_compare(const import_case *c, const char *work) {
     }
     CHECK_MSG(m.cfg.tied_embeddings == tied && m.cfg.qkv_bias == (strcmp(arch, "qwen2") == 0) &&
                   m.cfg.n_kv_heads * 2 == m.cfg.n_heads,
-              "%s: config read as tied %d, qkv_bias %d, %d/%d heads", label,
-              m.cfg.tied_embeddings, m.cfg.qkv_bias, m.cfg.n_heads, m.cfg.n_kv_heads);
+              "%s: config read as tied %d, qkv_bias %d, %d/%d heads", label, m.cfg.tied_embeddings,
+              m.cfg.qkv_bias, m.cfg.n_heads, m.cfg.n_kv_heads);
     /* tr_model_load takes the same path */
     tr_model m2;
     CHECK(tr_model_load(&m2, model_dir, &err) == 0 && m2.table.total == m.table.total &&
@@ -161,8 +161,8 @@ static void import_compare(const import_case *c, const char *work) {
             greedy(&m, prompt, tp, n, out);
             int ok = 1;
             for (int i = 0; i < n; i++) ok &= out[i] == get_i32(gr, (int64_t)p * n + i);
-            CHECK_MSG(ok, "%s: greedy continuation %d differs from transformers' generate()",
-                      label, p);
+            CHECK_MSG(ok, "%s: greedy continuation %d differs from transformers' generate()", label,
+                      p);
             same += ok;
         }
         printf("%-24s greedy: %d/%d continuations of %d tokens equal (smallest top-1/top-2 "
@@ -226,8 +226,8 @@ static void write_check_input(export_check *c) {
     cJSON_Delete(arr);
     const char *key = "texts";
     tr_err err;
-    CHECK_MSG(tr_st_write(c->in, &w, 1, &key, (const char *const *)&json, c->tok ? 1 : 0,
-                          &err) == 0,
+    CHECK_MSG(tr_st_write(c->in, &w, 1, &key, (const char *const *)&json, c->tok ? 1 : 0, &err) ==
+                  0,
               "%s: %s", c->label, err.msg);
     free(json);
 }
@@ -422,7 +422,9 @@ int main(void) {
     }
     tr_tokenizer_free(toks[0]);
     tr_tokenizer_free(toks[1]);
-    if (tu_failures == 0) run("rm -rf %s", work);
-    else fprintf(stderr, "parity_hf: files kept in %s\n", work);
+    if (tu_failures == 0)
+        run("rm -rf %s", work);
+    else
+        fprintf(stderr, "parity_hf: files kept in %s\n", work);
     return tu_finish("parity_hf");
 }

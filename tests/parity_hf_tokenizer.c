@@ -119,17 +119,24 @@ static int put_utf8(char *p, uint32_t c) {
 /* One random code point, drawn from a mix of ranges (never a surrogate or NUL). */
 static uint32_t random_cp(tr_rng *r) {
     static const uint32_t ranges[][2] = {
-        {0x20, 0x7E},       {0x20, 0x7E},       {0x30, 0x39},      /* ASCII, digits */
-        {0xA0, 0xFF},       {0x100, 0x24F},     {0x370, 0x3FF},    /* Latin-1, Latin ext, Greek */
-        {0x400, 0x4FF},     {0x590, 0x5FF},     {0x600, 0x6FF},    /* Cyrillic, Hebrew, Arabic */
-        {0x900, 0x97F},     {0xE00, 0xE7F},     {0x300, 0x36F},    /* Devanagari, Thai, combining */
-        {0x2000, 0x206F},   {0x2200, 0x22FF},   {0x3000, 0x303F},  /* punctuation/spaces, math, CJK punct */
-        {0x3040, 0x30FF},   {0x4E00, 0x9FFF},   {0xAC00, 0xD7A3},  /* kana, CJK, Hangul */
-        {0xFF00, 0xFFEF},   {0x1F300, 0x1FAFF}, {0x10000, 0x10FFFF}, /* fullwidth, emoji, anything */
-        {0x0660, 0x0669},   {0x1D400, 0x1D7FF},                    /* Arabic digits, math letters */
+        {0x20, 0x7E},        {0x20, 0x7E},
+        {0x30, 0x39}, /* ASCII, digits */
+        {0xA0, 0xFF},        {0x100, 0x24F},
+        {0x370, 0x3FF}, /* Latin-1, Latin ext, Greek */
+        {0x400, 0x4FF},      {0x590, 0x5FF},
+        {0x600, 0x6FF}, /* Cyrillic, Hebrew, Arabic */
+        {0x900, 0x97F},      {0xE00, 0xE7F},
+        {0x300, 0x36F}, /* Devanagari, Thai, combining */
+        {0x2000, 0x206F},    {0x2200, 0x22FF},
+        {0x3000, 0x303F}, /* punctuation/spaces, math, CJK punct */
+        {0x3040, 0x30FF},    {0x4E00, 0x9FFF},
+        {0xAC00, 0xD7A3}, /* kana, CJK, Hangul */
+        {0xFF00, 0xFFEF},    {0x1F300, 0x1FAFF},
+        {0x10000, 0x10FFFF},                     /* fullwidth, emoji, anything */
+        {0x0660, 0x0669},    {0x1D400, 0x1D7FF}, /* Arabic digits, math letters */
     };
-    static const uint32_t spaces[] = {' ', ' ', '\t', '\n', '\r', 0x0B, 0x0C, 0x85, 0xA0,
-                                      0x1680, 0x2028, 0x2029, 0x202F, 0x3000, 0x200B, 0x180E};
+    static const uint32_t spaces[] = {' ',  ' ',    '\t',   '\n',   '\r',   0x0B,   0x0C,   0x85,
+                                      0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x3000, 0x200B, 0x180E};
     const int nr = (int)(sizeof ranges / sizeof ranges[0]);
     if (tr_rng_below(r, 6) == 0) return spaces[tr_rng_below(r, sizeof spaces / sizeof spaces[0])];
     for (;;) {
@@ -163,9 +170,12 @@ static int write_jsonl(const strings *l, const char *path) {
 
 static void print_escaped(const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\n') fputs("\\n", stderr);
-        else if (*p < 0x20 || *p == 0x7F) fprintf(stderr, "\\x%02x", *p);
-        else fputc(*p, stderr);
+        if (*p == '\n')
+            fputs("\\n", stderr);
+        else if (*p < 0x20 || *p == 0x7F)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
     }
 }
 
@@ -248,8 +258,9 @@ static int compare_all(const tr_tokenizer *tok, const strings *l, const tr_safet
             bad[l->cat[i]]++;
             if (report) report_row(report, i, l->s[i], &mine, ref, e - b);
             if (shown++ < 5) {
-                fprintf(stderr, "%s: string %d (%s) differs (tinyr1 %zu ids, tokenizers %lld, "
-                                "first difference at %zu): \"",
+                fprintf(stderr,
+                        "%s: string %d (%s) differs (tinyr1 %zu ids, tokenizers %lld, "
+                        "first difference at %zu): \"",
                         label, i, cat_name[l->cat[i]], mine.n, (long long)(e - b), first);
                 print_escaped(l->s[i]);
                 fprintf(stderr, "\"\n");
@@ -289,16 +300,26 @@ int main(void) {
     for (int i = 0; i < 1000; i++) add(&l, random_string(&rng), CAT_RANDOM);
     static const char *sp[] = {"<|im_start|>", "<|im_end|>", "<|endoftext|>"};
     static const char *edge[] = {
-        "<|im_start|><|im_end|><|endoftext|>", " <|im_end|> ", "abc<|endoftext|>def",
-        "<|im_start|", "<|im_start|>>", "<<|im_end|>", "<|IM_START|>", "<| im_end |>",
-        "\n\n<|im_start|>\n\n", "<|endoftext|><|endoftext|>", "x<|im_start|>user", "<|im_start|>",
+        "<|im_start|><|im_end|><|endoftext|>",
+        " <|im_end|> ",
+        "abc<|endoftext|>def",
+        "<|im_start|",
+        "<|im_start|>>",
+        "<<|im_end|>",
+        "<|IM_START|>",
+        "<| im_end |>",
+        "\n\n<|im_start|>\n\n",
+        "<|endoftext|><|endoftext|>",
+        "x<|im_start|>user",
+        "<|im_start|>",
     };
     for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) add(&l, sdup(edge[i]), CAT_SPECIAL);
     for (int i = 0; i < 400; i++) { /* chat-formatted GSM8K pairs, and random text with specials */
         if (i % 2 == 0) {
             int q = 2 * (int)tr_rng_below(&rng, (uint64_t)gsm);
-            add(&l, concat(7, "<|im_start|>user\n", l.s[q], "<|im_end|>\n<|im_start|>assistant\n",
-                           l.s[q + 1], "<|im_end|>", sp[tr_rng_below(&rng, 3)], "\n"),
+            add(&l,
+                concat(7, "<|im_start|>user\n", l.s[q], "<|im_end|>\n<|im_start|>assistant\n",
+                       l.s[q + 1], "<|im_end|>", sp[tr_rng_below(&rng, 3)], "\n"),
                 CAT_SPECIAL);
         } else {
             char *a = random_string(&rng), *b = random_string(&rng);
@@ -342,7 +363,8 @@ int main(void) {
         char tj[700];
         snprintf(tj, sizeof tj, "%s/tokenizer.json", json_dir);
         CHECK_MSG(tr_tokenizer_load(&tok, tj, &err) == 0, "%s", err.msg);
-        if (tok) compare_all(tok, &l, out, nfc, "qwen2 tokenizer.json (written by tokenizers)", NULL);
+        if (tok)
+            compare_all(tok, &l, out, nfc, "qwen2 tokenizer.json (written by tokenizers)", NULL);
         tr_tokenizer_free(tok);
         cJSON_Delete(nfc);
         tr_st_close(out);

@@ -11,7 +11,8 @@ int cmd_export(int argc, char **argv) {
         {"model", CLI_STR, &model, "PATH",
          "tinyr1 checkpoint.bin or run folder, llama2.c .bin, or Hugging Face folder"},
         {"to", CLI_STR, &to, "DIR", "folder to write (created; must not hold other model files)"},
-        {"bf16", CLI_FLAG, &bf16, NULL, "store the weights as BF16 (round to nearest even), not F32"},
+        {"bf16", CLI_FLAG, &bf16, NULL,
+         "store the weights as BF16 (round to nearest even), not F32"},
         {"tokenizer", CLI_STR, &tokenizer, "PATH",
          "write this byte-level BPE tokenizer instead of the model's own"},
         {"no-tokenizer", CLI_FLAG, &no_tokenizer, NULL, "write no tokenizer files"},
@@ -19,13 +20,18 @@ int cmd_export(int argc, char **argv) {
         {0},
     };
     const cli_spec spec = {
-        "export", "write a model as a Hugging Face folder (config.json, model.safetensors, tokenizer)",
-        "", opts, 0, 0,
+        "export",
+        "write a model as a Hugging Face folder (config.json, model.safetensors, tokenizer)",
+        "",
+        opts,
+        0,
+        0,
         "Writes DIR/config.json (LlamaForCausalLM, or Qwen2ForCausalLM when the model has q/k/v\n"
         "biases), DIR/model.safetensors, DIR/generation_config.json and the tokenizer:\n"
         "vocab.json + merges.txt + tokenizer_config.json for the tokenizer embedded in a tinyr1\n"
         "checkpoint (or --tokenizer), the source's own files (copied) for a Hugging Face folder,\n"
-        "none for llama2.c. transformers' AutoModelForCausalLM and AutoTokenizer load DIR as it is."};
+        "none for llama2.c. transformers' AutoModelForCausalLM and AutoTokenizer load DIR as it "
+        "is."};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc < 0 ? 1 : 0;
     if (!model || !to) return cli_error(spec.command, "--model PATH and --to DIR are required");

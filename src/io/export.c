@@ -17,9 +17,15 @@
  * shadow or contradict the export (AutoTokenizer prefers tokenizer.json to vocab.json,
  * from_pretrained reads an index before model.safetensors), so it is refused. */
 static const char *const watched[] = {
-    "tokenizer.json",     "tokenizer_config.json",       "vocab.json",
-    "merges.txt",         "special_tokens_map.json",     "added_tokens.json",
-    "tokenizer.model",    "model.safetensors.index.json", "pytorch_model.bin",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
     "pytorch_model.bin.index.json",
 };
 #define N_WATCHED ((int)(sizeof watched / sizeof watched[0]))
@@ -34,9 +40,12 @@ static const char *const copied[] = {
 
 const char *tr_model_format_name(tr_model_format f) {
     switch (f) {
-    case TR_FMT_HF: return "hf";
-    case TR_FMT_LLAMA2C: return "llama2c";
-    case TR_FMT_TINYR1: return "tinyr1";
+    case TR_FMT_HF:
+        return "hf";
+    case TR_FMT_LLAMA2C:
+        return "llama2c";
+    case TR_FMT_TINYR1:
+        return "tinyr1";
     }
     return "?";
 }
@@ -111,8 +120,7 @@ static int check_tokenizer(const tr_model *m, const tr_tokenizer *tok, const cha
                        "it (--no-tokenizer) or give a byte-level BPE one (--tokenizer)",
                        dir);
     if (tr_tokenizer_vocab_size(tok) > m->cfg.vocab)
-        return tr_fail(err,
-                       "%s: the tokenizer has %d tokens but the model only %d embedding rows",
+        return tr_fail(err, "%s: the tokenizer has %d tokens but the model only %d embedding rows",
                        dir, (int)tr_tokenizer_vocab_size(tok), m->cfg.vocab);
     return 0;
 }
@@ -244,11 +252,9 @@ int tr_export_hf(const char *model_path, const char *dir, const tr_export_params
     int bos = -1, eos = -1, rc = -1;
     memset(&m, 0, sizeof m);
     if (fmt == TR_FMT_HF) {
-        if (tr_load_hf(&m, file, err) != 0 || hf_special_ids(file, &bos, &eos, err) != 0)
-            goto done;
+        if (tr_load_hf(&m, file, err) != 0 || hf_special_ids(file, &bos, &eos, err) != 0) goto done;
     } else if (fmt == TR_FMT_TINYR1) {
-        if (tr_checkpoint_load(file, &m, NULL, tr_adamw_default_params(), &ck, err) != 0)
-            goto done;
+        if (tr_checkpoint_load(file, &m, NULL, tr_adamw_default_params(), &ck, err) != 0) goto done;
     } else {
         if (tr_load_llama2c(&m, file, err) != 0) goto done;
         bos = 1; /* llama2.c's SentencePiece vocabularies: 1 = <s>, 2 = </s> */
@@ -266,10 +272,8 @@ int tr_export_hf(const char *model_path, const char *dir, const tr_export_params
         note(info, "%s written as vocab.json + merges.txt + tokenizer_config.json (%ld tokens)",
              p->tokenizer, (long)tr_tokenizer_vocab_size(tok));
     } else if (fmt == TR_FMT_TINYR1 && ck.tokenizer) {
-        tr_tokenizer_files f = {.format = TR_TOKFMT_AUTO,
-                                .data = ck.tokenizer,
-                                .len = ck.tokenizer_len,
-                                .name = file};
+        tr_tokenizer_files f = {
+            .format = TR_TOKFMT_AUTO, .data = ck.tokenizer, .len = ck.tokenizer_len, .name = file};
         if (tr_tokenizer_load_files(&tok, &f, err) != 0) {
             tr_fail_context(err, "%s: the embedded tokenizer", file);
             goto done;
