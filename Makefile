@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test test-fast bench demo clean format
+.PHONY: all deps build build-asan test test-fast bench demo clean format
 
 all: build
 

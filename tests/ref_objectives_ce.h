@@ -1,12 +1,7 @@
 /* Reference cross-entropy for the KD tests, straight from the definition
  *   loss = sum_n w_n (logsumexp(z_n) - z_n[y_n]) / norm,  dlogits = w (softmax - onehot) / norm
  * computed in double, one obvious loop per step.
- *
- * tr_kd_loss's CE mix calls tr_ce_loss (src/objectives/ce.c, written by the lead). Until
- * that file is on main, this header also provides a WEAK tr_ce_loss built on the reference
- * so the KD tests link; a strong definition linked into the program wins over it.
- * TODO(lead): once ce.c is merged, delete the weak definition below (define
- * TR_HAVE_CE_LOSS before including this header, or remove the block). */
+ * The KD tests compare tr_kd_loss's CE mix (which calls the library's tr_ce_loss) with it. */
 #ifndef TINYR1_REF_OBJECTIVES_CE_H
 #define TINYR1_REF_OBJECTIVES_CE_H
 
@@ -30,26 +25,5 @@ static inline double ref_ce_row(float *d, const float *z, int y, double w, int V
     return loss;
 }
 
-#ifndef TR_HAVE_CE_LOSS
-#if defined(__GNUC__)
-__attribute__((weak))
-#endif
-int tr_ce_loss(float *dlogits, double *loss, const float *logits, const int32_t *targets,
-               const float *weights, int64_t N, int V, double norm, tr_err *err) {
-    *loss = 0;
-    for (int64_t n = 0; n < N; n++) {
-        double w = weights ? weights[n] : 1.0;
-        float *d = dlogits + n * V;
-        if (w == 0) {
-            for (int i = 0; i < V; i++) d[i] = 0;
-            continue;
-        }
-        if (targets[n] < 0 || targets[n] >= V)
-            return tr_fail(err, "ce: target %d outside [0, %d)", (int)targets[n], V);
-        *loss += ref_ce_row(d, logits + n * V, targets[n], w, V, norm);
-    }
-    return 0;
-}
-#endif
 
 #endif

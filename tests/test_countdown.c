@@ -6,7 +6,8 @@
 
 #include "testutil.h"
 
-static int eval_ok(const char *e, const int64_t *nums, int n, int use_all, int64_t want_n, int64_t want_d) {
+static int eval_ok(const char *e, const int64_t *nums, int n, int use_all, int64_t want_n,
+                   int64_t want_d) {
     int64_t num = 0, den = 0;
     tr_err err;
     if (tr_countdown_eval(e, nums, n, use_all, &num, &den, &err) != 0) {
@@ -31,17 +32,17 @@ static int eval_fails(const char *e, const int64_t *nums, int n, int use_all, co
 static void test_eval(void) {
     const int64_t nums[] = {44, 19, 35};
     CHECK(eval_ok("44 + (19 + 35)", nums, 3, 1, 98, 1));
-    CHECK(eval_ok("44+19*35", nums, 3, 0, 44 + 19 * 35, 1));            /* precedence */
+    CHECK(eval_ok("44+19*35", nums, 3, 0, 44 + 19 * 35, 1)); /* precedence */
     CHECK(eval_ok("(44 - 19) - 35", nums, 3, 0, -10, 1));
-    CHECK(eval_ok("44 - 19 - 35", nums, 3, 0, -10, 1));                 /* left associative */
-    CHECK(eval_ok("44 / 19 / 35", nums, 3, 0, 44, 19 * 35));            /* exact fractions */
+    CHECK(eval_ok("44 - 19 - 35", nums, 3, 0, -10, 1));      /* left associative */
+    CHECK(eval_ok("44 / 19 / 35", nums, 3, 0, 44, 19 * 35)); /* exact fractions */
     CHECK(eval_ok("35 / (44 - 19)", nums, 3, 0, 7, 5));
-    CHECK(eval_ok("-(44 - 35)", nums, 3, 0, -9, 1));                    /* unary minus */
-    CHECK(eval_ok(" 44 ", nums, 3, 0, 44, 1));                          /* at most once: a subset */
-    CHECK(eval_ok("44 \xC3\x97 19", nums, 3, 0, 44 * 19, 1));          /* the sign × */
+    CHECK(eval_ok("-(44 - 35)", nums, 3, 0, -9, 1));          /* unary minus */
+    CHECK(eval_ok(" 44 ", nums, 3, 0, 44, 1));                /* at most once: a subset */
+    CHECK(eval_ok("44 \xC3\x97 19", nums, 3, 0, 44 * 19, 1)); /* the sign × */
     CHECK(eval_ok("(1/3)*3", NULL, 0, 0, 1, 1));
     const int64_t dup[] = {7, 3, 3};
-    CHECK(eval_ok("7 * 3 - 3", dup, 3, 1, 18, 1));                      /* listed twice: twice allowed */
+    CHECK(eval_ok("7 * 3 - 3", dup, 3, 1, 18, 1)); /* listed twice: twice allowed */
     CHECK(eval_fails("7 * 3 - 3 + 3", dup, 3, 0, "more often"));
     CHECK(eval_fails("7 / (3 - 3)", dup, 3, 0, "division by zero"));
     CHECK(eval_fails("5 / (3 - 3)", NULL, 0, 0, "division by zero"));
@@ -77,12 +78,14 @@ static void test_eval(void) {
 
 static void test_score(void) {
     const int64_t nums[] = {44, 19, 35};
-    CHECK(tr_countdown_score("<think> ok </think> <answer> 44 + (19 + 35) </answer>", nums, 3, 98, 0) == 1.0);
-    CHECK(tr_countdown_score("<answer> 44 + 19 + 35 </answer>", nums, 3, 97, 0) == 0.1); /* wrong target */
-    CHECK(tr_countdown_score("<answer> 44 + 44 </answer>", nums, 3, 88, 0) == 0.1);      /* used twice */
+    CHECK(tr_countdown_score("<think> ok </think> <answer> 44 + (19 + 35) </answer>", nums, 3, 98,
+                             0) == 1.0);
+    CHECK(tr_countdown_score("<answer> 44 + 19 + 35 </answer>", nums, 3, 97, 0) ==
+          0.1); /* wrong target */
+    CHECK(tr_countdown_score("<answer> 44 + 44 </answer>", nums, 3, 88, 0) == 0.1); /* used twice */
     CHECK(tr_countdown_score("<answer> 44 + 19 + 35 = 98 </answer>", nums, 3, 98, 0) == 0.1);
     CHECK(tr_countdown_score("<answer></answer>", nums, 3, 98, 0) == 0.0);
-    CHECK(tr_countdown_score("44 + (19 + 35)", nums, 3, 98, 0) == 0.0);                   /* no tag */
+    CHECK(tr_countdown_score("44 + (19 + 35)", nums, 3, 98, 0) == 0.0); /* no tag */
     CHECK(tr_countdown_score(NULL, nums, 3, 98, 0) == 0.0);
 }
 
@@ -92,7 +95,8 @@ static void test_train_file(void) {
     tr_problem *p = NULL;
     int64_t n = 0;
     tr_err err;
-    CHECK_MSG(tr_task_load(t, TR_SHARED_DATA "/countdown/train.jsonl", NULL, &p, &n, &err) == 0, "%s", err.msg);
+    CHECK_MSG(tr_task_load(t, TR_SHARED_DATA "/countdown/train.jsonl", NULL, &p, &n, &err) == 0,
+              "%s", err.msg);
     CHECK(n == 10240);
     int correct = 0, strict = 0, bad_twice = 0, bad_target = 0, bad_foreign = 0, bad_div0 = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -135,9 +139,10 @@ static void test_train_file(void) {
             bad_div0 += !v.correct && strstr(v.reason, "division by zero") != NULL;
         }
     }
-    printf("countdown train: %d of %lld solutions correct (%d under use-all); corrupted and rejected: "
-           "twice %d, target %d, foreign %d, div0 %d\n",
-           correct, (long long)n, strict, bad_twice, bad_target, bad_foreign, bad_div0);
+    printf(
+        "countdown train: %d of %lld solutions correct (%d under use-all); corrupted and rejected: "
+        "twice %d, target %d, foreign %d, div0 %d\n",
+        correct, (long long)n, strict, bad_twice, bad_target, bad_foreign, bad_div0);
     CHECK(correct == 10240);
     CHECK(strict == 10240);
     CHECK(bad_twice == 10240);
@@ -149,7 +154,8 @@ static void test_train_file(void) {
     if (tr_dataset_load(&ds, TR_SHARED_DATA "/countdown/test.jsonl", NULL, &err) == 0) {
         int ok = 0;
         for (int64_t i = 0; i < ds.n; i++)
-            ok += tr_countdown_score(ds.ex[i].completion, ds.ex[i].nums, ds.ex[i].n_nums, ds.ex[i].target, 1) == 1.0;
+            ok += tr_countdown_score(ds.ex[i].completion, ds.ex[i].nums, ds.ex[i].n_nums,
+                                     ds.ex[i].target, 1) == 1.0;
         CHECK(ok == ds.n && ds.n == 1024);
         tr_dataset_free(&ds);
     }

@@ -36,22 +36,24 @@ static int read_all(tr_jsonl *r, tr_err *err) {
 static void test_jsonl_errors(void) {
     /* line 1 ok, 2 blank, 3 bad JSON, 4 an array, 5 ok with CRLF, 6 trailing text, 7 bad
      * UTF-8, 8 too long (limit 64), 9 a NUL byte, 10 ok without a final newline */
-    static const char text[] = "{\"text\": \"a\"}\n"
-                               "   \n"
-                               "{\"text\": \"b\"\n"
-                               "[1, 2]\n"
-                               "{\"text\": \"c\"}\r\n"
-                               "{\"text\": \"d\"} x\n"
-                               "{\"text\": \"\xC3\x28\"}\n"
-                               "{\"text\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}\n"
-                               "{\"text\": \"\0\"}\n"
-                               "{\"text\": \"e\"}";
+    static const char text[] =
+        "{\"text\": \"a\"}\n"
+        "   \n"
+        "{\"text\": \"b\"\n"
+        "[1, 2]\n"
+        "{\"text\": \"c\"}\r\n"
+        "{\"text\": \"d\"} x\n"
+        "{\"text\": \"\xC3\x28\"}\n"
+        "{\"text\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}\n"
+        "{\"text\": \"\0\"}\n"
+        "{\"text\": \"e\"}";
     const char *path = write_tmp("bad.jsonl", text, sizeof text - 1);
     struct {
         int line;
         const char *what;
-    } expect[] = {{3, "invalid JSON"}, {4, "expected a JSON object, got an array"}, {6, "extra text"},
-                  {7, "invalid UTF-8"}, {8, "longer than 64 bytes"}, {9, "NUL byte"}};
+    } expect[] = {{3, "invalid JSON"},         {4, "expected a JSON object, got an array"},
+                  {6, "extra text"},           {7, "invalid UTF-8"},
+                  {8, "longer than 64 bytes"}, {9, "NUL byte"}};
     tr_jsonl r;
     tr_err err;
     /* strict: each error stops the reader; reopen and skip past it to see the next */
@@ -87,7 +89,8 @@ static void test_jsonl_errors(void) {
     CHECK(read_all(&r, &err) == 3 && r.n_bad == 6);
     tr_jsonl_close(&r);
     /* a missing file */
-    CHECK(tr_jsonl_open(&r, "/nonexistent/x.jsonl", 0, 0, &err) == -1 && strstr(err.msg, "cannot open"));
+    CHECK(tr_jsonl_open(&r, "/nonexistent/x.jsonl", 0, 0, &err) == -1 &&
+          strstr(err.msg, "cannot open"));
     /* UTF-8 checker */
     CHECK(tr_utf8_invalid_at("abc", 3) == -1);
     CHECK(tr_utf8_invalid_at("\xE5\xB0\x8F", 3) == -1);     /* 小 */
@@ -121,8 +124,10 @@ static void test_kinds(void) {
         CHECK(rc == (rows[i].kind == TR_DS_UNKNOWN ? -1 : 0));
         if (rows[i].kind == TR_DS_PROBLEM) CHECK(ex.answer && strcmp(ex.answer, "27") == 0);
         if (rows[i].kind == TR_DS_GSM8K) CHECK(ex.answer && strcmp(ex.answer, "1,000") == 0);
-        if (rows[i].kind == TR_DS_COUNTDOWN) CHECK(ex.n_nums == 2 && ex.target == 3 && strcmp(ex.answer, "3") == 0);
-        if (rows[i].kind == TR_DS_MESSAGES) CHECK(ex.n_messages == 1 && strcmp(ex.messages[0].content, "q") == 0);
+        if (rows[i].kind == TR_DS_COUNTDOWN)
+            CHECK(ex.n_nums == 2 && ex.target == 3 && strcmp(ex.answer, "3") == 0);
+        if (rows[i].kind == TR_DS_MESSAGES)
+            CHECK(ex.n_messages == 1 && strcmp(ex.messages[0].content, "q") == 0);
         tr_example_free(&ex);
         cJSON_Delete(o);
     }
@@ -132,11 +137,16 @@ static void test_kinds(void) {
         tr_ds_kind kind;
         const char *msg;
     } bad[] = {
-        {"{\"question\": \"q\", \"answer\": \"no final line\"}", TR_DS_GSM8K, "f:7: field \"answer\" has no final \"#### N\""},
-        {"{\"nums\": \"1 2\", \"target\": 3}", TR_DS_COUNTDOWN, "f:7: field \"nums\" must be an array"},
-        {"{\"nums\": [1, 2.5], \"target\": 3}", TR_DS_COUNTDOWN, "f:7: field \"nums\"[1] must be an integer"},
-        {"{\"prompt\": 5, \"completion\": \"c\"}", TR_DS_PC, "f:7: field \"prompt\" must be a string"},
-        {"{\"messages\": [{\"role\": \"user\"}]}", TR_DS_MESSAGES, "f:7: messages[0]: missing field \"content\""},
+        {"{\"question\": \"q\", \"answer\": \"no final line\"}", TR_DS_GSM8K,
+         "f:7: field \"answer\" has no final \"#### N\""},
+        {"{\"nums\": \"1 2\", \"target\": 3}", TR_DS_COUNTDOWN,
+         "f:7: field \"nums\" must be an array"},
+        {"{\"nums\": [1, 2.5], \"target\": 3}", TR_DS_COUNTDOWN,
+         "f:7: field \"nums\"[1] must be an integer"},
+        {"{\"prompt\": 5, \"completion\": \"c\"}", TR_DS_PC,
+         "f:7: field \"prompt\" must be a string"},
+        {"{\"messages\": [{\"role\": \"user\"}]}", TR_DS_MESSAGES,
+         "f:7: messages[0]: missing field \"content\""},
         {"{\"text\": \"x\"}", TR_DS_GSM8K, "f:7: missing field \"question\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -175,7 +185,8 @@ static void test_dataset_load(void) {
     /* a row of another kind is an error too */
     static const char mixed[] = "{\"text\": \"a\"}\n{\"prompt\": \"p\", \"completion\": \"c\"}\n";
     path = write_tmp("mixed.jsonl", mixed, sizeof mixed - 1);
-    CHECK(tr_dataset_load(&ds, path, NULL, &err) == -1 && strstr(err.msg, ":2: missing field \"text\""));
+    CHECK(tr_dataset_load(&ds, path, NULL, &err) == -1 &&
+          strstr(err.msg, ":2: missing field \"text\""));
     /* empty */
     path = write_tmp("empty.jsonl", "\n\n", 2);
     CHECK(tr_dataset_load(&ds, path, NULL, &err) == -1 && strstr(err.msg, "no valid rows"));
@@ -198,8 +209,10 @@ static void test_batch_fill(void) {
     const float w1[] = {0, 1, 1, 1, 1, 1};
     for (int t = 0; t < 6; t++) {
         CHECK(b.tokens[t] == tok0[t] && b.targets[t] == tgt0[t] && b.weights[t] == w0[t]);
-        CHECK(b.tokens[6 + t] == tok1[t] && b.targets[6 + t] == tgt1[t] && b.weights[6 + t] == w1[t]);
-        CHECK(b.tokens[12 + t] == 0 && b.targets[12 + t] == -1 && b.weights[12 + t] == 0); /* padding row */
+        CHECK(b.tokens[6 + t] == tok1[t] && b.targets[6 + t] == tgt1[t] &&
+              b.weights[6 + t] == w1[t]);
+        CHECK(b.tokens[12 + t] == 0 && b.targets[12 + t] == -1 &&
+              b.weights[12 + t] == 0); /* padding row */
     }
     CHECK(b.lengths[0] == 6 && b.lengths[1] == 6 && b.lengths[2] == 0);
     CHECK(st.n_truncated == 1 && st.n_dropped == 2 && st.n_trained == 3 + 5);
@@ -207,13 +220,15 @@ static void test_batch_fill(void) {
     /* left truncation keeps the end: the last 7 tokens [3..9], all completion */
     CHECK(tr_batch_fill(&b, seqs + 1, 1, -7, TR_TRUNC_LEFT, &st, &err) == 0);
     const int32_t tok2[] = {3, 4, 5, 6, 7, 8}, tgt2[] = {4, 5, 6, 7, 8, 9};
-    for (int t = 0; t < 6; t++) CHECK(b.tokens[t] == tok2[t] && b.targets[t] == tgt2[t] && b.weights[t] == 1);
+    for (int t = 0; t < 6; t++)
+        CHECK(b.tokens[t] == tok2[t] && b.targets[t] == tgt2[t] && b.weights[t] == 1);
     CHECK(b.tokens[6] == -7 && b.lengths[1] == 0);
     /* short rows: a pad id of -7 after the real tokens; a short prompt-only example */
     const int32_t p3[] = {5, 6};
     tr_seq s3 = {p3, 2, NULL, 0};
     CHECK(tr_batch_fill(&b, &s3, 1, 99, TR_TRUNC_ERROR, NULL, &err) == 0);
-    CHECK(b.tokens[0] == 5 && b.tokens[1] == 6 && b.tokens[2] == 99 && b.targets[0] == 6 && b.weights[0] == 0);
+    CHECK(b.tokens[0] == 5 && b.tokens[1] == 6 && b.tokens[2] == 99 && b.targets[0] == 6 &&
+          b.weights[0] == 0);
     CHECK(b.targets[1] == -1 && b.lengths[0] == 2 && tr_batch_weight_sum(&b) == 0);
     /* plain ids: every target trained */
     const int32_t ids[] = {10, 11, 12};
@@ -221,7 +236,8 @@ static void test_batch_fill(void) {
     CHECK(tr_batch_fill(&b, &s4, 1, 0, TR_TRUNC_ERROR, NULL, &err) == 0);
     CHECK(b.weights[0] == 1 && b.weights[1] == 1 && b.weights[2] == 0 && b.targets[1] == 12);
     /* errors */
-    CHECK(tr_batch_fill(&b, seqs + 1, 1, 0, TR_TRUNC_ERROR, NULL, &err) == -1 && strstr(err.msg, "more than T+1"));
+    CHECK(tr_batch_fill(&b, seqs + 1, 1, 0, TR_TRUNC_ERROR, NULL, &err) == -1 &&
+          strstr(err.msg, "more than T+1"));
     CHECK(tr_batch_fill(&b, seqs, 4, 0, TR_TRUNC_RIGHT, NULL, &err) == -1);
     tr_batch_free(&b);
     /* left truncation with part of the prompt kept: prompt [1,2,3,4] + [5,6,7], T=4 */
@@ -231,7 +247,8 @@ static void test_batch_fill(void) {
     CHECK(tr_batch_fill(&b, &s5, 1, 0, TR_TRUNC_LEFT, &st, &err) == 0);
     const int32_t tok5[] = {3, 4, 5, 6}, tgt5[] = {4, 5, 6, 7};
     const float w5[] = {0, 1, 1, 1};
-    for (int t = 0; t < 4; t++) CHECK(b.tokens[t] == tok5[t] && b.targets[t] == tgt5[t] && b.weights[t] == w5[t]);
+    for (int t = 0; t < 4; t++)
+        CHECK(b.tokens[t] == tok5[t] && b.targets[t] == tgt5[t] && b.weights[t] == w5[t]);
     tr_batch_free(&b);
     /* a token stream: ids 0..9, B=2, T=4 */
     int32_t stream[10];
@@ -243,7 +260,8 @@ static void test_batch_fill(void) {
         CHECK(b.tokens[4 + t] == 4 + t && b.targets[4 + t] == 5 + t);
     }
     CHECK(tr_batch_fill_stream(&b, stream, 10, 8, -1) == 1);
-    CHECK(b.tokens[0] == 8 && b.tokens[1] == 9 && b.targets[0] == 9 && b.targets[1] == -1 && b.weights[1] == 0);
+    CHECK(b.tokens[0] == 8 && b.tokens[1] == 9 && b.targets[0] == 9 && b.targets[1] == -1 &&
+          b.weights[1] == 0);
     CHECK(b.lengths[0] == 2 && b.lengths[1] == 0 && b.tokens[4] == -1);
     CHECK(tr_batch_fill_stream(&b, stream, 10, 9, -1) == 0);
     tr_batch_free(&b);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objectives/fastmath.h"
 #include "ref_objectives_ce.h"
 #include "testutil.h"
 
@@ -571,8 +572,25 @@ static void test_vocab_check(void) {
     CHECK(memcmp(ga, gb, sizeof ga) == 0);
 }
 
+/* The vectorisable exp used by the objectives against glibc's (its naive twin). */
+static void test_fast_exp(void) {
+    double worst = 0;
+    for (int i = 0; i <= 400000; i++) {
+        double x = -708.0 + 1417.0 * i / 400000.0;
+        double r = fabs(tr_fast_exp(x) / exp(x) - 1.0);
+        if (r > worst) worst = r;
+    }
+    CHECK_MSG(worst < 1e-15, "tr_fast_exp max relative error %g", worst);
+    CHECK(tr_fast_exp(0.0) == 1.0);
+    CHECK(tr_fast_exp(-INFINITY) == 0.0);
+    CHECK(tr_fast_exp(-800.0) == 0.0);
+    CHECK(tr_fast_floor(-INFINITY, -1e300) == -1e300 && tr_fast_floor(-2.5, -1e300) == -2.5);
+    CHECK(tr_fast_floor(3.0, -1.0) == 3.0);
+}
+
 int main(void) {
     tr_set_threads(2);
+    test_fast_exp();
     test_hand_values();
     test_jsd_endpoints();
     test_identical();

@@ -46,8 +46,9 @@ static int check_steps(const char *text) {
     for (const char *p = text; *p; p++) {
         if (p > text && p[-1] >= '0' && p[-1] <= '9') continue; /* start of a number only */
         /* ... and not the right operand of an operator ("7 * 2 + 1": start at 7 only) */
-        if (p - text >= 2 && p[-1] == ' ' && (strchr("+-*=", p[-2]) != NULL || (unsigned char)p[-2] == 0x97 ||
-                                              (unsigned char)p[-2] == 0xB7))
+        if (p - text >= 2 && p[-1] == ' ' &&
+            (strchr("+-*=", p[-2]) != NULL || (unsigned char)p[-2] == 0x97 ||
+             (unsigned char)p[-2] == 0xB7))
             continue;
         const char *s = p;
         long long acc, v;
@@ -56,7 +57,10 @@ static int check_steps(const char *text) {
         int terms = 0;
         while (read_op(&s, &op) && read_num(&s, &v)) {
             /* left to right is right here: the generators never mix + with * in one step */
-            acc = op == '+' ? acc + v : op == '-' ? acc - v : op == '*' ? acc * v : (v ? acc / v : -1);
+            acc = op == '+'   ? acc + v
+                  : op == '-' ? acc - v
+                  : op == '*' ? acc * v
+                              : (v ? acc / v : -1);
             terms++;
         }
         long long r;
@@ -118,8 +122,8 @@ static void run_task(const char *name, const char *lang, int difficulty, int n) 
         if (v.correct && v.well_formed && v.score == 1.0 && v.source == TR_ANS_TAG)
             ok++;
         else
-            fprintf(stderr, "%s/%s seed %llu: not verified (%s): %s\n", name, lang, (unsigned long long)seed,
-                    v.reason, p.completion);
+            fprintf(stderr, "%s/%s seed %llu: not verified (%s): %s\n", name, lang,
+                    (unsigned long long)seed, v.reason, p.completion);
         /* a wrong answer (countdown: the expression plus one) */
         char resp[600];
         if (strcmp(name, "countdown") == 0)
@@ -133,9 +137,11 @@ static void run_task(const char *name, const char *lang, int difficulty, int n) 
         int steps = check_steps(think);
         steps_ok += steps > 0;
         /* language */
-        int clean = strcmp(p.lang, "zh") == 0 ? !has_ascii_letter(think) && !has_ascii_letter(p.prompt)
-                                              : !has_cjk(think) && !has_cjk(p.prompt);
-        if (!clean) fprintf(stderr, "%s/%s: mixed languages: %s\n%s\n", name, lang, p.prompt, think);
+        int clean = strcmp(p.lang, "zh") == 0
+                        ? !has_ascii_letter(think) && !has_ascii_letter(p.prompt)
+                        : !has_cjk(think) && !has_cjk(p.prompt);
+        if (!clean)
+            fprintf(stderr, "%s/%s: mixed languages: %s\n%s\n", name, lang, p.prompt, think);
         lang_ok += clean && strcmp(p.lang, lang) == 0;
         /* the gold answer against the prompt, computed here */
         unsigned long long a, b;
@@ -145,20 +151,23 @@ static void run_task(const char *name, const char *lang, int difficulty, int n) 
             answer_ok += strtoull(p.answer, NULL, 10) == a * b;
         else if (strcmp(name, "countdown") == 0) {
             int64_t num, den;
-            answer_ok += tr_countdown_eval(p.answer, p.nums, p.n_nums, 1, &num, &den, &err) == 0 && den == 1 &&
-                         num == p.target && p.target >= 10;
+            answer_ok += tr_countdown_eval(p.answer, p.nums, p.n_nums, 1, &num, &den, &err) == 0 &&
+                         den == 1 && num == p.target && p.target >= 10;
         } else
             answer_ok += atoll(p.answer) >= 0;
         /* deterministic */
         if (tr_task_generate(t, seed, i, &tp, &p2, &err) == 0) {
-            deterministic += strcmp(p.prompt, p2.prompt) == 0 && strcmp(p.completion, p2.completion) == 0;
+            deterministic +=
+                strcmp(p.prompt, p2.prompt) == 0 && strcmp(p.completion, p2.completion) == 0;
             tr_problem_free(&p2);
         }
         tr_problem_free(&p);
     }
-    printf("%-9s %s d=%d: %d/%d verified, %d wrong rejected, %d with checked steps, %d language-clean, "
+    printf("%-9s %s d=%d: %d/%d verified, %d wrong rejected, %d with checked steps, %d "
+           "language-clean, "
            "%d answers checked, %d deterministic\n",
-           name, lang, difficulty, ok, n, wrong_rejected, steps_ok, lang_ok, answer_ok, deterministic);
+           name, lang, difficulty, ok, n, wrong_rejected, steps_ok, lang_ok, answer_ok,
+           deterministic);
     CHECK(ok == n);
     CHECK(wrong_rejected == n);
     CHECK(steps_ok == n);
@@ -184,11 +193,13 @@ static void test_parallel_languages(void) {
         char da[256] = "", db[256] = "";
         size_t na = 0, nb = 0;
         for (const char *s = a.prompt; *s && na < 255; s++)
-            if (*s >= '0' && *s <= '9') da[na++] = *s;
+            if (*s >= '0' && *s <= '9')
+                da[na++] = *s;
             else if (na && da[na - 1] != ',')
                 da[na++] = ',';
         for (const char *s = b.prompt; *s && nb < 255; s++)
-            if (*s >= '0' && *s <= '9') db[nb++] = *s;
+            if (*s >= '0' && *s <= '9')
+                db[nb++] = *s;
             else if (nb && db[nb - 1] != ',')
                 db[nb++] = ',';
         while (na && da[na - 1] == ',') na--;
@@ -203,7 +214,8 @@ static void test_parallel_languages(void) {
 
 static void test_registry(void) {
     CHECK(tr_task_count() >= 8);
-    for (int i = 0; i < tr_task_count(); i++) CHECK(tr_task_find(tr_task_name(tr_task_at(i))) == tr_task_at(i));
+    for (int i = 0; i < tr_task_count(); i++)
+        CHECK(tr_task_find(tr_task_name(tr_task_at(i))) == tr_task_at(i));
     CHECK(tr_task_find("nope") == NULL);
     CHECK(tr_task_find("math500") == tr_task_find("math"));
     CHECK(tr_task_has_lang(tr_task_find("wordprob"), "zh"));
@@ -211,15 +223,19 @@ static void test_registry(void) {
     tr_problem p;
     tr_err err;
     tr_task_params zh = {0, "zh"};
-    CHECK(tr_task_generate(tr_task_find("add"), 1, 0, &zh, &p, &err) == -1 && strstr(err.msg, "no 'zh'"));
-    CHECK(tr_task_generate(tr_task_find("gsm8k"), 1, 0, NULL, &p, &err) == -1 && strstr(err.msg, "no generator"));
+    CHECK(tr_task_generate(tr_task_find("add"), 1, 0, &zh, &p, &err) == -1 &&
+          strstr(err.msg, "no 'zh'"));
+    CHECK(tr_task_generate(tr_task_find("gsm8k"), 1, 0, NULL, &p, &err) == -1 &&
+          strstr(err.msg, "no generator"));
     CHECK(strcmp(tr_task_default_file(tr_task_find("gsm8k")), "gsm8k/test.jsonl") == 0);
     /* the difficulty knob: more digits */
     tr_task_params d1 = {1, "en"}, d6 = {6, "en"};
     size_t len1 = 0, len6 = 0;
     for (int i = 0; i < 50; i++) {
-        if (tr_task_generate(tr_task_find("add"), 3, i, &d1, &p, &err) == 0) len1 += strlen(p.answer), tr_problem_free(&p);
-        if (tr_task_generate(tr_task_find("add"), 3, i, &d6, &p, &err) == 0) len6 += strlen(p.answer), tr_problem_free(&p);
+        if (tr_task_generate(tr_task_find("add"), 3, i, &d1, &p, &err) == 0)
+            len1 += strlen(p.answer), tr_problem_free(&p);
+        if (tr_task_generate(tr_task_find("add"), 3, i, &d6, &p, &err) == 0)
+            len6 += strlen(p.answer), tr_problem_free(&p);
     }
     CHECK(len6 > 2 * len1);
     /* countdown: difficulty d gives d+2 numbers */

@@ -65,7 +65,7 @@ void tr_token_stream_sample(const tr_token_stream *s, tr_batch *batch, tr_rng *r
  *   TR_TRUNC_ERROR  fail with a message naming the example.
  */
 typedef struct tr_seq {
-    const int32_t *prompt;     /* n_prompt ids (NULL allowed when n_prompt is 0) */
+    const int32_t *prompt; /* n_prompt ids (NULL allowed when n_prompt is 0) */
     int64_t n_prompt;
     const int32_t *completion; /* n_completion ids, the end token included */
     int64_t n_completion;
@@ -74,9 +74,9 @@ typedef struct tr_seq {
 typedef enum { TR_TRUNC_RIGHT = 0, TR_TRUNC_LEFT = 1, TR_TRUNC_ERROR = 2 } tr_trunc;
 
 typedef struct tr_batch_fill_stats {
-    int n_truncated;          /* examples that did not fit in T+1 tokens */
-    int64_t n_dropped;        /* tokens dropped by truncation */
-    int64_t n_trained;        /* positions with weight 1 */
+    int n_truncated;   /* examples that did not fit in T+1 tokens */
+    int64_t n_dropped; /* tokens dropped by truncation */
+    int64_t n_trained; /* positions with weight 1 */
 } tr_batch_fill_stats;
 
 /* Fills an allocated batch with n <= B examples (rows n..B-1 become all padding: length 0,

@@ -38,16 +38,16 @@
 #define TR_JSONL_DEFAULT_MAX_LINE (4 << 20) /* 4 MiB */
 
 typedef struct tr_jsonl {
-    char path[400];      /* the name used in messages */
-    FILE *fp;            /* NULL when reading from memory */
-    const char *mem;     /* memory source (not owned) */
+    char path[400];  /* the name used in messages */
+    FILE *fp;        /* NULL when reading from memory */
+    const char *mem; /* memory source (not owned) */
     size_t mem_len, mem_pos;
-    char *line;          /* current line buffer (owned), capacity max_line + 1 */
-    size_t max_line;     /* longest accepted line in bytes (without the line end) */
-    int skip_bad;        /* 1: skip malformed lines and count them instead of failing */
-    int64_t line_no;     /* physical line number of the line last returned */
-    int64_t n_rows;      /* objects returned so far */
-    int64_t n_bad;       /* malformed lines skipped (skip_bad mode) */
+    char *line;           /* current line buffer (owned), capacity max_line + 1 */
+    size_t max_line;      /* longest accepted line in bytes (without the line end) */
+    int skip_bad;         /* 1: skip malformed lines and count them instead of failing */
+    int64_t line_no;      /* physical line number of the line last returned */
+    int64_t n_rows;       /* objects returned so far */
+    int64_t n_bad;        /* malformed lines skipped (skip_bad mode) */
     char first_bad[1024]; /* message of the first skipped line ("" if none) */
     int eof;
 } tr_jsonl;
@@ -57,8 +57,8 @@ typedef struct tr_jsonl {
 int tr_jsonl_open(tr_jsonl *r, const char *path, size_t max_line, int skip_bad, tr_err *err);
 /* The same over a memory buffer (not copied: it must outlive the reader); name is used in
  * messages. NUL bytes inside a line make that line malformed. */
-int tr_jsonl_open_mem(tr_jsonl *r, const char *name, const char *data, size_t len,
-                      size_t max_line, int skip_bad, tr_err *err);
+int tr_jsonl_open_mem(tr_jsonl *r, const char *name, const char *data, size_t len, size_t max_line,
+                      int skip_bad, tr_err *err);
 /* Reads the next object. Returns 1 and sets *obj (the caller frees it with cJSON_Delete)
  * when a row was read, 0 at the end of the input, -1 on a malformed line (not in skip_bad
  * mode) or a read error, with "FILE:LINE: what is wrong" in err. */
@@ -89,7 +89,7 @@ tr_ds_kind tr_ds_detect(const cJSON *row);
 #define TR_MAX_NUMS 8
 
 typedef struct tr_message {
-    char *role;    /* "system", "user", "assistant" (any non-empty string is kept) */
+    char *role; /* "system", "user", "assistant" (any non-empty string is kept) */
     char *content;
 } tr_message;
 
@@ -132,10 +132,10 @@ typedef struct tr_dataset {
 } tr_dataset;
 
 typedef struct tr_dataset_params {
-    tr_ds_kind kind;  /* TR_DS_UNKNOWN: detect from the first valid row */
-    int skip_bad;     /* skip (and count) malformed lines and rows with wrong fields */
-    size_t max_line;  /* 0: TR_JSONL_DEFAULT_MAX_LINE */
-    int64_t limit;    /* stop after this many rows (0: all) */
+    tr_ds_kind kind; /* TR_DS_UNKNOWN: detect from the first valid row */
+    int skip_bad;    /* skip (and count) malformed lines and rows with wrong fields */
+    size_t max_line; /* 0: TR_JSONL_DEFAULT_MAX_LINE */
+    int64_t limit;   /* stop after this many rows (0: all) */
 } tr_dataset_params;
 
 tr_dataset_params tr_dataset_default_params(void);

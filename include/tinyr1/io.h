@@ -177,6 +177,16 @@ int tr_permute_rope_rows(float *w, int n_heads, int head_dim, int64_t cols, tr_e
  * in .bin (llama2.c); anything else is refused with "not a model: expected ...". */
 int tr_model_load(tr_model *m, const char *path, tr_err *err);
 
+/* ---- a model with its tokenizer ---------------------------------------------------
+ * Loads the model at model_path (tr_model_load) and, if tok is not NULL, its tokenizer:
+ * tokenizer_path when given (tr_tokenizer_load), else the tokenizer embedded in a tinyr1
+ * checkpoint, else the Hugging Face folder's tokenizer files. A llama2.c .bin has no
+ * tokenizer inside: then tokenizer_path is required (the message says so). The model's
+ * vocabulary must cover the tokenizer's ids. */
+struct tr_tokenizer;
+int tr_load_bundle(const char *model_path, const char *tokenizer_path, tr_model *m,
+                   struct tr_tokenizer **tok, tr_err *err);
+
 /* ---- export: any model -> a Hugging Face folder (src/io/export.c, docs/hf.md) ---- */
 /* What a model path is (the same detection as tr_model_load). */
 typedef enum tr_model_format {

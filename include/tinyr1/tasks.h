@@ -45,22 +45,22 @@
 /* ---- problems ------------------------------------------------------------------ */
 
 typedef struct tr_problem {
-    char task[32];     /* registry name of the task */
-    char lang[8];      /* "en" or "zh": the language of prompt and completion */
-    char *prompt;      /* the question (no chat template), owned */
-    char *answer;      /* the gold answer, owned (countdown: a correct expression for
-                          generated problems, the target as text for file rows) */
-    char *completion;  /* worked solution in the completion format, owned; NULL when the
-                          source has none (e.g. AMC rows) */
+    char task[32];    /* registry name of the task */
+    char lang[8];     /* "en" or "zh": the language of prompt and completion */
+    char *prompt;     /* the question (no chat template), owned */
+    char *answer;     /* the gold answer, owned (countdown: a correct expression for
+                         generated problems, the target as text for file rows) */
+    char *completion; /* worked solution in the completion format, owned; NULL when the
+                         source has none (e.g. AMC rows) */
     /* countdown only */
     int n_nums;
     int64_t nums[TR_MAX_NUMS];
     int64_t target;
-    int use_all;       /* 1: the expression must use every number exactly once */
+    int use_all; /* 1: the expression must use every number exactly once */
     /* provenance */
-    uint64_t seed;     /* generator seed (0 for file rows) */
-    int64_t index;     /* problem index (file rows: the row number, from 0) */
-    int difficulty;    /* resolved difficulty used by the generator (0 for file rows) */
+    uint64_t seed;  /* generator seed (0 for file rows) */
+    int64_t index;  /* problem index (file rows: the row number, from 0) */
+    int difficulty; /* resolved difficulty used by the generator (0 for file rows) */
 } tr_problem;
 
 void tr_problem_free(tr_problem *p);
@@ -83,10 +83,10 @@ tr_task_params tr_task_default_params(void);
 /* ---- verdicts ------------------------------------------------------------------ */
 
 typedef enum {
-    TR_ANS_NONE = 0,  /* nothing found */
-    TR_ANS_TAG,       /* <answer> ... </answer> */
-    TR_ANS_BOXED,     /* \boxed{...}, \boxed X, \fbox{...} */
-    TR_ANS_HASH,      /* #### N */
+    TR_ANS_NONE = 0, /* nothing found */
+    TR_ANS_TAG,      /* <answer> ... </answer> */
+    TR_ANS_BOXED,    /* \boxed{...}, \boxed X, \fbox{...} */
+    TR_ANS_HASH,     /* #### N */
 } tr_answer_source;
 
 #define TR_ANSWER_CAP 512
@@ -141,13 +141,12 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
 
 /* Loads every row of a JSONL file as problems of the task (p: dataset reading options,
  * NULL for defaults). *out is an array of *n problems (free with tr_problems_free). */
-int tr_task_load(const tr_task *t, const char *path, const tr_dataset_params *p,
-                 tr_problem **out, int64_t *n, tr_err *err);
+int tr_task_load(const tr_task *t, const char *path, const tr_dataset_params *p, tr_problem **out,
+                 int64_t *n, tr_err *err);
 
 /* Checks a response (the completion text a model wrote) against the problem with the
  * task's verifier. Never fails: an unparsable response is simply not correct. */
-void tr_task_verify(const tr_task *t, const tr_problem *p, const char *response,
-                    tr_verdict *v);
+void tr_task_verify(const tr_task *t, const tr_problem *p, const char *response, tr_verdict *v);
 
 /* Canonical form of an extracted answer, for majority votes: equivalent answers of the
  * task give the same string (see tr_answer_canonical_math; countdown: the expression
@@ -205,12 +204,12 @@ int tr_answer_equiv(const char *a, const char *b);
  * On success *num and *den (den > 0, reduced) hold the value and 0 is returned; on failure
  * -1 with the reason in err ("uses 7 twice", "division by zero", ...). nums may be NULL
  * (n_nums 0) to evaluate without the number rule. */
-int tr_countdown_eval(const char *expr, const int64_t *nums, int n_nums, int use_all,
-                      int64_t *num, int64_t *den, tr_err *err);
+int tr_countdown_eval(const char *expr, const int64_t *nums, int n_nums, int use_all, int64_t *num,
+                      int64_t *den, tr_err *err);
 
 /* TinyZero's countdown score of a full response: 1.0 if the answer evaluates to target
  * under the rules above, 0.1 if an answer was found but is wrong, 0 if none was found. */
-double tr_countdown_score(const char *response, const int64_t *nums, int n_nums,
-                          int64_t target, int use_all);
+double tr_countdown_score(const char *response, const int64_t *nums, int n_nums, int64_t target,
+                          int use_all);
 
 #endif

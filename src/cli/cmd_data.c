@@ -15,7 +15,8 @@ static int parse_tasks(const char *cmd, const char *list, const tr_task **out, i
     *n = 0;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", list ? list : "");
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
         const tr_task *t = tr_task_find(tok);
         if (!t) {
@@ -92,18 +93,28 @@ static int cmd_data_gen(int argc, char **argv) {
     int64_t n = 100, seed = 1, start = 0;
     int difficulty = 0;
     const cli_opt opts[] = {
-        {"task", CLI_STR, &tasks, "LIST", "comma-separated tasks with generators (add,mul,countdown,wordprob)"},
+        {"task", CLI_STR, &tasks, "LIST",
+         "comma-separated tasks with generators (add,mul,countdown,wordprob)"},
         {"n", CLI_INT64, &n, "N", "number of rows written (tasks take turns)"},
         {"seed", CLI_INT64, &seed, "S", "generator seed: the same seed gives the same file"},
-        {"start", CLI_INT64, &start, "I", "index of the first problem of each task (for disjoint splits)"},
-        {"difficulty", CLI_INT, &difficulty, "D", "1..10, 0 = each task's default (see docs/data.md)"},
-        {"lang", CLI_STR, &lang, "L", "en, zh or both (both: tasks with Chinese give each problem in en then zh)"},
+        {"start", CLI_INT64, &start, "I",
+         "index of the first problem of each task (for disjoint splits)"},
+        {"difficulty", CLI_INT, &difficulty, "D",
+         "1..10, 0 = each task's default (see docs/data.md)"},
+        {"lang", CLI_STR, &lang, "L",
+         "en, zh or both (both: tasks with Chinese give each problem in en then zh)"},
         {"out", CLI_STR, &out, "FILE", "output JSONL file ('-' for standard output); required"},
         {0},
     };
-    const cli_spec spec = {"data gen", "write generated problems with worked solutions as JSONL", "", opts, 0, 0,
-                           "Each row: prompt, completion (\"<think> ... </think> <answer> A </answer>\"), answer,\n"
-                           "task, lang, index, seed, difficulty; countdown rows also nums and target."};
+    const cli_spec spec = {
+        "data gen",
+        "write generated problems with worked solutions as JSONL",
+        "",
+        opts,
+        0,
+        0,
+        "Each row: prompt, completion (\"<think> ... </think> <answer> A </answer>\"), answer,\n"
+        "task, lang, index, seed, difficulty; countdown rows also nums and target."};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     if (!out) return cli_error(spec.command, "--out FILE is required");
@@ -117,13 +128,14 @@ static int cmd_data_gen(int argc, char **argv) {
     for (int i = 0; i < k; i++) {
         char msg[300];
         if (!tr_task_can_generate(list[i])) {
-            snprintf(msg, sizeof msg, "task '%s' is a real set without a generator (use its file, %s)",
+            snprintf(msg, sizeof msg,
+                     "task '%s' is a real set without a generator (use its file, %s)",
                      tr_task_name(list[i]), tr_task_default_file(list[i]));
             return cli_error(spec.command, msg);
         }
         if (!both && !tr_task_has_lang(list[i], lang)) {
-            snprintf(msg, sizeof msg, "task '%s' has no '%s' problems; use --lang en or both", tr_task_name(list[i]),
-                     lang);
+            snprintf(msg, sizeof msg, "task '%s' has no '%s' problems; use --lang en or both",
+                     tr_task_name(list[i]), lang);
             return cli_error(spec.command, msg);
         }
     }
@@ -159,7 +171,8 @@ static int cmd_data_gen(int argc, char **argv) {
         cJSON_AddNumberToObject(row, "difficulty", pr.difficulty);
         if (pr.n_nums > 0) {
             cJSON *nums = cJSON_AddArrayToObject(row, "nums");
-            for (int i = 0; i < pr.n_nums; i++) cJSON_AddItemToArray(nums, cJSON_CreateNumber((double)pr.nums[i]));
+            for (int i = 0; i < pr.n_nums; i++)
+                cJSON_AddItemToArray(nums, cJSON_CreateNumber((double)pr.nums[i]));
             cJSON_AddNumberToObject(row, "target", (double)pr.target);
         }
         if (write_row(of.f, row) != 0) ok = 0;
@@ -167,7 +180,8 @@ static int cmd_data_gen(int argc, char **argv) {
         tr_problem_free(&pr);
     }
     if (out_close(&of, spec.command, ok) != 0 || !ok) return 1;
-    if (of.f != stdout) fprintf(stderr, "tinyr1 data gen: wrote %lld rows to %s\n", (long long)n, out);
+    if (of.f != stdout)
+        fprintf(stderr, "tinyr1 data gen: wrote %lld rows to %s\n", (long long)n, out);
     return 0;
 }
 
@@ -194,11 +208,16 @@ static void count_add(count_entry *c, int *n, int cap, const char *key) {
 static const tr_task *task_for(const tr_example *ex, const tr_task *forced) {
     if (forced) return forced;
     switch (ex->kind) {
-    case TR_DS_PC: return ex->task ? tr_task_find(ex->task) : NULL;
-    case TR_DS_GSM8K: return tr_task_find("gsm8k");
-    case TR_DS_PROBLEM: return tr_task_find("math");
-    case TR_DS_COUNTDOWN: return tr_task_find("countdown");
-    default: return NULL;
+    case TR_DS_PC:
+        return ex->task ? tr_task_find(ex->task) : NULL;
+    case TR_DS_GSM8K:
+        return tr_task_find("gsm8k");
+    case TR_DS_PROBLEM:
+        return tr_task_find("math");
+    case TR_DS_COUNTDOWN:
+        return tr_task_find("countdown");
+    default:
+        return NULL;
     }
 }
 
@@ -207,18 +226,26 @@ static int cmd_data_check(int argc, char **argv) {
     int64_t max_line = 0;
     const char *task = NULL;
     const cli_opt opts[] = {
-        {"skip-bad", CLI_FLAG, &skip_bad, NULL, "report malformed lines but exit 0 (they are counted)"},
-        {"verify", CLI_FLAG, &verify, NULL, "check each row's worked solution with its task's verifier"},
-        {"task", CLI_STR, &task, "NAME", "verifier for --verify (default: the row's task field, or the kind's)"},
+        {"skip-bad", CLI_FLAG, &skip_bad, NULL,
+         "report malformed lines but exit 0 (they are counted)"},
+        {"verify", CLI_FLAG, &verify, NULL,
+         "check each row's worked solution with its task's verifier"},
+        {"task", CLI_STR, &task, "NAME",
+         "verifier for --verify (default: the row's task field, or the kind's)"},
         {"max-errors", CLI_INT, &max_errors, "N", "print at most N error lines"},
         {"max-line", CLI_INT64, &max_line, "BYTES", "longest accepted line, 0 = 4 MiB"},
         {0},
     };
-    const cli_spec spec = {"data check", "validate a JSONL dataset: detect its kind, count rows, report bad lines",
-                           "FILE.jsonl", opts, 1, 1,
-                           "Kinds: text, prompt-completion, messages, countdown, problem (MATH/AIME/AMC), gsm8k.\n"
-                           "Errors are printed as FILE:LINE: what is wrong. Exit status 1 if a line is bad\n"
-                           "(unless --skip-bad) or a worked solution fails --verify."};
+    const cli_spec spec = {
+        "data check",
+        "validate a JSONL dataset: detect its kind, count rows, report bad lines",
+        "FILE.jsonl",
+        opts,
+        1,
+        1,
+        "Kinds: text, prompt-completion, messages, countdown, problem (MATH/AIME/AMC), gsm8k.\n"
+        "Errors are printed as FILE:LINE: what is wrong. Exit status 1 if a line is bad\n"
+        "(unless --skip-bad) or a worked solution fails --verify."};
     char *pos[1];
     int npos = 0;
     int rc = cli_parse(&spec, argc, argv, pos, &npos);
@@ -269,7 +296,8 @@ static int cmd_data_check(int argc, char **argv) {
         if (verify) {
             const tr_task *t = task_for(&ex, forced);
             tr_problem p;
-            if (!t || !ex.completion || tr_task_problem_from_row(t, &ex, row, NULL, &p, &err) != 0) {
+            if (!t || !ex.completion ||
+                tr_task_problem_from_row(t, &ex, row, NULL, &p, &err) != 0) {
                 verify_skip++;
             } else {
                 /* real sets are checked on their own text (MATH: the last \boxed of the
@@ -281,8 +309,10 @@ static int cmd_data_check(int argc, char **argv) {
                 if (!v.correct) {
                     verify_fail++;
                     if (printed++ < max_errors)
-                        fprintf(stderr, "%s: %s: worked solution not verified: %s (answer \"%s\", gold \"%s\")\n", where,
-                                tr_task_name(t), v.reason, v.extracted, p.answer);
+                        fprintf(stderr,
+                                "%s: %s: worked solution not verified: %s (answer \"%s\", gold "
+                                "\"%s\")\n",
+                                where, tr_task_name(t), v.reason, v.extracted, p.answer);
                 }
                 tr_problem_free(&p);
             }
@@ -293,9 +323,10 @@ static int cmd_data_check(int argc, char **argv) {
     int64_t lines = r.line_no;
     tr_jsonl_close(&r);
     if (io_error) return 1;
-    printf("%s: kind %s, %lld rows, %lld bad lines (of %lld lines)\n", pos[0], tr_ds_kind_name(kind), (long long)rows,
-           (long long)bad, (long long)lines);
-    for (int i = 0; i < n_counts; i++) printf("  %-24s %lld\n", counts[i].key, (long long)counts[i].n);
+    printf("%s: kind %s, %lld rows, %lld bad lines (of %lld lines)\n", pos[0],
+           tr_ds_kind_name(kind), (long long)rows, (long long)bad, (long long)lines);
+    for (int i = 0; i < n_counts; i++)
+        printf("  %-24s %lld\n", counts[i].key, (long long)counts[i].n);
     if (verify)
         printf("verified: %lld of %lld worked solutions correct (%lld rows without one)\n",
                (long long)(verified - verify_fail), (long long)verified, (long long)verify_skip);
@@ -310,21 +341,32 @@ static int cmd_data_score(int argc, char **argv) {
     const char *task = NULL, *in = NULL, *field = NULL, *answer_field = NULL, *out = NULL;
     int skip_bad = 0, use_all = 0;
     const cli_opt opts[] = {
-        {"task", CLI_STR, &task, "NAME", "verifier: math, gsm8k, aime, amc, countdown, add, mul, wordprob; required"},
+        {"task", CLI_STR, &task, "NAME",
+         "verifier: math, gsm8k, aime, amc, countdown, add, mul, wordprob; required"},
         {"in", CLI_STR, &in, "FILE", "input JSONL; required"},
         {"response-field", CLI_STR, &field, "F", "field holding the model's response; required"},
         {"answer-field", CLI_STR, &answer_field, "A",
-         "field holding the gold answer (default: the row kind's answer; countdown: nums and target)"},
-        {"out", CLI_STR, &out, "FILE", "write every row again with \"correct\" (and \"score\") added"},
-        {"skip-bad", CLI_FLAG, &skip_bad, NULL, "skip malformed lines and rows without a response (counted)"},
+         "field holding the gold answer (default: the row kind's answer; countdown: nums and "
+         "target)"},
+        {"out", CLI_STR, &out, "FILE",
+         "write every row again with \"correct\" (and \"score\") added"},
+        {"skip-bad", CLI_FLAG, &skip_bad, NULL,
+         "skip malformed lines and rows without a response (counted)"},
         {"use-all", CLI_FLAG, &use_all, NULL, "countdown: every number must be used exactly once"},
         {0},
     };
-    const cli_spec spec = {"data score", "score the responses in a JSONL file with a task's verifier", "", opts, 0, 0,
-                           "Prints 'N scored, M correct'. Answers are taken from <answer>, then \\boxed, then ####."};
+    const cli_spec spec = {
+        "data score",
+        "score the responses in a JSONL file with a task's verifier",
+        "",
+        opts,
+        0,
+        0,
+        "Prints 'N scored, M correct'. Answers are taken from <answer>, then \\boxed, then ####."};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (!task || !in || !field) return cli_error(spec.command, "--task, --in and --response-field are required");
+    if (!task || !in || !field)
+        return cli_error(spec.command, "--task, --in and --response-field are required");
     const tr_task *t = tr_task_find(task);
     if (!t) return cli_error(spec.command, "unknown --task; 'tinyr1 data tasks' lists them");
     tr_jsonl r;
@@ -356,7 +398,8 @@ static int cmd_data_score(int argc, char **argv) {
         tr_problem p;
         memset(&p, 0, sizeof p);
         if (!cJSON_IsString(resp)) {
-            snprintf(msg, sizeof msg, "%s: field \"%s\" (the response) is missing or not a string", where, field);
+            snprintf(msg, sizeof msg, "%s: field \"%s\" (the response) is missing or not a string",
+                     where, field);
             problem_msg = msg;
         } else {
             if (kind == TR_DS_UNKNOWN) kind = tr_ds_detect(row);
@@ -377,7 +420,8 @@ static int cmd_data_score(int argc, char **argv) {
                     problem_msg = msg;
                 }
             }
-            if (!problem_msg && tr_task_problem_from_row(t, &ex, row, answer_field, &p, &err) != 0) {
+            if (!problem_msg &&
+                tr_task_problem_from_row(t, &ex, row, answer_field, &p, &err) != 0) {
                 snprintf(msg, sizeof msg, "%s: %s", where, err.msg);
                 problem_msg = msg;
             }
@@ -415,7 +459,9 @@ static int cmd_data_score(int argc, char **argv) {
     if (out && out_close(&of, spec.command, ok) != 0) ok = 0;
     if (!ok) return 1;
     printf("%lld scored, %lld correct\n", (long long)scored, (long long)correct);
-    fprintf(stderr, "tinyr1 data score: accuracy %.4f, well-formed %lld, mean score %.4f, skipped %lld rows and %lld bad lines\n",
+    fprintf(stderr,
+            "tinyr1 data score: accuracy %.4f, well-formed %lld, mean score %.4f, skipped %lld "
+            "rows and %lld bad lines\n",
             scored ? (double)correct / (double)scored : 0.0, (long long)well_formed,
             scored ? score_sum / (double)scored : 0.0, (long long)skipped, (long long)bad_lines);
     return 0;
@@ -431,9 +477,9 @@ static int cmd_data_tasks(int argc, char **argv) {
     printf("%-10s %-9s %-6s %-22s %s\n", "task", "generator", "langs", "default file", "summary");
     for (int i = 0; i < tr_task_count(); i++) {
         const tr_task *t = tr_task_at(i);
-        printf("%-10s %-9s %-6s %-22s %s\n", tr_task_name(t), tr_task_can_generate(t) ? "yes" : "no",
-               tr_task_has_lang(t, "zh") ? "en,zh" : "en", tr_task_default_file(t) ? tr_task_default_file(t) : "-",
-               tr_task_summary(t));
+        printf("%-10s %-9s %-6s %-22s %s\n", tr_task_name(t),
+               tr_task_can_generate(t) ? "yes" : "no", tr_task_has_lang(t, "zh") ? "en,zh" : "en",
+               tr_task_default_file(t) ? tr_task_default_file(t) : "-", tr_task_summary(t));
     }
     return 0;
 }

@@ -53,7 +53,8 @@ static int32_t seq_at(const tr_seq *s, int64_t i) {
 int tr_batch_fill(tr_batch *b, const tr_seq *seqs, int n, int32_t pad_id, tr_trunc trunc,
                   tr_batch_fill_stats *stats, tr_err *err) {
     if (stats) memset(stats, 0, sizeof *stats);
-    if (n < 0 || n > b->B) return tr_fail(err, "batch: %d examples do not fit in a batch of B=%d", n, b->B);
+    if (n < 0 || n > b->B)
+        return tr_fail(err, "batch: %d examples do not fit in a batch of B=%d", n, b->B);
     const int64_t T = b->T, cap = T + 1;
     for (int r = 0; r < b->B; r++) {
         clear_row(b, r, pad_id);
@@ -65,7 +66,8 @@ int tr_batch_fill(tr_batch *b, const tr_seq *seqs, int n, int32_t pad_id, tr_tru
         int64_t L = s->n_prompt + s->n_completion, off = 0, keep = L;
         if (L > cap) {
             if (trunc == TR_TRUNC_ERROR)
-                return tr_fail(err, "batch: example %d has %lld tokens (prompt %lld + completion %lld), "
+                return tr_fail(err,
+                               "batch: example %d has %lld tokens (prompt %lld + completion %lld), "
                                "more than T+1 = %lld; raise T or choose a truncation rule",
                                r, (long long)L, (long long)s->n_prompt, (long long)s->n_completion,
                                (long long)cap);

@@ -8,13 +8,20 @@
 
 const char *tr_ds_kind_name(tr_ds_kind kind) {
     switch (kind) {
-    case TR_DS_MESSAGES: return "messages";
-    case TR_DS_TEXT: return "text";
-    case TR_DS_PC: return "prompt-completion";
-    case TR_DS_COUNTDOWN: return "countdown";
-    case TR_DS_PROBLEM: return "problem";
-    case TR_DS_GSM8K: return "gsm8k";
-    case TR_DS_UNKNOWN: break;
+    case TR_DS_MESSAGES:
+        return "messages";
+    case TR_DS_TEXT:
+        return "text";
+    case TR_DS_PC:
+        return "prompt-completion";
+    case TR_DS_COUNTDOWN:
+        return "countdown";
+    case TR_DS_PROBLEM:
+        return "problem";
+    case TR_DS_GSM8K:
+        return "gsm8k";
+    case TR_DS_UNKNOWN:
+        break;
     }
     return "unknown";
 }
@@ -64,7 +71,8 @@ static int get_str_or_number(const cJSON *row, const char *name, int required, c
                              const char *where, tr_err *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name);
     if (v && cJSON_IsNumber(v)) {
-        if (!isfinite(v->valuedouble)) return tr_fail(err, "%s: field \"%s\" is not finite", where, name);
+        if (!isfinite(v->valuedouble))
+            return tr_fail(err, "%s: field \"%s\" is not finite", where, name);
         char buf[64];
         snprintf(buf, sizeof buf, "%.15g", v->valuedouble);
         *dst = dup_str(buf, err);
@@ -81,14 +89,17 @@ static int get_int(const cJSON *v, int64_t *out) {
     return 0;
 }
 
-static int get_nums(tr_example *ex, const cJSON *row, int required, const char *where, tr_err *err) {
+static int get_nums(tr_example *ex, const cJSON *row, int required, const char *where,
+                    tr_err *err) {
     const cJSON *nums = cJSON_GetObjectItemCaseSensitive(row, "nums");
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(row, "target");
     if (!nums && !target && !required) return 0;
-    if (!cJSON_IsArray(nums)) return tr_fail(err, "%s: field \"nums\" must be an array of integers", where);
+    if (!cJSON_IsArray(nums))
+        return tr_fail(err, "%s: field \"nums\" must be an array of integers", where);
     int n = cJSON_GetArraySize(nums);
     if (n < 1 || n > TR_MAX_NUMS)
-        return tr_fail(err, "%s: field \"nums\" must hold 1 to %d integers, got %d", where, TR_MAX_NUMS, n);
+        return tr_fail(err, "%s: field \"nums\" must hold 1 to %d integers, got %d", where,
+                       TR_MAX_NUMS, n);
     const cJSON *it;
     int i = 0;
     cJSON_ArrayForEach(it, nums) {
@@ -147,7 +158,8 @@ static int messages_from_json(tr_example *ex, const cJSON *row, const char *wher
     cJSON_ArrayForEach(it, m) {
         char w[600];
         snprintf(w, sizeof w, "%s: messages[%d]", where, i);
-        if (!cJSON_IsObject(it)) return tr_fail(err, "%s must be an object with \"role\" and \"content\"", w);
+        if (!cJSON_IsObject(it))
+            return tr_fail(err, "%s must be an object with \"role\" and \"content\"", w);
         ex->n_messages = i + 1;
         if (get_str(it, "role", 1, &ex->messages[i].role, w, err) != 0) return -1;
         if (get_str(it, "content", 1, &ex->messages[i].content, w, err) != 0) return -1;
@@ -167,8 +179,12 @@ int tr_example_from_json(tr_example *ex, const cJSON *row, tr_ds_kind kind, cons
     ex->kind = kind;
     int rc = 0;
     switch (kind) {
-    case TR_DS_MESSAGES: rc = messages_from_json(ex, row, where, err); break;
-    case TR_DS_TEXT: rc = get_str(row, "text", 1, &ex->text, where, err); break;
+    case TR_DS_MESSAGES:
+        rc = messages_from_json(ex, row, where, err);
+        break;
+    case TR_DS_TEXT:
+        rc = get_str(row, "text", 1, &ex->text, where, err);
+        break;
     case TR_DS_PC:
         rc = get_str(row, "prompt", 1, &ex->prompt, where, err);
         if (!rc) rc = get_str(row, "completion", 1, &ex->completion, where, err);
@@ -204,10 +220,11 @@ int tr_example_from_json(tr_example *ex, const cJSON *row, tr_ds_kind kind, cons
         break;
     }
     case TR_DS_UNKNOWN:
-        rc = tr_fail(err,
-                     "%s: unrecognised row: expected the fields of one dataset kind (text | "
-                     "prompt+completion | messages | nums+target | problem+answer | question+answer)",
-                     where);
+        rc = tr_fail(
+            err,
+            "%s: unrecognised row: expected the fields of one dataset kind (text | "
+            "prompt+completion | messages | nums+target | problem+answer | question+answer)",
+            where);
         break;
     }
     if (rc) {
@@ -273,14 +290,16 @@ int tr_dataset_load(tr_dataset *ds, const char *path, const tr_dataset_params *p
                 rc = tr_fail(err, "%s", row_err.msg);
                 break;
             }
-            if (bad_fields == 0 && r.n_bad == 0) snprintf(ds->first_bad, sizeof ds->first_bad, "%s", row_err.msg);
+            if (bad_fields == 0 && r.n_bad == 0)
+                snprintf(ds->first_bad, sizeof ds->first_bad, "%s", row_err.msg);
             bad_fields++;
             continue;
         }
         if (ds->kind == TR_DS_UNKNOWN) ds->kind = k;
         ds->n++;
     }
-    if (rc == 0 && r.n_bad && !ds->first_bad[0]) snprintf(ds->first_bad, sizeof ds->first_bad, "%s", r.first_bad);
+    if (rc == 0 && r.n_bad && !ds->first_bad[0])
+        snprintf(ds->first_bad, sizeof ds->first_bad, "%s", r.first_bad);
     ds->n_bad = r.n_bad + bad_fields;
     if (rc == 0 && ds->n == 0) rc = tr_fail(err, "%s: no valid rows", r.path);
     tr_jsonl_close(&r);

@@ -18,11 +18,17 @@ int64_t tr_utf8_invalid_at(const char *s, size_t len) {
         size_t n;
         unsigned cp, min;
         if (c >= 0xC2 && c <= 0xDF) {
-            n = 1; cp = c & 0x1F; min = 0x80;
+            n = 1;
+            cp = c & 0x1F;
+            min = 0x80;
         } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2; cp = c & 0x0F; min = 0x800;
+            n = 2;
+            cp = c & 0x0F;
+            min = 0x800;
         } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3; cp = c & 0x07; min = 0x10000;
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
         } else {
             return (int64_t)i;
         }
@@ -43,7 +49,8 @@ static int reader_init(tr_jsonl *r, const char *name, size_t max_line, int skip_
     r->max_line = max_line ? max_line : TR_JSONL_DEFAULT_MAX_LINE;
     r->skip_bad = skip_bad;
     r->line = malloc(r->max_line + 2);
-    if (!r->line) return tr_fail(err, "%s: out of memory for a %zu-byte line buffer", r->path, r->max_line);
+    if (!r->line)
+        return tr_fail(err, "%s: out of memory for a %zu-byte line buffer", r->path, r->max_line);
     return 0;
 }
 
@@ -140,15 +147,16 @@ static cJSON *parse_line(tr_jsonl *r, size_t n, char *msg, size_t cap) {
     }
     int64_t bad = tr_utf8_invalid_at(s, n);
     if (bad >= 0) {
-        snprintf(msg, cap, "%s:%lld: invalid UTF-8 at column %lld", r->path,
-                 (long long)r->line_no, (long long)bad + 1);
+        snprintf(msg, cap, "%s:%lld: invalid UTF-8 at column %lld", r->path, (long long)r->line_no,
+                 (long long)bad + 1);
         return NULL;
     }
     const char *end = NULL;
     cJSON *obj = cJSON_ParseWithLengthOpts(s, n, &end, 0);
     if (!obj) {
         long long col = end && end >= s && end <= s + n ? (long long)(end - s) + 1 : 1;
-        snprintf(msg, cap, "%s:%lld: invalid JSON at column %lld (expected one JSON object per line)",
+        snprintf(msg, cap,
+                 "%s:%lld: invalid JSON at column %lld (expected one JSON object per line)",
                  r->path, (long long)r->line_no, col);
         return NULL;
     }
@@ -156,8 +164,8 @@ static cJSON *parse_line(tr_jsonl *r, size_t n, char *msg, size_t cap) {
         const char *e = end;
         while (e < s + n && (*e == ' ' || *e == '\t' || *e == '\r')) e++;
         if (e < s + n) {
-            snprintf(msg, cap, "%s:%lld: extra text after the JSON value at column %lld",
-                     r->path, (long long)r->line_no, (long long)(e - s) + 1);
+            snprintf(msg, cap, "%s:%lld: extra text after the JSON value at column %lld", r->path,
+                     (long long)r->line_no, (long long)(e - s) + 1);
             cJSON_Delete(obj);
             return NULL;
         }
@@ -182,7 +190,9 @@ int tr_jsonl_next(tr_jsonl *r, cJSON **obj, tr_err *err) {
         size_t n = 0;
         int too_long = 0;
         int got = read_raw_line(r, &n, &too_long);
-        if (got < 0) return tr_fail(err, "%s:%lld: read error: %s", r->path, (long long)r->line_no + 1, strerror(errno));
+        if (got < 0)
+            return tr_fail(err, "%s:%lld: read error: %s", r->path, (long long)r->line_no + 1,
+                           strerror(errno));
         if (got == 0) return 0;
         r->line_no++;
         char msg[1024];

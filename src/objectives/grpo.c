@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objectives/fastmath.h"
 #include "tinyr1/objectives.h"
 
 tr_grpo_params tr_grpo_default_params(void) {
@@ -63,17 +64,19 @@ void tr_grpo_stats_merge(tr_grpo_stats *dst, const tr_grpo_stats *src) {
 static void row_softmax(double *logp, double *entropy, double *zsum, const float *z, int V,
                         int y, double inv_t, double *e) {
     double mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
     for (int i = 0; i < V; i++) {
         double s = (double)z[i] * inv_t;
-        if (s > mx) mx = s;
+        mx = s > mx ? s : mx;
     }
     double Z = 0, S = 0;
+#pragma omp simd reduction(+ : Z, S)
     for (int i = 0; i < V; i++) {
         double d = (double)z[i] * inv_t - mx;
-        double ei = exp(d);
+        double ei = tr_fast_exp(d);
         e[i] = ei;
         Z += ei;
-        if (ei > 0) S += ei * d;
+        S += ei * tr_fast_floor(d, -1e300); /* 0 * (-inf) would be NaN */
     }
     const double lz = log(Z);
     *logp = (double)z[y] * inv_t - mx - lz;
@@ -214,6 +217,7 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
                 acc[6] += m * ent;
                 /* dL/dz_i = wgt g (onehot_i - q_i) / T */
                 const double c = wgt * g * inv_t, cq = c / Z;
+#pragma omp simd
                 for (int i = 0; i < V; i++) d[i] = (float)(-cq * e[i]);
                 d[y] = (float)(c * (1.0 - e[y] / Z));
             }

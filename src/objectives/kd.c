@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objectives/fastmath.h"
 #include "tinyr1/objectives.h"
 
 typedef struct kd_cfg {
@@ -69,16 +70,16 @@ static inline void kd_term(const kd_cfg *c, double lp, double lq, double p, doub
     double lm;
     switch (c->div) {
     case TR_KD_FKL:
-        *ell = p > 0 ? p * (lp - lq) : 0.0;
+        /* branch-free so the dense loop vectorises: where p = 0, lp = -inf is floored to a
+         * finite value and the term is 0 * finite = 0 */
+        *ell = p * (tr_fast_floor(lp, -1e300) - tr_fast_floor(lq, -1e300));
         *h = -p;
         return;
     case TR_KD_RKL:
-        if (q > 0) {
-            *ell = q * (lq - lp);
-            *h = q * (lq - lp + 1.0);
-        } else {
-            *ell = *h = 0.0;
-        }
+        lq = tr_fast_floor(lq, -1e300); /* q = 0 where lq = -inf: the terms vanish */
+        lp = tr_fast_floor(lp, -1e300);
+        *ell = q * (lq - lp);
+        *h = q * (lq - lp + 1.0);
         return;
     case TR_KD_JSD:
         lm = lse2(c->log_beta + lp, c->log_1mbeta + lq);
@@ -132,25 +133,56 @@ typedef struct kd_row {
     double rest_coef, rest_shift;
 } kd_row;
 
+/* The per-token terms over a dense row; `div` is a literal at each call site so the switch
+ * in kd_term folds away and the loop vectorises where the divergence allows. */
+static inline void kd_dense_terms(const kd_cfg *c, tr_kd_div div, const float *z, const float *u,
+                                  int V, double lzs, double lzt, double izs, double izt,
+                                  kd_scratch *sc, double *loss_out, double *H_out) {
+    const double it = c->inv_t;
+    const int restrict_support = c->restrict_support;
+    double *e = sc->e, *f = sc->f;
+    kd_cfg cc = *c;
+    cc.div = div;
+    double loss = 0, H = 0;
+#pragma omp simd reduction(+ : loss, H)
+    for (int i = 0; i < V; i++) {
+        /* logs from the logits, not log(exp): exact even where q or p underflow to 0 */
+        const int masked = u[i] == -INFINITY;
+        double q = e[i] * izs, p = f[i] * izt;
+        double lq = (restrict_support && masked) ? -INFINITY : (double)z[i] * it - lzs;
+        double lp = masked ? -INFINITY : (double)u[i] * it - lzt;
+        double ell, h;
+        kd_term(&cc, lp, lq, p, q, &ell, &h);
+        loss += ell;
+        H += h;
+        f[i] = h;
+    }
+    *loss_out = loss;
+    *H_out = H;
+}
+
 /* Dense teacher row: fills sc->e (student exps) and sc->f (h_i); returns -1 when the teacher
  * row is all -inf. */
 static int kd_dense_prepare(kd_row *r, const kd_cfg *c, const float *z, const float *u, int V,
                             kd_scratch *sc) {
     const double it = c->inv_t;
+    const int restrict_support = c->restrict_support;
     double ms = -INFINITY, mt = -INFINITY;
+#pragma omp simd reduction(max : ms, mt)
     for (int i = 0; i < V; i++) {
         double t = (double)u[i] * it;
-        if (t > mt) mt = t;
-        if (c->restrict_support && u[i] == -INFINITY) continue;
-        double s = (double)z[i] * it;
-        if (s > ms) ms = s;
+        mt = t > mt ? t : mt;
+        double s = (restrict_support && u[i] == -INFINITY) ? -INFINITY : (double)z[i] * it;
+        ms = s > ms ? s : ms;
     }
     if (mt == -INFINITY) return -1;
     double zs = 0, zt = 0;
     double *e = sc->e, *f = sc->f;
+#pragma omp simd reduction(+ : zs, zt)
     for (int i = 0; i < V; i++) {
-        double et = exp((double)u[i] * it - mt);
-        double es = (c->restrict_support && u[i] == -INFINITY) ? 0.0 : exp((double)z[i] * it - ms);
+        double et = tr_fast_exp((double)u[i] * it - mt);
+        double es = tr_fast_exp((double)z[i] * it - ms);
+        es = (restrict_support && u[i] == -INFINITY) ? 0.0 : es;
         e[i] = es;
         f[i] = et;
         zs += es;
@@ -158,17 +190,25 @@ static int kd_dense_prepare(kd_row *r, const kd_cfg *c, const float *z, const fl
     }
     const double lzs = ms + log(zs), lzt = mt + log(zt), izs = 1.0 / zs, izt = 1.0 / zt;
     double loss = 0, H = 0;
-    for (int i = 0; i < V; i++) {
-        /* logs from the logits, not log(exp): exact even where q or p underflow to 0 */
-        const int out = c->restrict_support && u[i] == -INFINITY;
-        double q = e[i] * izs, p = f[i] * izt;
-        double lq = out ? -INFINITY : (double)z[i] * it - lzs;
-        double lp = u[i] == -INFINITY ? -INFINITY : (double)u[i] * it - lzt;
-        double ell, h;
-        kd_term(c, lp, lq, p, q, &ell, &h);
-        loss += ell;
-        H += h;
-        f[i] = h;
+    switch (c->div) {
+    case TR_KD_FKL:
+        kd_dense_terms(c, TR_KD_FKL, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
+    case TR_KD_RKL:
+        kd_dense_terms(c, TR_KD_RKL, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
+    case TR_KD_JSD:
+        kd_dense_terms(c, TR_KD_JSD, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
+    case TR_KD_SKL:
+        kd_dense_terms(c, TR_KD_SKL, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
+    case TR_KD_SRKL:
+        kd_dense_terms(c, TR_KD_SRKL, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
+    case TR_KD_TVD:
+        kd_dense_terms(c, TR_KD_TVD, z, u, V, lzs, lzt, izs, izt, sc, &loss, &H);
+        break;
     }
     r->loss = loss;
     r->H = H;
@@ -183,10 +223,13 @@ static void kd_dense_write(float *d, const kd_row *r, const kd_scratch *sc, int 
                            int accumulate) {
     const double a = scale, b = scale * r->H / r->zs;
     const double *e = sc->e, *f = sc->f;
-    if (accumulate)
+    if (accumulate) {
+#pragma omp simd
         for (int i = 0; i < V; i++) d[i] += (float)(a * f[i] - b * e[i]);
-    else
+    } else {
+#pragma omp simd
         for (int i = 0; i < V; i++) d[i] = (float)(a * f[i] - b * e[i]);
+    }
 }
 
 /* Sparse teacher row (ids, lpt: K entries, rest log-prob). Fills sc->e, marks the ids and
@@ -217,12 +260,14 @@ static int kd_sparse_prepare(kd_row *r, const kd_cfg *c, const float *z, int V, 
     }
     double zs = 0, zrest = 0;
     double *e = sc->e;
+#pragma omp simd reduction(+ : zs, zrest)
     for (int i = 0; i < V; i++) {
         int in = mark[i] ? mark[i] == 1 : rest_in;
-        double es = in ? exp((double)z[i] * it - ms) : 0.0;
+        double es = tr_fast_exp((double)z[i] * it - ms);
+        es = in ? es : 0.0;
         e[i] = es;
         zs += es;
-        if (!mark[i]) zrest += es;
+        zrest += mark[i] ? 0.0 : es;
     }
     const double lzs = ms + log(zs);
     double rest_shift = 1.0, lq_rest = -INFINITY;
@@ -232,7 +277,7 @@ static int kd_sparse_prepare(kd_row *r, const kd_cfg *c, const float *z, int V, 
              * own max so log q_rest and the split of its gradient stay exact */
             zrest = 0;
             for (int i = 0; i < V; i++)
-                if (!mark[i]) zrest += (e[i] = exp((double)z[i] * it - mrest));
+                if (!mark[i]) zrest += (e[i] = tr_fast_exp((double)z[i] * it - mrest));
             rest_shift = exp(mrest - ms);
             lq_rest = mrest + log(zrest) - lzs;
         } else {
@@ -268,10 +313,13 @@ static void kd_sparse_write(float *d, const kd_row *r, kd_scratch *sc, int V, in
     const double *e = sc->e;
     unsigned char *mark = sc->mark;
     const double b = r->H / r->zs, brest = r->rest_coef - r->rest_shift * b;
-    for (int i = 0; i < V; i++) {
-        if (mark[i]) continue; /* top-K tokens below, in one rounding */
-        double g = scale * e[i] * brest;
-        d[i] = accumulate ? d[i] + (float)g : (float)g;
+    /* top-K tokens are rewritten below in one rounding */
+    if (accumulate) {
+#pragma omp simd
+        for (int i = 0; i < V; i++) d[i] += mark[i] ? 0.0f : (float)(scale * e[i] * brest);
+    } else {
+#pragma omp simd
+        for (int i = 0; i < V; i++) d[i] = (float)(scale * e[i] * brest);
     }
     for (int k = 0; k < K; k++) {
         const int i = ids[k];
@@ -555,10 +603,11 @@ int tr_kd_topk_from_logits(int32_t *ids, float *logprobs, float *rest_logprob,
             }
             for (int k = 0; k < K; k++) mark[hid[k]] = 1;
             double zt = 0, zrest = 0;
+#pragma omp simd reduction(+ : zt, zrest)
             for (int i = 0; i < V; i++) {
-                double e = exp((double)u[i] * it - mt);
+                double e = tr_fast_exp((double)u[i] * it - mt);
                 zt += e;
-                if (!mark[i]) zrest += e;
+                zrest += mark[i] ? 0.0 : e;
             }
             const double lzt = mt + log(zt);
             /* heap-sort: pop the worst to the end, leaving decreasing order */

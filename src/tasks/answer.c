@@ -61,15 +61,16 @@ static int boxed_content(const char *b, const char *e, const char **cs, const ch
 /* The last well-formed \boxed / \fbox in [s, e). */
 static int last_boxed_range(const char *s, const char *e, const char **cs, const char **ce) {
     const char *end = e;
-    for (;;) {
+    /* malformed boxes are skipped, but only so many: each try scans to the end of the
+     * text, and a response made of unclosed "\boxed{" must stay linear */
+    for (int tries = 0; tries < 64; tries++) {
         const char *b1 = find_last(s, end, "\\boxed"), *b2 = find_last(s, end, "\\fbox");
-        const char *b = b1 > b2 ? b1 : b2;
-        if (!b1) b = b2;
-        if (!b2) b = b1;
+        const char *b = !b1 ? b2 : !b2 ? b1 : b1 > b2 ? b1 : b2;
         if (!b) return -1;
         if (boxed_content(b, e, cs, ce) == 0) return 0;
         end = b; /* malformed: try an earlier one */
     }
+    return -1;
 }
 
 int tr_answer_last_boxed(const char *text, char *buf, size_t cap) {

@@ -42,7 +42,8 @@ static char peek_op(const char *p, int *len) {
 }
 
 static int use_number(cd_parser *ps, int64_t v) {
-    if (++ps->n_numbers > CD_MAX_NUMBERS) return cd_error(ps, "too many numbers%s (at column %d)", "");
+    if (++ps->n_numbers > CD_MAX_NUMBERS)
+        return cd_error(ps, "too many numbers%s (at column %d)", "");
     if (!ps->check_nums) return 0;
     int listed = 0;
     for (int i = 0; i < ps->n_nums; i++) {
@@ -115,7 +116,8 @@ static int parse_term(cd_parser *ps, tr_tk_q *out) {
         ps->p += len;
         tr_tk_q rhs;
         if (parse_factor(ps, &rhs)) return -1;
-        if (op == '/' && rhs.n == 0) return cd_error(ps, "division by zero%s (before column %d)", "");
+        if (op == '/' && rhs.n == 0)
+            return cd_error(ps, "division by zero%s (before column %d)", "");
         if ((op == '*' ? tr_tk_q_mul(acc, rhs, &acc) : tr_tk_q_div(acc, rhs, &acc)) != 0)
             return cd_error(ps, "arithmetic overflow%s (before column %d)", "");
     }
@@ -143,8 +145,8 @@ static int parse_expr(cd_parser *ps, tr_tk_q *out) {
     return 0;
 }
 
-int tr_countdown_eval(const char *expr, const int64_t *nums, int n_nums, int use_all,
-                      int64_t *num, int64_t *den, tr_err *err) {
+int tr_countdown_eval(const char *expr, const int64_t *nums, int n_nums, int use_all, int64_t *num,
+                      int64_t *den, tr_err *err) {
     if (!expr) return tr_fail(err, "no expression");
     size_t len = strnlen(expr, CD_MAX_LEN + 1);
     if (len > CD_MAX_LEN) return tr_fail(err, "expression longer than %d bytes", CD_MAX_LEN);
@@ -191,7 +193,8 @@ void tr_tk_countdown_verify(const int64_t *nums, int n_nums, int64_t target, int
     }
     if (d != 1 || n != target) {
         if (d == 1)
-            snprintf(v->reason, sizeof v->reason, "evaluates to %lld, not %lld", (long long)n, (long long)target);
+            snprintf(v->reason, sizeof v->reason, "evaluates to %lld, not %lld", (long long)n,
+                     (long long)target);
         else
             snprintf(v->reason, sizeof v->reason, "evaluates to %lld/%lld, not %lld", (long long)n,
                      (long long)d, (long long)target);
@@ -214,8 +217,9 @@ char *tr_tk_countdown_prompt(const int64_t *nums, int n, int64_t target, int use
     tr_tk_buf b = {0};
     tr_tk_puts(&b, "Using the numbers [");
     for (int i = 0; i < n; i++) tr_tk_printf(&b, "%s%lld", i ? ", " : "", (long long)nums[i]);
-    tr_tk_printf(&b, "], write an expression that equals %lld. You may use + - * / and "
-                     "parentheses, and each number %s.",
+    tr_tk_printf(&b,
+                 "], write an expression that equals %lld. You may use + - * / and "
+                 "parentheses, and each number %s.",
                  (long long)target, use_all ? "exactly once" : "at most once");
     return tr_tk_take(&b);
 }
@@ -252,7 +256,10 @@ static int build_tree(tr_rng *rng, cd_item *items, int n, tr_tk_buf *cot) {
         if (a.v * b.v <= 2000) ops[n_ops++] = '*';
         if (b.v > 1 && a.v % b.v == 0) ops[n_ops++] = '/';
         char op = ops[tr_rng_below(rng, (uint64_t)n_ops)];
-        int64_t r = op == '+' ? a.v + b.v : op == '-' ? a.v - b.v : op == '*' ? a.v * b.v : a.v / b.v;
+        int64_t r = op == '+'   ? a.v + b.v
+                    : op == '-' ? a.v - b.v
+                    : op == '*' ? a.v * b.v
+                                : a.v / b.v;
         cd_item c;
         char sa[128], sb[128];
         wrap(sa, sizeof sa, &a);
@@ -269,7 +276,8 @@ static int build_tree(tr_rng *rng, cd_item *items, int n, tr_tk_buf *cot) {
         n--;
         if (n > 1) {
             tr_tk_puts(cot, " Left:");
-            for (int k = 0; k < n; k++) tr_tk_printf(cot, "%s %lld", k ? "," : "", (long long)items[k].v);
+            for (int k = 0; k < n; k++)
+                tr_tk_printf(cot, "%s %lld", k ? "," : "", (long long)items[k].v);
             tr_tk_puts(cot, ".\n");
         } else {
             tr_tk_puts(cot, "\n");
@@ -303,7 +311,8 @@ int tr_tk_countdown_generate(uint64_t seed, int64_t index, int difficulty, const
             tr_tk_free(&cot);
             continue;
         }
-        tr_tk_printf(&cot, "That is the target %lld, using every number once. The expression is %s.",
+        tr_tk_printf(&cot,
+                     "That is the target %lld, using every number once. The expression is %s.",
                      (long long)target, items[0].expr);
         memset(out, 0, sizeof *out);
         out->n_nums = n;
@@ -314,9 +323,10 @@ int tr_tk_countdown_generate(uint64_t seed, int64_t index, int difficulty, const
         out->index = index;
         out->difficulty = difficulty;
         /* the answer of a countdown problem is its expression */
-        return tr_tk_problem_finish(out, "countdown", lang, tr_tk_countdown_prompt(nums, n, target, 0),
+        return tr_tk_problem_finish(out, "countdown", lang,
+                                    tr_tk_countdown_prompt(nums, n, target, 0),
                                     tr_tk_strdup(items[0].expr), tr_tk_take(&cot), err);
     }
-    return tr_fail(err, "countdown: no problem found for seed %llu index %lld", (unsigned long long)seed,
-                   (long long)index);
+    return tr_fail(err, "countdown: no problem found for seed %llu index %lld",
+                   (unsigned long long)seed, (long long)index);
 }

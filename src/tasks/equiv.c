@@ -19,9 +19,15 @@
 #define EQ_MAX_DEPTH 16
 #define EQ_MAX_PARTS 64
 
-static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static int is_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* Index of the '}' matching the '{' at s[open], skipping \{ and \}; n if unmatched. */
 static size_t match_brace(const char *s, size_t n, size_t open) {
@@ -49,9 +55,9 @@ static int name_is(const char *name, size_t len, const char *lit) {
 }
 
 static int is_text_cmd(const char *name, size_t len) {
-    static const char *const cmds[] = {"text",   "textbf", "textrm", "textit",       "textnormal",
-                                       "textsf", "texttt", "mbox",   "mathrm",       "mathbf",
-                                       "mathit", "mathsf", "hbox",   "boldsymbol",   "textup",
+    static const char *const cmds[] = {"text",   "textbf", "textrm",  "textit",       "textnormal",
+                                       "textsf", "texttt", "mbox",    "mathrm",       "mathbf",
+                                       "mathit", "mathsf", "hbox",    "boldsymbol",   "textup",
                                        "emph",   "mathbb", "mathcal", "operatorname", NULL};
     for (int i = 0; cmds[i]; i++)
         if (name_is(name, len, cmds[i])) return 1;
@@ -76,7 +82,8 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             /* ^\circ and ^{\circ}: degrees, dropped */
             size_t j = i + 1;
             while (j < n && is_space(s[j])) j++;
-            if (j + 5 <= n && memcmp(s + j, "\\circ", 5) == 0 && (j + 5 == n || !is_alpha(s[j + 5]))) {
+            if (j + 5 <= n && memcmp(s + j, "\\circ", 5) == 0 &&
+                (j + 5 == n || !is_alpha(s[j + 5]))) {
                 i = j + 5;
                 continue;
             }
@@ -155,9 +162,10 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
         while (j < n && is_alpha(s[j])) j++;
         const char *name = s + i + 1;
         size_t len = j - i - 1;
-        if (name_is(name, len, "left") || name_is(name, len, "right") || name_is(name, len, "bigl") ||
-            name_is(name, len, "bigr") || name_is(name, len, "Bigl") || name_is(name, len, "Bigr") ||
-            name_is(name, len, "big") || name_is(name, len, "Big")) {
+        if (name_is(name, len, "left") || name_is(name, len, "right") ||
+            name_is(name, len, "bigl") || name_is(name, len, "bigr") ||
+            name_is(name, len, "Bigl") || name_is(name, len, "Bigr") || name_is(name, len, "big") ||
+            name_is(name, len, "Big")) {
             i = j;
             if (i < n && s[i] == '.') i++; /* \left. and \right. are invisible */
             continue;
@@ -230,7 +238,8 @@ static size_t trim_end(const char *s, size_t e) {
 /* Length of a trailing "^2", "^3", "^{2}", "^{3}" ending at e (0 if none). */
 static size_t power_suffix(const char *s, size_t e) {
     if (e >= 2 && s[e - 2] == '^' && (s[e - 1] == '2' || s[e - 1] == '3')) return 2;
-    if (e >= 4 && s[e - 4] == '^' && s[e - 3] == '{' && (s[e - 2] == '2' || s[e - 2] == '3') && s[e - 1] == '}')
+    if (e >= 4 && s[e - 4] == '^' && s[e - 3] == '{' && (s[e - 2] == '2' || s[e - 2] == '3') &&
+        s[e - 1] == '}')
         return 4;
     return 0;
 }
@@ -301,7 +310,8 @@ static size_t strip_lhs(const char *s, size_t n) {
         size_t st = i;
         while (i < n && is_alpha(s[i])) i++;
         if (i == st) return 0;
-        static const char *const greek[] = {"alpha", "beta", "gamma", "theta", "lambda", "mu", "phi", "omega", NULL};
+        static const char *const greek[] = {"alpha", "beta", "gamma", "theta", "lambda",
+                                            "mu",    "phi",  "omega", NULL};
         int ok = 0;
         for (int g = 0; greek[g]; g++)
             if (name_is(s + st, i - st, greek[g])) ok = 1;
@@ -381,7 +391,8 @@ static int tokenize(const char *s, size_t n, toks *ts) {
 }
 
 static int tok_is(const toks *ts, size_t i, const char *lit) {
-    return i < ts->n && ts->t[i].len == strlen(lit) && memcmp(ts->s + ts->t[i].start, lit, ts->t[i].len) == 0;
+    return i < ts->n && ts->t[i].len == strlen(lit) &&
+           memcmp(ts->s + ts->t[i].start, lit, ts->t[i].len) == 0;
 }
 
 static size_t tok_match(const toks *ts, size_t open, size_t end) {
@@ -408,11 +419,11 @@ static void emit_text(emitter *em, const char *s, size_t n) {
 static void emit_tok(emitter *em, const toks *ts, size_t i) {
     const char *p = ts->s + ts->t[i].start;
     size_t n = ts->t[i].len;
-    static const char *const alias[][2] = {{"\\le", "\\leq"},     {"\\ge", "\\geq"},   {"\\ne", "\\neq"},
-                                           {"\\lbrace", "\\{"},   {"\\rbrace", "\\}"}, {"\\lvert", "|"},
-                                           {"\\rvert", "|"},      {"\\vert", "|"},     {"\\lbrack", "["},
-                                           {"\\rbrack", "]"},     {"\\neg", "\\lnot"}, {"\\to", "\\rightarrow"},
-                                           {"\\infin", "\\infty"}, {NULL, NULL}};
+    static const char *const alias[][2] = {
+        {"\\le", "\\leq"},      {"\\ge", "\\geq"}, {"\\ne", "\\neq"},   {"\\lbrace", "\\{"},
+        {"\\rbrace", "\\}"},    {"\\lvert", "|"},  {"\\rvert", "|"},    {"\\vert", "|"},
+        {"\\lbrack", "["},      {"\\rbrack", "]"}, {"\\neg", "\\lnot"}, {"\\to", "\\rightarrow"},
+        {"\\infin", "\\infty"}, {NULL, NULL}};
     if (ts->t[i].cmd)
         for (int a = 0; alias[a][0]; a++)
             if (strlen(alias[a][0]) == n && memcmp(p, alias[a][0], n) == 0) {
@@ -590,7 +601,7 @@ static num num_d(double d) {
 static num num_op(char op, num a, num b, int *bad) {
     if (a.exact && b.exact) {
         tr_tk_q r;
-        int rc = op == '+' ? tr_tk_q_add(a.q, b.q, &r)
+        int rc = op == '+'   ? tr_tk_q_add(a.q, b.q, &r)
                  : op == '-' ? tr_tk_q_sub(a.q, b.q, &r)
                  : op == '*' ? tr_tk_q_mul(a.q, b.q, &r)
                              : tr_tk_q_div(a.q, b.q, &r);
@@ -699,12 +710,13 @@ static num ev_number(evaluator *ev) {
     while (p < ev->e) {
         if (is_digit(*p)) {
             if (nd < 38) digits[nd++] = *p; /* longer literals are approximated below */
-            if (seen_dot) frac++;
+            if (seen_dot)
+                frac++;
             else
                 int_digits++;
             p++;
-        } else if (*p == ',' && !seen_dot && int_digits > 0 && p + 3 < ev->e &&
-                   is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && (p + 4 >= ev->e || !is_digit(p[4]))) {
+        } else if (*p == ',' && !seen_dot && int_digits > 0 && p + 3 < ev->e && is_digit(p[1]) &&
+                   is_digit(p[2]) && is_digit(p[3]) && (p + 4 >= ev->e || !is_digit(p[4]))) {
             p++;
         } else if (*p == '.' && !seen_dot && p + 1 < ev->e && is_digit(p[1])) {
             seen_dot = 1;
@@ -753,7 +765,8 @@ static num ev_primary(evaluator *ev) {
         return num_d(0);
     }
     num v = num_d(0);
-    if (ev->p < ev->e && (is_digit(*ev->p) || (*ev->p == '.' && ev->p + 1 < ev->e && is_digit(ev->p[1])))) {
+    if (ev->p < ev->e &&
+        (is_digit(*ev->p) || (*ev->p == '.' && ev->p + 1 < ev->e && is_digit(ev->p[1])))) {
         const char *st = ev->p;
         v = ev_number(ev);
         /* a mixed number: an integer literal directly followed by \frac{int}{int} */
@@ -832,7 +845,8 @@ static num ev_unary(evaluator *ev) {
 static int starts_primary(evaluator *ev) {
     if (ev->p >= ev->e) return 0;
     char c = *ev->p;
-    return is_digit(c) || c == '(' || c == '{' || at(ev, "\\frac") || at(ev, "\\sqrt") || at(ev, "\\pi");
+    return is_digit(c) || c == '(' || c == '{' || at(ev, "\\frac") || at(ev, "\\sqrt") ||
+           at(ev, "\\pi");
 }
 
 static num ev_term(evaluator *ev) {
@@ -1110,7 +1124,8 @@ static int atom_canon(const char *s, size_t a, size_t b, tr_tk_buf *out, num *v)
     int words = b - a >= 2;
     for (size_t k = a; k < b; k++)
         if (!is_alpha(s[k])) words = 0;
-    for (size_t k = a; k < b; k++) tr_tk_putc(out, words ? (char)tolower((unsigned char)s[k]) : s[k]);
+    for (size_t k = a; k < b; k++)
+        tr_tk_putc(out, words ? (char)tolower((unsigned char)s[k]) : s[k]);
     return 0;
 }
 
@@ -1150,7 +1165,9 @@ static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int dep
     classify(s, a, b, &p);
     num v;
     switch (p.kind) {
-    case NODE_ATOM: atom_canon(s, a, b, out, &v); return;
+    case NODE_ATOM:
+        atom_canon(s, a, b, out, &v);
+        return;
     case NODE_TUPLE:
         tr_tk_puts(out, p.open);
         canon_parts(s, &p, out, depth, 0, ",");
@@ -1161,8 +1178,12 @@ static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int dep
         canon_parts(s, &p, out, depth, 1, ",");
         tr_tk_puts(out, "\\}");
         return;
-    case NODE_LIST: canon_parts(s, &p, out, depth, 1, ","); return;
-    case NODE_UNION: canon_parts(s, &p, out, depth, 0, "\\cup"); return;
+    case NODE_LIST:
+        canon_parts(s, &p, out, depth, 1, ",");
+        return;
+    case NODE_UNION:
+        canon_parts(s, &p, out, depth, 0, "\\cup");
+        return;
     case NODE_MATRIX:
         tr_tk_puts(out, "matrix(");
         canon_parts(s, &p, out, depth, 0, ",");
@@ -1178,9 +1199,11 @@ static int close_enough(double x, double y) {
     return fabs(x - y) <= 1e-9 * m || (m < 1e-300);
 }
 
-static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c, size_t d, int depth);
+static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c, size_t d,
+                     int depth);
 
-static int equiv_parts(const char *s, const parts *p, const char *t, const parts *q, int depth, int unordered) {
+static int equiv_parts(const char *s, const parts *p, const char *t, const parts *q, int depth,
+                       int unordered) {
     if (p->n != q->n) return 0;
     if (!unordered) {
         for (int i = 0; i < p->n; i++) {
@@ -1194,14 +1217,16 @@ static int equiv_parts(const char *s, const parts *p, const char *t, const parts
         int found = 0;
         for (int j = 0; j < q->n && !found; j++) {
             if (used[j]) continue;
-            if (equiv_rec(s, p->r[i].a, p->r[i].b, t, q->r[j].a, q->r[j].b, depth + 1)) used[j] = found = 1;
+            if (equiv_rec(s, p->r[i].a, p->r[i].b, t, q->r[j].a, q->r[j].b, depth + 1))
+                used[j] = found = 1;
         }
         if (!found) return 0;
     }
     return 1;
 }
 
-static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c, size_t d, int depth) {
+static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c, size_t d,
+                     int depth) {
     if (depth > EQ_MAX_DEPTH) return b - a == d - c && memcmp(s + a, t + c, b - a) == 0;
     parts p, q;
     classify(s, a, b, &p);
@@ -1211,13 +1236,14 @@ static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c,
         tr_tk_buf x = {0}, y = {0};
         num vx, vy;
         int nx = atom_canon(s, a, b, &x, &vx), ny = atom_canon(t, c, d, &y, &vy);
-        int eq = x.s && y.s && strcmp(x.s, y.s) == 0;
+        int eq = strcmp(x.s ? x.s : "", y.s ? y.s : "") == 0; /* an empty element is "" */
         if (!eq && nx && ny && !(vx.exact && vy.exact)) eq = close_enough(vx.d, vy.d);
         tr_tk_free(&x);
         tr_tk_free(&y);
         return eq;
     }
-    if (p.kind == NODE_TUPLE && (strcmp(p.open, q.open) != 0 || strcmp(p.close, q.close) != 0)) return 0;
+    if (p.kind == NODE_TUPLE && (strcmp(p.open, q.open) != 0 || strcmp(p.close, q.close) != 0))
+        return 0;
     return equiv_parts(s, &p, t, &q, depth, p.kind == NODE_SET || p.kind == NODE_LIST);
 }
 
@@ -1235,7 +1261,9 @@ static int copy_out(const char *s, char *buf, size_t cap) {
     return 0;
 }
 
-static int too_long(const char *s) { return strnlen(s, EQ_MAX_INPUT + 1) > EQ_MAX_INPUT; }
+static int too_long(const char *s) {
+    return strnlen(s, EQ_MAX_INPUT + 1) > EQ_MAX_INPUT;
+}
 
 int tr_answer_canonical_math(const char *answer, char *buf, size_t cap) {
     if (!answer) answer = "";

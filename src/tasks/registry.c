@@ -7,8 +7,8 @@
 
 typedef enum { CHECK_NUMERIC, CHECK_MATH, CHECK_COUNTDOWN } check_kind;
 
-typedef int (*gen_fn)(uint64_t seed, int64_t index, int difficulty, const char *lang, tr_problem *out,
-                      tr_err *err);
+typedef int (*gen_fn)(uint64_t seed, int64_t index, int difficulty, const char *lang,
+                      tr_problem *out, tr_err *err);
 
 struct tr_task {
     const char *name;
@@ -22,37 +22,52 @@ struct tr_task {
 };
 
 static const tr_task registry[] = {
-    {"add", NULL, "multi-digit addition, worked column by column with carries", "en", NULL, tr_tk_add_generate,
-     2, CHECK_NUMERIC},
-    {"mul", NULL, "multi-digit multiplication, worked with partial products", "en", NULL, tr_tk_mul_generate, 2,
-     CHECK_NUMERIC},
+    {"add", NULL, "multi-digit addition, worked column by column with carries", "en", NULL,
+     tr_tk_add_generate, 2, CHECK_NUMERIC},
+    {"mul", NULL, "multi-digit multiplication, worked with partial products", "en", NULL,
+     tr_tk_mul_generate, 2, CHECK_NUMERIC},
     {"countdown", NULL, "reach a target with + - * / over given numbers (TinyZero scoring)", "en",
      "countdown/test.jsonl", tr_tk_countdown_generate, 1, CHECK_COUNTDOWN},
-    {"wordprob", NULL, "multi-step word problems from templates, English and Chinese", "en,zh", NULL,
-     tr_tk_wordprob_generate, 2, CHECK_NUMERIC},
-    {"gsm8k", NULL, "GSM8K grade-school math (real set; answer after ####)", "en", "gsm8k/test.jsonl", NULL, 0,
+    {"wordprob", NULL, "multi-step word problems from templates, English and Chinese", "en,zh",
+     NULL, tr_tk_wordprob_generate, 2, CHECK_NUMERIC},
+    {"gsm8k", NULL, "GSM8K grade-school math (real set; answer after ####)", "en",
+     "gsm8k/test.jsonl", NULL, 0, CHECK_NUMERIC},
+    {"math", "math500", "MATH-500 competition problems (real set; LaTeX answers)", "en",
+     "math500/test.jsonl", NULL, 0, CHECK_MATH},
+    {"aime", "aime24", "AIME 2024 (real set; integer answers)", "en", "aime24/test.jsonl", NULL, 0,
      CHECK_NUMERIC},
-    {"math", "math500", "MATH-500 competition problems (real set; LaTeX answers)", "en", "math500/test.jsonl",
-     NULL, 0, CHECK_MATH},
-    {"aime", "aime24", "AIME 2024 (real set; integer answers)", "en", "aime24/test.jsonl", NULL, 0, CHECK_NUMERIC},
-    {"amc", "amc23", "AMC 2023 (real set; numeric answers)", "en", "amc23/test.jsonl", NULL, 0, CHECK_NUMERIC},
+    {"amc", "amc23", "AMC 2023 (real set; numeric answers)", "en", "amc23/test.jsonl", NULL, 0,
+     CHECK_NUMERIC},
 };
 #define N_TASKS ((int)(sizeof registry / sizeof registry[0]))
 
 const tr_task *tr_task_find(const char *name) {
     if (!name) return NULL;
     for (int i = 0; i < N_TASKS; i++)
-        if (strcmp(registry[i].name, name) == 0 || (registry[i].alias && strcmp(registry[i].alias, name) == 0))
+        if (strcmp(registry[i].name, name) == 0 ||
+            (registry[i].alias && strcmp(registry[i].alias, name) == 0))
             return &registry[i];
     return NULL;
 }
 
-int tr_task_count(void) { return N_TASKS; }
-const tr_task *tr_task_at(int i) { return i >= 0 && i < N_TASKS ? &registry[i] : NULL; }
-const char *tr_task_name(const tr_task *t) { return t->name; }
-const char *tr_task_summary(const tr_task *t) { return t->summary; }
-int tr_task_can_generate(const tr_task *t) { return t->gen != NULL; }
-const char *tr_task_default_file(const tr_task *t) { return t->default_file; }
+int tr_task_count(void) {
+    return N_TASKS;
+}
+const tr_task *tr_task_at(int i) {
+    return i >= 0 && i < N_TASKS ? &registry[i] : NULL;
+}
+const char *tr_task_name(const tr_task *t) {
+    return t->name;
+}
+const char *tr_task_summary(const tr_task *t) {
+    return t->summary;
+}
+int tr_task_can_generate(const tr_task *t) {
+    return t->gen != NULL;
+}
+const char *tr_task_default_file(const tr_task *t) {
+    return t->default_file;
+}
 
 int tr_task_has_lang(const tr_task *t, const char *lang) {
     if (!lang || !*lang) return 0;
@@ -92,12 +107,17 @@ int tr_task_generate(const tr_task *t, uint64_t seed, int64_t index, const tr_ta
     tr_task_params def = tr_task_default_params();
     if (!p) p = &def;
     if (!t->gen)
-        return tr_fail(err, "task %s has no generator: it is a real set, load it with tr_task_load (default file %s)",
+        return tr_fail(err,
+                       "task %s has no generator: it is a real set, load it with tr_task_load "
+                       "(default file %s)",
                        t->name, t->default_file ? t->default_file : "-");
     const char *lang = p->lang && *p->lang ? p->lang : "en";
     if (!tr_task_has_lang(t, lang))
-        return tr_fail(err, "task %s has no '%s' problems (languages: %s)", t->name, lang, t->langs);
-    if (index < 0) return tr_fail(err, "task %s: problem index must be >= 0, got %lld", t->name, (long long)index);
+        return tr_fail(err, "task %s has no '%s' problems (languages: %s)", t->name, lang,
+                       t->langs);
+    if (index < 0)
+        return tr_fail(err, "task %s: problem index must be >= 0, got %lld", t->name,
+                       (long long)index);
     int d = p->difficulty > 0 ? p->difficulty : t->default_difficulty;
     d = tr_tk_clamp(d, 1, 10);
     if (t->gen(seed, index, d, lang, out, err) != 0) {
@@ -143,7 +163,8 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
     snprintf(out->lang, sizeof out->lang, "%s", ex->lang && *ex->lang ? ex->lang : "en");
     out->index = -1;
     if (t->check == CHECK_COUNTDOWN) {
-        if (ex->n_nums == 0) return tr_fail(err, "%s: a countdown row needs \"nums\" and \"target\"", where);
+        if (ex->n_nums == 0)
+            return tr_fail(err, "%s: a countdown row needs \"nums\" and \"target\"", where);
         out->n_nums = ex->n_nums;
         memcpy(out->nums, ex->nums, sizeof ex->nums);
         out->target = ex->target;
@@ -157,16 +178,19 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
         else if (cJSON_IsNumber(v))
             snprintf(gold, sizeof gold, "%.15g", v->valuedouble);
         else if (t->check != CHECK_COUNTDOWN)
-            return tr_fail(err, "%s: field \"%s\" (the gold answer) is missing or not a string or number", where,
-                           answer_field);
+            return tr_fail(
+                err, "%s: field \"%s\" (the gold answer) is missing or not a string or number",
+                where, answer_field);
     } else if (ex->answer) {
         snprintf(gold, sizeof gold, "%s", ex->answer);
     }
     if (strstr(gold, "####")) {
         char fin[TR_ANSWER_CAP];
-        if (tr_gsm8k_final_answer(gold, fin, sizeof fin) == 0) snprintf(gold, sizeof gold, "%s", fin);
+        if (tr_gsm8k_final_answer(gold, fin, sizeof fin) == 0)
+            snprintf(gold, sizeof gold, "%s", fin);
     }
-    if (!gold[0] && t->check == CHECK_COUNTDOWN) snprintf(gold, sizeof gold, "%lld", (long long)out->target);
+    if (!gold[0] && t->check == CHECK_COUNTDOWN)
+        snprintf(gold, sizeof gold, "%lld", (long long)out->target);
     if (!gold[0]) return tr_fail(err, "%s: the row has no gold answer", where);
     out->answer = tr_tk_strdup(gold);
     /* the prompt */
@@ -187,7 +211,9 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
             free(r);
             break;
         }
-        case TR_DS_PROBLEM: out->completion = wrap_completion(ex->completion, out->answer); break;
+        case TR_DS_PROBLEM:
+            out->completion = wrap_completion(ex->completion, out->answer);
+            break;
         case TR_DS_COUNTDOWN: {
             /* TinyZero solutions end with "</think>\n<answer> EXPR </answer>" and the
              * opening tag is in their prompt */
@@ -197,7 +223,9 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
             out->completion = tr_tk_take(&b);
             break;
         }
-        default: out->completion = tr_tk_strdup(ex->completion); break;
+        default:
+            out->completion = tr_tk_strdup(ex->completion);
+            break;
         }
     }
     if (!out->answer || !out->prompt || (ex->completion && !out->completion)) {
@@ -254,7 +282,8 @@ void tr_task_verify(const tr_task *t, const tr_problem *p, const char *response,
     v->well_formed = 1;
     v->correct = p->answer && tr_answer_equiv(v->extracted, p->answer);
     v->score = v->correct ? 1.0 : 0.0;
-    if (!v->correct) snprintf(v->reason, sizeof v->reason, "answer is not equivalent to the gold answer");
+    if (!v->correct)
+        snprintf(v->reason, sizeof v->reason, "answer is not equivalent to the gold answer");
 }
 
 int tr_answer_canonical(const tr_task *t, const char *answer, char *buf, size_t cap) {

@@ -29,9 +29,13 @@ void tr_tk_putn(tr_tk_buf *b, const char *s, size_t n) {
     b->s[b->n] = 0;
 }
 
-void tr_tk_puts(tr_tk_buf *b, const char *s) { tr_tk_putn(b, s, strlen(s)); }
+void tr_tk_puts(tr_tk_buf *b, const char *s) {
+    tr_tk_putn(b, s, strlen(s));
+}
 
-void tr_tk_putc(tr_tk_buf *b, char c) { tr_tk_putn(b, &c, 1); }
+void tr_tk_putc(tr_tk_buf *b, char c) {
+    tr_tk_putn(b, &c, 1);
+}
 
 void tr_tk_printf(tr_tk_buf *b, const char *fmt, ...) {
     va_list ap;
@@ -76,7 +80,9 @@ char *tr_tk_strdup(const char *s) {
     return d;
 }
 
-int tr_tk_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+int tr_tk_clamp(int v, int lo, int hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* ---- checked fractions ---------------------------------------------------------------- */
 

@@ -1,0 +1,562 @@
+/* The inference forward: token runs appended to slots of a KV cache (prefill and decode are
+ * the same code with different runs). See include/tinyr1/gen.h for the contract.
+ *
+ * Legend: R rows in a chunk (one row = one token of one slot), D dim, V vocab, NH/KVH heads,
+ * HD head size, G = NH/KVH, QD = NH*HD, KVD = KVH*HD, S = QD + 2*KVD (fused q|k|v row),
+ * H MLP width, T threads.
+ *
+ * One OpenMP parallel region per chunk of rows, with barriers between the phases of a
+ * layer. The weight matmuls split the OUTPUT columns across threads (each thread streams
+ * its own slice of every weight matrix, which is what bounds a decode step); the small
+ * per-row work (RMSNorm of the rows) is done by every thread into a private buffer, which
+ * costs R*D and saves a barrier. Shared kernels from ops.c are called inside the region,
+ * where their own `omp parallel for` runs on the calling thread.
+ *
+ * Batch invariance: every output element is computed by tr_infer_matmul's fixed sequence of
+ * operations, the attention of (row, head) only reads that row and its own slot's cache,
+ * RMSNorm/RoPE/SwiGLU are row-wise: a row's result does not depend on the other rows, on
+ * the chunking or on the thread count. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tinyr1/gen.h"
+#include "tinyr1/ops.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define TR_INFER_AVX2 1
+#else
+#define TR_INFER_AVX2 0
+#endif
+
+struct tr_infer {
+    const tr_model *m;
+    tr_config cfg;
+    int max_slots, max_seq, max_rows, max_threads;
+    int *len;      /* [max_slots] positions held */
+    uint8_t *used; /* [max_slots] acquired */
+    uint8_t *mark; /* [max_slots] scratch: slot seen in this call */
+    float *kc, *vc; /* [L, max_slots, KVH, max_seq, HD] */
+    float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
+    /* per chunk */
+    int32_t *row_tok;
+    int *row_slot, *row_pos, *out_row;
+    float *x;   /* [max_rows, D] residual stream */
+    float *qkv; /* [max_rows, S] */
+    float *att; /* [max_rows, QD] */
+    float *act; /* [max_rows, H] */
+    /* per thread */
+    float *xn;   /* [T, max_rows, D] normalised rows */
+    float *rstd; /* [T, max_rows] */
+    float *gu;   /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
+    float *actl; /* [T, max_rows, hchunk] */
+    float *scores; /* [T, G, max_seq] */
+    int hchunk;
+    size_t bytes;
+};
+
+/* ---- the matmul kernel --------------------------------------------------------------- */
+
+#if TR_INFER_AVX2
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/* The one way a dot product is finished: the 8 lanes summed in a fixed order, then the
+ * columns past the last multiple of 8 added one by one. */
+static inline float finish(__m256 acc, const float *x, const float *w, int c, int C) {
+    float s = hsum8(acc);
+    for (; c < C; c++) s += x[c] * w[c];
+    return s;
+}
+
+/* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C). */
+#define TILE(NAME, RB, OB)                                                                     \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
+                     int C, const float *bias, int accumulate) {                               \
+        __m256 acc[RB][OB];                                                                    \
+        for (int i = 0; i < RB; i++)                                                           \
+            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                      \
+        int c = 0;                                                                             \
+        for (; c + 8 <= C; c += 8) {                                                           \
+            __m256 wv[OB];                                                                     \
+            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);      \
+            for (int i = 0; i < RB; i++) {                                                     \
+                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                 \
+                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]); \
+            }                                                                                  \
+        }                                                                                      \
+        for (int i = 0; i < RB; i++)                                                           \
+            for (int j = 0; j < OB; j++) {                                                     \
+                float s = finish(acc[i][j], in + i * ldi, w + (int64_t)j * C, c, C);           \
+                if (bias) s += bias[j];                                                        \
+                float *o = out + i * ldo + j;                                                  \
+                *o = accumulate ? *o + s : s;                                                  \
+            }                                                                                  \
+    }
+#else
+#define TILE(NAME, RB, OB)                                                                     \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
+                     int C, const float *bias, int accumulate) {                               \
+        for (int i = 0; i < RB; i++)                                                           \
+            for (int j = 0; j < OB; j++) {                                                     \
+                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                       \
+                float s = 0.0f;                                                                \
+                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                 \
+                if (bias) s += bias[j];                                                        \
+                float *o = out + i * ldo + j;                                                  \
+                *o = accumulate ? *o + s : s;                                                  \
+            }                                                                                  \
+    }
+#endif
+
+TILE(tile_4x2, 4, 2)
+TILE(tile_1x8, 1, 8)
+TILE(tile_1x1, 1, 1)
+
+void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
+                     const float *bias, int C, int n, int accumulate) {
+    int r = 0;
+    /* rows four at a time: each pair of weight rows is loaded once for four inputs */
+    for (; r + 4 <= R; r += 4) {
+        const float *x = in + r * ldi;
+        float *o = out + r * ldo;
+        int j = 0;
+        for (; j + 2 <= n; j += 2)
+            tile_4x2(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
+                     accumulate);
+        for (; j < n; j++)
+            for (int i = 0; i < 4; i++)
+                tile_1x1(o + i * ldo + j, ldo, x + i * ldi, ldi, w + (int64_t)j * C, C,
+                         bias ? bias + j : NULL, accumulate);
+    }
+    /* the remaining rows (all of them at batch 1): eight weight rows per pass */
+    for (; r < R; r++) {
+        const float *x = in + r * ldi;
+        float *o = out + r * ldo;
+        int j = 0;
+        for (; j + 8 <= n; j += 8)
+            tile_1x8(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
+                     accumulate);
+        for (; j < n; j++)
+            tile_1x1(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
+                     accumulate);
+    }
+}
+
+/* ---- context ------------------------------------------------------------------------- */
+
+static void split(int n, int parts, int part, int align, int *a, int *b) {
+    int chunk = (n + parts - 1) / parts;
+    chunk = (chunk + align - 1) / align * align;
+    int lo = part * chunk;
+    *a = lo < n ? lo : n;
+    *b = lo + chunk < n ? lo + chunk : n;
+}
+
+static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
+    return ((((size_t)layer * c->max_slots + slot) * c->cfg.n_kv_heads + g) * c->max_seq) *
+           c->cfg.head_dim;
+}
+
+void tr_infer_free(tr_infer *c) {
+    if (!c) return;
+    free(c->len);
+    free(c->used);
+    free(c->mark);
+    free(c->kc);
+    free(c->vc);
+    free(c->rope_cos);
+    free(c->rope_sin);
+    free(c->row_tok);
+    free(c->row_slot);
+    free(c->row_pos);
+    free(c->out_row);
+    free(c->x);
+    free(c->qkv);
+    free(c->att);
+    free(c->act);
+    free(c->xn);
+    free(c->rstd);
+    free(c->gu);
+    free(c->actl);
+    free(c->scores);
+    free(c);
+}
+
+static float *falloc(tr_infer *c, size_t n, tr_err *err) {
+    c->bytes += n * sizeof(float);
+    return tr_aligned_alloc(n * sizeof(float), err);
+}
+
+int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq, tr_err *err) {
+    *out = NULL;
+    const tr_config *cfg = &m->cfg;
+    if (max_seq == 0) max_seq = cfg->max_seq;
+    if (max_slots <= 0 || max_slots > 1 << 16)
+        return tr_fail(err, "infer: max_slots must be in 1..65536, got %d", max_slots);
+    if (max_seq <= 0 || max_seq > cfg->max_seq)
+        return tr_fail(err, "infer: max_seq must be in 1..%d (the model's max_seq), got %d",
+                       cfg->max_seq, max_seq);
+    tr_infer *c = tr_calloc(1, sizeof *c, err);
+    if (!c) return -1;
+    c->m = m;
+    c->cfg = *cfg;
+    c->max_slots = max_slots;
+    c->max_seq = max_seq;
+    c->max_rows = max_slots > 64 ? max_slots : 64;
+    c->max_threads = omp_get_max_threads();
+    const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
+                 H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows,
+                 T = c->max_threads;
+    const size_t QD = NH * HD, S = QD + 2 * KVH * HD, G = NH / KVH;
+    c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
+    c->len = tr_calloc(max_slots, sizeof(int), err);
+    c->used = tr_calloc(max_slots, 1, err);
+    c->mark = tr_calloc(max_slots, 1, err);
+    c->row_tok = tr_calloc(Rm, sizeof(int32_t), err);
+    c->row_slot = tr_calloc(Rm, sizeof(int), err);
+    c->row_pos = tr_calloc(Rm, sizeof(int), err);
+    c->out_row = tr_calloc(Rm, sizeof(int), err);
+    if (!c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot || !c->row_pos ||
+        !c->out_row)
+        goto fail;
+    const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
+    if (!(c->kc = falloc(c, cache, err)) || !(c->vc = falloc(c, cache, err))) goto fail;
+    if (!(c->rope_cos = falloc(c, (size_t)max_seq * (HD / 2), err)) ||
+        !(c->rope_sin = falloc(c, (size_t)max_seq * (HD / 2), err)))
+        goto fail;
+    tr_rope_tables(c->rope_cos, c->rope_sin, max_seq, (int)HD, cfg->rope_theta);
+    if (!(c->x = falloc(c, Rm * D, err)) || !(c->qkv = falloc(c, Rm * S, err)) ||
+        !(c->att = falloc(c, Rm * QD, err)) || !(c->act = falloc(c, Rm * H, err)) ||
+        !(c->xn = falloc(c, T * Rm * D, err)) || !(c->rstd = falloc(c, T * Rm, err)) ||
+        !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
+        !(c->actl = falloc(c, T * Rm * c->hchunk, err)) ||
+        !(c->scores = falloc(c, T * G * max_seq, err)))
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    tr_infer_free(c);
+    return tr_fail_context(err, "infer: %d slots x %d positions", max_slots, max_seq);
+}
+
+int tr_infer_max_slots(const tr_infer *c) { return c->max_slots; }
+int tr_infer_max_seq(const tr_infer *c) { return c->max_seq; }
+const tr_model *tr_infer_model(const tr_infer *c) { return c->m; }
+size_t tr_infer_bytes(const tr_infer *c) { return c->bytes; }
+
+int tr_infer_acquire(tr_infer *c) {
+    for (int s = 0; s < c->max_slots; s++)
+        if (!c->used[s]) {
+            c->used[s] = 1;
+            c->len[s] = 0;
+            return s;
+        }
+    return -1;
+}
+
+void tr_infer_release(tr_infer *c, int slot) {
+    if (slot < 0 || slot >= c->max_slots) return;
+    c->used[slot] = 0;
+    c->len[slot] = 0;
+}
+
+int tr_infer_length(const tr_infer *c, int slot) {
+    return slot >= 0 && slot < c->max_slots ? c->len[slot] : -1;
+}
+
+int tr_infer_truncate(tr_infer *c, int slot, int n, tr_err *err) {
+    if (slot < 0 || slot >= c->max_slots)
+        return tr_fail(err, "infer: slot %d outside 0..%d", slot, c->max_slots - 1);
+    if (n < 0 || n > c->len[slot])
+        return tr_fail(err, "infer: cannot truncate slot %d to %d positions (it holds %d)", slot,
+                       n, c->len[slot]);
+    c->len[slot] = n;
+    return 0;
+}
+
+int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
+    if (dst < 0 || dst >= c->max_slots || src < 0 || src >= c->max_slots)
+        return tr_fail(err, "infer: copy from slot %d to %d: slots are 0..%d", src, dst,
+                       c->max_slots - 1);
+    if (n < 0 || n > c->len[src])
+        return tr_fail(err, "infer: cannot copy %d positions of slot %d (it holds %d)", n, src,
+                       c->len[src]);
+    if (dst != src) {
+        const size_t HD = c->cfg.head_dim;
+        for (int l = 0; l < c->cfg.n_layers; l++)
+            for (int g = 0; g < c->cfg.n_kv_heads; g++) {
+                memcpy(c->kc + cache_index(c, l, dst, g), c->kc + cache_index(c, l, src, g),
+                       (size_t)n * HD * sizeof(float));
+                memcpy(c->vc + cache_index(c, l, dst, g), c->vc + cache_index(c, l, src, g),
+                       (size_t)n * HD * sizeof(float));
+            }
+    }
+    c->len[dst] = n;
+    return 0;
+}
+
+/* ---- attention over the cache ------------------------------------------------------ */
+
+static inline float dot(const float *a, const float *b, int n) {
+#if TR_INFER_AVX2
+    if (n % 8 == 0) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < n; i += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+        return hsum8(acc);
+    }
+#endif
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* The G query heads of kv-head g for one row at position pos: softmax(q K^T / sqrt(HD)) V
+ * over cache positions 0..pos. sc: [G, max_seq] scratch. */
+static void attend(const tr_infer *c, int layer, int slot, int pos, int g, const float *qrow,
+                   float *orow, float *sc) {
+    const int HD = c->cfg.head_dim, G = c->cfg.n_heads / c->cfg.n_kv_heads, n = pos + 1;
+    const float scale = 1.0f / sqrtf((float)HD);
+    const float *K = c->kc + cache_index(c, layer, slot, g);
+    const float *Vv = c->vc + cache_index(c, layer, slot, g);
+    const float *q = qrow + (size_t)g * G * HD;
+    float *o = orow + (size_t)g * G * HD;
+    for (int t = 0; t < n; t++) {
+        const float *k = K + (size_t)t * HD;
+        for (int j = 0; j < G; j++) sc[(size_t)j * c->max_seq + t] = dot(q + j * HD, k, HD) * scale;
+    }
+    for (int j = 0; j < G; j++) {
+        float *row = sc + (size_t)j * c->max_seq, mx = row[0], sum = 0.0f;
+        for (int t = 1; t < n; t++) mx = row[t] > mx ? row[t] : mx;
+        for (int t = 0; t < n; t++) {
+            row[t] = expf(row[t] - mx);
+            sum += row[t];
+        }
+        float inv = 1.0f / sum;
+        for (int t = 0; t < n; t++) row[t] *= inv;
+    }
+    memset(o, 0, (size_t)G * HD * sizeof(float));
+    for (int t = 0; t < n; t++) {
+        const float *v = Vv + (size_t)t * HD;
+        for (int j = 0; j < G; j++) {
+            float p = sc[(size_t)j * c->max_seq + t], *oj = o + j * HD;
+            for (int i = 0; i < HD; i++) oj[i] += p * v[i];
+        }
+    }
+}
+
+/* ---- one chunk of rows --------------------------------------------------------------- */
+
+/* Rows 0..R-1 (tokens, slots, positions in the row_* arrays); logits of rows out_row[0..n_out)
+ * go to logits[i * V] (NULL: none). */
+static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
+    const tr_model *m = c->m;
+    const tr_config *cfg = &c->cfg;
+    const int D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
+              H = cfg->hidden_dim, V = cfg->vocab, L = cfg->n_layers;
+    const int QD = NH * HD, KVD = KVH * HD, S = QD + 2 * KVD;
+    const float eps = cfg->norm_eps;
+    int nt = tr_get_threads();
+    if (nt < 1) nt = 1;
+    if (nt > c->max_threads) nt = c->max_threads;
+
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        float *xn = c->xn + (size_t)t * c->max_rows * D;
+        float *rstd = c->rstd + (size_t)t * c->max_rows;
+        float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
+        float *actl = c->actl + (size_t)t * c->max_rows * c->hchunk;
+        float *sc = c->scores + (size_t)t * (NH / KVH) * c->max_seq;
+        int a, b, r0, r1;
+
+        split(R, T, t, 1, &r0, &r1);
+        if (r1 > r0)
+            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0,
+                                 D);
+#pragma omp barrier
+        for (int l = 0; l < L; l++) {
+            const tr_layer_view *w = &m->view.layers[l];
+            /* q|k|v = norm(x) Wqkv^T (+ b): this thread's columns of S */
+            tr_rmsnorm_forward(xn, rstd, c->x, w->attn_norm, R, D, eps);
+            split(S, T, t, 8, &a, &b);
+            if (b > a)
+                tr_infer_matmul(c->qkv + a, S, xn, D, R, w->wq + (size_t)a * D,
+                                w->bq ? w->bq + a : NULL, D, b - a, 0);
+#pragma omp barrier
+            /* RoPE on q and k; k and v into the cache. Consecutive rows of one slot at
+             * consecutive positions (a prompt) take one call. */
+            for (int r = r0; r < r1;) {
+                int e = r + 1;
+                while (e < r1 && c->row_slot[e] == c->row_slot[r] &&
+                       c->row_pos[e] == c->row_pos[e - 1] + 1)
+                    e++;
+                float *q = c->qkv + (size_t)r * S;
+                tr_rope_forward(q, c->rope_cos, c->rope_sin, 1, e - r, NH, HD, S, c->row_pos[r]);
+                tr_rope_forward(q + QD, c->rope_cos, c->rope_sin, 1, e - r, KVH, HD, S,
+                                c->row_pos[r]);
+                for (int i = r; i < e; i++) {
+                    const float *row = c->qkv + (size_t)i * S;
+                    for (int g = 0; g < KVH; g++) {
+                        size_t at = cache_index(c, l, c->row_slot[i], g) +
+                                    (size_t)c->row_pos[i] * HD;
+                        memcpy(c->kc + at, row + QD + g * HD, (size_t)HD * sizeof(float));
+                        memcpy(c->vc + at, row + QD + KVD + g * HD, (size_t)HD * sizeof(float));
+                    }
+                }
+                r = e;
+            }
+#pragma omp barrier
+            /* attention: one item per (row, kv-head) */
+            split(R * KVH, T, t, 1, &a, &b);
+            for (int it = a; it < b; it++) {
+                int r = it / KVH, g = it % KVH;
+                attend(c, l, c->row_slot[r], c->row_pos[r], g, c->qkv + (size_t)r * S,
+                       c->att + (size_t)r * QD, sc);
+            }
+#pragma omp barrier
+            /* x += att Wo^T */
+            split(D, T, t, 8, &a, &b);
+            if (b > a)
+                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD,
+                                b - a, 1);
+#pragma omp barrier
+            /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
+            tr_rmsnorm_forward(xn, rstd, c->x, w->mlp_norm, R, D, eps);
+            split(H, T, t, 8, &a, &b);
+            if (b > a) {
+                int n = b - a;
+                tr_infer_matmul(gul, 2 * n, xn, D, R, w->w_gate + (size_t)a * D, NULL, D, n, 0);
+                tr_infer_matmul(gul + n, 2 * n, xn, D, R, w->w_up + (size_t)a * D, NULL, D, n, 0);
+                tr_swiglu_forward(actl, gul, R, n);
+                for (int r = 0; r < R; r++)
+                    memcpy(c->act + (size_t)r * H + a, actl + (size_t)r * n,
+                           (size_t)n * sizeof(float));
+            }
+#pragma omp barrier
+            /* x += act Wdown^T */
+            split(D, T, t, 8, &a, &b);
+            if (b > a)
+                tr_infer_matmul(c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H,
+                                b - a, 1);
+#pragma omp barrier
+        }
+        if (logits && n_out > 0) {
+            /* final norm of the wanted rows (private copies), then this thread's vocab slice */
+            int contiguous = n_out == R;
+            for (int i = 0; contiguous && i < n_out; i++) contiguous = c->out_row[i] == i;
+            if (contiguous)
+                tr_rmsnorm_forward(xn, rstd, c->x, m->view.final_norm, R, D, eps);
+            else
+                for (int i = 0; i < n_out; i++)
+                    tr_rmsnorm_forward(xn + (size_t)i * D, rstd + i,
+                                       c->x + (size_t)c->out_row[i] * D, m->view.final_norm, 1, D,
+                                       eps);
+            split(V, T, t, 8, &a, &b);
+            if (b > a)
+                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D,
+                                NULL, D, b - a, 0);
+        }
+    }
+}
+
+int tr_infer_forward(tr_infer *c, int n_runs, const int *slots, const int32_t *const *tokens,
+                     const int *n_tokens, int all_logits, float *logits, tr_err *err) {
+    if (n_runs < 0) return tr_fail(err, "infer: negative number of runs (%d)", n_runs);
+    int rc = 0;
+    for (int i = 0; i < n_runs; i++) {
+        int s = slots[i];
+        if (s < 0 || s >= c->max_slots) {
+            rc = tr_fail(err, "infer: run %d: slot %d outside 0..%d", i, s, c->max_slots - 1);
+            break;
+        }
+        if (c->mark[s]) {
+            rc = tr_fail(err, "infer: run %d: slot %d appears twice in one call", i, s);
+            break;
+        }
+        c->mark[s] = 1;
+        if (n_tokens[i] < 1) {
+            rc = tr_fail(err, "infer: run %d: needs at least one token, got %d", i, n_tokens[i]);
+            break;
+        }
+        if ((int64_t)c->len[s] + n_tokens[i] > c->max_seq) {
+            rc = tr_fail(err,
+                         "infer: run %d: slot %d holds %d positions, %d more exceed max_seq %d",
+                         i, s, c->len[s], n_tokens[i], c->max_seq);
+            break;
+        }
+        for (int j = 0; j < n_tokens[i]; j++)
+            if (tokens[i][j] < 0 || tokens[i][j] >= c->cfg.vocab) {
+                rc = tr_fail(err, "infer: run %d: token %d at %d outside 0..%d", i, tokens[i][j],
+                             j, c->cfg.vocab - 1);
+                break;
+            }
+        if (rc) break;
+    }
+    for (int i = 0; i < n_runs; i++)
+        if (slots[i] >= 0 && slots[i] < c->max_slots) c->mark[slots[i]] = 0;
+    if (rc) return rc;
+
+    const int V = c->cfg.vocab;
+    int R = 0, n_out = 0;
+    float *dst = logits;
+    for (int i = 0; i < n_runs; i++) {
+        int s = slots[i];
+        for (int j = 0; j < n_tokens[i]; j++) {
+            c->row_tok[R] = tokens[i][j];
+            c->row_slot[R] = s;
+            c->row_pos[R] = c->len[s] + j;
+            if (logits && (all_logits || j == n_tokens[i] - 1)) c->out_row[n_out++] = R;
+            if (++R == c->max_rows) {
+                forward_chunk(c, R, n_out, dst);
+                if (dst) dst += (size_t)n_out * V;
+                R = n_out = 0;
+            }
+        }
+    }
+    if (R > 0) forward_chunk(c, R, n_out, dst);
+    for (int i = 0; i < n_runs; i++) c->len[slots[i]] += n_tokens[i];
+    return 0;
+}
+
+int tr_infer_prefill(tr_infer *c, int slot, const int32_t *tokens, int n, int all_logits,
+                     float *logits, tr_err *err) {
+    return tr_infer_forward(c, 1, &slot, &tokens, &n, all_logits, logits, err);
+}
+
+int tr_infer_decode(tr_infer *c, int n, const int *slots, const int32_t *tokens, float *logits,
+                    tr_err *err) {
+    if (n <= 0) return n == 0 ? 0 : tr_fail(err, "infer: negative batch %d", n);
+    /* runs of one token each, without per-call allocation: point into the tokens array */
+    enum { STACK = 256 };
+    const int32_t *ptrs_stack[STACK];
+    int ones_stack[STACK];
+    const int32_t **ptrs = ptrs_stack;
+    int *ones = ones_stack;
+    if (n > STACK) {
+        ptrs = malloc((size_t)n * sizeof *ptrs);
+        ones = malloc((size_t)n * sizeof *ones);
+        if (!ptrs || !ones) {
+            free(ptrs);
+            free(ones);
+            return tr_fail(err, "infer: out of memory for a decode batch of %d", n);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        ptrs[i] = tokens + i;
+        ones[i] = 1;
+    }
+    int rc = tr_infer_forward(c, n, slots, ptrs, ones, 0, logits, err);
+    if (ptrs != ptrs_stack) {
+        free(ptrs);
+        free(ones);
+    }
+    return rc;
+}

@@ -1,0 +1,276 @@
+/* The inference forward (KV cache): the same logits as the training forward on the full
+ * sequence (to 1e-5), for one-shot prefill, prefill + decode steps, split prefills, batched
+ * prompts of different lengths and chunk boundaries; bitwise batch and thread invariance;
+ * the matmul kernel against the naive one; slot bookkeeping and refusals. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "tinyr1/ops.h"
+
+/* max |a - b| / max(1, max |b|) over n values */
+static double scaled_err(const float *a, const float *b, size_t n) {
+    double scale = 1.0, worst = 0.0;
+    for (size_t i = 0; i < n; i++) scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (isnan(d)) return INFINITY;
+        worst = d > worst ? d : worst;
+    }
+    return worst / scale;
+}
+
+static void perturb_norms_biases(tr_model *m, uint64_t seed) {
+    tr_rng rng;
+    tr_rng_seed(&rng, seed);
+    for (int i = 0; i < m->table.n_tensors; i++) {
+        tr_tensor_info *t = &m->table.tensors[i];
+        if (t->kind == TR_TENSOR_NORM || t->kind == TR_TENSOR_BIAS)
+            for (size_t j = 0; j < t->numel; j++)
+                m->params[t->offset + j] += 0.3f * tr_rng_normal(&rng);
+    }
+}
+
+/* Training-forward logits of one sequence: [T, V], malloc'd. */
+static float *train_logits(const tr_model *m, const int32_t *tok, int T) {
+    tr_err err;
+    tr_activations *acts;
+    if (tr_activations_init(&acts, &m->cfg, 1, T, &err) != 0) return NULL;
+    float *lg = tr_model_forward(m, acts, tok, 1, T);
+    float *out = malloc((size_t)T * m->cfg.vocab * sizeof(float));
+    memcpy(out, lg, (size_t)T * m->cfg.vocab * sizeof(float));
+    tr_activations_free(acts);
+    return out;
+}
+
+static void test_matmul_kernel(void) {
+    tr_rng rng;
+    tr_rng_seed(&rng, 5);
+    const int Rs[] = {1, 3, 4, 5, 9}, Ns[] = {1, 7, 8, 17}, Cs[] = {5, 8, 29, 64};
+    for (int a = 0; a < 5; a++)
+        for (int b = 0; b < 4; b++)
+            for (int c = 0; c < 4; c++) {
+                int R = Rs[a], n = Ns[b], C = Cs[c];
+                float *in = malloc(sizeof(float) * R * C), *w = malloc(sizeof(float) * n * C);
+                float *bias = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * R * (n + 3));
+                float *ref = malloc(sizeof(float) * R * n);
+                for (int i = 0; i < R * C; i++) in[i] = tr_rng_normal(&rng);
+                for (int i = 0; i < n * C; i++) w[i] = tr_rng_normal(&rng);
+                for (int i = 0; i < n; i++) bias[i] = tr_rng_normal(&rng);
+                for (int i = 0; i < R * (n + 3); i++) out[i] = 1.5f;
+                tr_matmul_forward_naive(ref, in, w, bias, R, C, n);
+                /* output stride n + 3, accumulate onto 1.5 */
+                tr_infer_matmul(out, n + 3, in, C, R, w, bias, C, n, 1);
+                double worst = 0;
+                for (int r = 0; r < R; r++) {
+                    for (int j = 0; j < n; j++) {
+                        double d = fabs(out[r * (n + 3) + j] - 1.5 - ref[r * n + j]);
+                        worst = d > worst ? d : worst;
+                    }
+                    for (int j = n; j < n + 3; j++) CHECK(out[r * (n + 3) + j] == 1.5f);
+                }
+                CHECK_MSG(worst < 1e-4, "R %d n %d C %d: err %g", R, n, C, worst);
+                /* row invariance: row r alone gives the same bits */
+                for (int r = 0; r < R; r++) {
+                    float one[32];
+                    tr_infer_matmul(one, n, in + r * C, C, 1, w, bias, C, n, 0);
+                    for (int j = 0; j < n; j++)
+                        CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
+                }
+                free(in), free(w), free(bias), free(out), free(ref);
+            }
+}
+
+static tr_config small_config(int qkv_bias, int tied) {
+    tr_config c = tr_config_default();
+    c.vocab = 97;
+    c.dim = 48;
+    c.n_layers = 2;
+    c.n_heads = 6;
+    c.n_kv_heads = 2; /* GQA: 3 query heads per kv head */
+    c.hidden_dim = 72;
+    c.max_seq = 160;
+    c.qkv_bias = qkv_bias;
+    c.tied_embeddings = tied;
+    c.rope_theta = 10000.0f;
+    return c;
+}
+
+static void test_against_training(tr_config cfg, const char *label) {
+    tr_err err;
+    tr_model m;
+    CHECK(tr_model_init(&m, &cfg, &err) == 0);
+    tr_model_init_random(&m, 11, 0.3f);
+    perturb_norms_biases(&m, 12);
+    const int V = cfg.vocab, T = 150; /* crosses the 64-row chunk boundary twice */
+    int32_t tok[150];
+    tr_rng rng;
+    tr_rng_seed(&rng, 13);
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)tr_rng_below(&rng, (uint64_t)V);
+    float *ref = train_logits(&m, tok, T);
+
+    tr_infer *ctx;
+    CHECK(tr_infer_init(&ctx, &m, 4, 0, &err) == 0);
+    float *lg = malloc((size_t)T * V * sizeof(float));
+
+    /* one prefill, all logits */
+    int s = tr_infer_acquire(ctx);
+    CHECK(s == 0);
+    CHECK(tr_infer_prefill(ctx, s, tok, T, 1, lg, &err) == 0);
+    double e1 = scaled_err(lg, ref, (size_t)T * V);
+    CHECK_MSG(e1 <= 1e-5, "%s: full prefill err %g", label, e1);
+    CHECK(tr_infer_length(ctx, s) == T);
+
+    /* prefill 10, then decode one token at a time */
+    CHECK(tr_infer_truncate(ctx, s, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, s, tok, 10, 0, lg, &err) == 0);
+    double e2 = scaled_err(lg, ref + 9 * V, V);
+    for (int t = 10; t < T; t++) {
+        CHECK(tr_infer_decode(ctx, 1, &s, &tok[t], lg, &err) == 0);
+        double e = scaled_err(lg, ref + (size_t)t * V, V);
+        e2 = e > e2 ? e : e2;
+    }
+    CHECK_MSG(e2 <= 1e-5, "%s: prefill + decode err %g", label, e2);
+
+    /* split prefill: 7 tokens then 70 more (all logits) continue the same positions */
+    CHECK(tr_infer_truncate(ctx, s, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, s, tok, 7, 0, lg, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, s, tok + 7, 70, 1, lg, &err) == 0);
+    double e3 = scaled_err(lg, ref + 7 * V, (size_t)70 * V);
+    CHECK_MSG(e3 <= 1e-5, "%s: split prefill err %g", label, e3);
+
+    /* batched prompts of different lengths in one call (slots 1..3), last logits */
+    int slots[3] = {1, 2, 3}, lens[3] = {1, 90, 33};
+    const int32_t *ptr[3] = {tok, tok, tok};
+    for (int i = 0; i < 3; i++) tr_infer_truncate(ctx, slots[i], 0, &err);
+    float *lg3 = malloc((size_t)3 * V * sizeof(float));
+    CHECK(tr_infer_forward(ctx, 3, slots, ptr, lens, 0, lg3, &err) == 0);
+    for (int i = 0; i < 3; i++) {
+        double e = scaled_err(lg3 + (size_t)i * V, ref + (size_t)(lens[i] - 1) * V, V);
+        CHECK_MSG(e <= 1e-5, "%s: batched prompt %d err %g", label, i, e);
+        CHECK(tr_infer_length(ctx, slots[i]) == lens[i]);
+    }
+    /* a copied prefix decodes like the original */
+    CHECK(tr_infer_copy(ctx, 0, 2, 40, &err) == 0);
+    CHECK(tr_infer_length(ctx, 0) == 40);
+    int zero = 0;
+    CHECK(tr_infer_decode(ctx, 1, &zero, &tok[40], lg, &err) == 0);
+    double e4 = scaled_err(lg, ref + 40 * V, V);
+    CHECK_MSG(e4 <= 1e-5, "%s: copied prefix err %g", label, e4);
+
+    free(lg3);
+    free(lg);
+    free(ref);
+    tr_infer_free(ctx);
+    tr_model_free(&m);
+}
+
+/* The same sequences decoded alone and in a batch (and at 1 vs 2 threads) give the same
+ * logits bit for bit. */
+static void test_batch_invariance(void) {
+    tr_err err;
+    tr_config cfg = small_config(1, 0);
+    tr_model m;
+    CHECK(tr_model_init(&m, &cfg, &err) == 0);
+    tr_model_init_random(&m, 21, 0.3f);
+    const int V = cfg.vocab, NS = 7, STEPS = 12;
+    int32_t prompts[7][20];
+    int plen[7];
+    tr_rng rng;
+    tr_rng_seed(&rng, 22);
+    for (int i = 0; i < NS; i++) {
+        plen[i] = 1 + (int)tr_rng_below(&rng, 20);
+        for (int j = 0; j < plen[i]; j++) prompts[i][j] = (int32_t)tr_rng_below(&rng, V);
+    }
+    int32_t feed[7][12];
+    for (int i = 0; i < NS; i++)
+        for (int j = 0; j < STEPS; j++) feed[i][j] = (int32_t)tr_rng_below(&rng, V);
+
+    /* batched: all prompts in one prefill, then STEPS decode steps of all 7 */
+    tr_infer *big;
+    CHECK(tr_infer_init(&big, &m, NS, 64, &err) == 0);
+    int slots[7];
+    const int32_t *ptr[7];
+    for (int i = 0; i < NS; i++) slots[i] = i, ptr[i] = prompts[i];
+    float *lb = malloc(sizeof(float) * (size_t)NS * V * (STEPS + 1));
+    CHECK(tr_infer_forward(big, NS, slots, ptr, plen, 0, lb, &err) == 0);
+    for (int j = 0; j < STEPS; j++) {
+        int32_t t[7];
+        for (int i = 0; i < NS; i++) t[i] = feed[i][j];
+        CHECK(tr_infer_decode(big, NS, slots, t, lb + (size_t)(j + 1) * NS * V, &err) == 0);
+    }
+    /* alone, one context per sequence, at 1 thread and at 2 */
+    int threads0 = tr_get_threads();
+    float *la = malloc(sizeof(float) * V);
+    int mism = 0;
+    for (int i = 0; i < NS; i++) {
+        tr_set_threads(i % 2 ? 1 : 2);
+        tr_infer *one;
+        CHECK(tr_infer_init(&one, &m, 1, 64, &err) == 0);
+        int s = 0;
+        CHECK(tr_infer_prefill(one, s, prompts[i], plen[i], 0, la, &err) == 0);
+        mism += memcmp(la, lb + (size_t)i * V, sizeof(float) * V) != 0;
+        for (int j = 0; j < STEPS; j++) {
+            CHECK(tr_infer_decode(one, 1, &s, &feed[i][j], la, &err) == 0);
+            mism += memcmp(la, lb + ((size_t)(j + 1) * NS + i) * V, sizeof(float) * V) != 0;
+        }
+        tr_infer_free(one);
+    }
+    tr_set_threads(threads0);
+    CHECK_MSG(mism == 0, "%d logit rows differ between batched and single decoding", mism);
+    free(la);
+    free(lb);
+    tr_infer_free(big);
+    tr_model_free(&m);
+}
+
+static void test_refusals(void) {
+    tr_err err;
+    tr_config cfg = small_config(0, 1);
+    cfg.max_seq = 16;
+    tr_model m;
+    CHECK(tr_model_init(&m, &cfg, &err) == 0);
+    tr_infer *ctx;
+    CHECK(tr_infer_init(&ctx, &m, 2, 32, &err) == -1); /* beyond the model's max_seq */
+    CHECK(strstr(err.msg, "max_seq") != NULL);
+    CHECK(tr_infer_init(&ctx, &m, 0, 0, &err) == -1);
+    CHECK(tr_infer_init(&ctx, &m, 2, 0, &err) == 0);
+    CHECK(tr_infer_acquire(ctx) == 0);
+    CHECK(tr_infer_acquire(ctx) == 1);
+    CHECK(tr_infer_acquire(ctx) == -1);
+    tr_infer_release(ctx, 0);
+    CHECK(tr_infer_acquire(ctx) == 0);
+    int32_t tok[20] = {0};
+    float lg[97 * 2];
+    CHECK(tr_infer_prefill(ctx, 0, tok, 17, 0, lg, &err) == -1);
+    CHECK(strstr(err.msg, "exceed max_seq") != NULL);
+    CHECK(tr_infer_prefill(ctx, 0, tok, 16, 0, lg, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 0, tok, 1, 0, lg, &err) == -1);
+    int two[2] = {1, 1};
+    int32_t t2[2] = {3, 4};
+    CHECK(tr_infer_decode(ctx, 2, two, t2, lg, &err) == -1);
+    CHECK(strstr(err.msg, "twice") != NULL);
+    int32_t bad = 97;
+    int one = 1;
+    CHECK(tr_infer_decode(ctx, 1, &one, &bad, lg, &err) == -1);
+    CHECK(strstr(err.msg, "outside") != NULL);
+    CHECK(tr_infer_length(ctx, 1) == 0); /* refused calls change nothing */
+    CHECK(tr_infer_decode(ctx, 1, &one, &t2[0], lg, &err) == 0);
+    CHECK(tr_infer_truncate(ctx, 1, 2, &err) == -1);
+    CHECK(tr_infer_copy(ctx, 1, 0, 17, &err) == -1);
+    tr_infer_free(ctx);
+    tr_model_free(&m);
+}
+
+int main(void) {
+    test_matmul_kernel();
+    test_against_training(small_config(1, 0), "gqa+bias untied");
+    test_against_training(small_config(0, 1), "gqa tied");
+    tr_config mha = small_config(0, 0);
+    mha.n_kv_heads = mha.n_heads;
+    test_against_training(mha, "mha");
+    test_batch_invariance();
+    test_refusals();
+    return tu_finish("test_infer");
+}
