@@ -102,6 +102,43 @@ static void greedy(const tr_model *m, const int32_t *prompt, int tp, int n, int3
     free(seq);
 }
 
+/* Greedy decoding with the KV-cache generator (tr_generate, temperature 0), all prompts in
+ * one call over 2 slots (continuous batching), compared with transformers' generate(). */
+static void generator_greedy(const tr_model *m, const tr_st_tensor *pr, const tr_st_tensor *gr,
+                             const char *label) {
+    int P = (int)pr->shape[0], tp = (int)pr->shape[1], n = (int)gr->shape[1];
+    tr_err err;
+    tr_infer *ctx = NULL;
+    if (tr_infer_init(&ctx, m, 2, tp + n, &err) != 0) {
+        CHECK_MSG(0, "%s: %s", label, err.msg);
+        return;
+    }
+    int32_t *prompts = malloc((size_t)P * tp * sizeof *prompts);
+    tr_gen_request *reqs = calloc((size_t)P, sizeof *reqs);
+    tr_gen_result *out = calloc((size_t)P, sizeof *out);
+    for (int i = 0; i < P * tp; i++) prompts[i] = get_i32(pr, i);
+    for (int p = 0; p < P; p++) reqs[p] = (tr_gen_request){prompts + (size_t)p * tp, tp, 1};
+    tr_gen_params gp = tr_gen_default_params();
+    gp.sampler.temperature = 0;
+    gp.max_new_tokens = n;
+    int rc = tr_generate(ctx, reqs, P, &gp, out, NULL, NULL, &err);
+    CHECK_MSG(rc == 0, "%s: %s", label, err.msg);
+    int same = 0;
+    for (int p = 0; rc == 0 && p < P; p++) {
+        int ok = out[p].n == n;
+        for (int i = 0; ok && i < n; i++) ok = out[p].tokens[i] == get_i32(gr, (int64_t)p * n + i);
+        CHECK_MSG(ok, "%s: tr_generate's greedy continuation %d differs from transformers'", label,
+                  p);
+        same += ok;
+    }
+    printf("%-24s greedy (KV-cache tr_generate): %d/%d continuations equal\n", label, same, P);
+    for (int p = 0; p < P; p++) tr_gen_result_free(&out[p]);
+    free(out);
+    free(reqs);
+    free(prompts);
+    tr_infer_free(ctx);
+}
+
 /* ---- in: transformers -> tinyr1 ------------------------------------------------------- */
 typedef struct import_case {
     const char *arch;
@@ -141,6 +178,23 @@ static void import_compare(const import_case *c, const char *work) {
         double e = compare_logits(&m, tokens, B, T, ref, label);
         printf("%-24s logits [%d x %d x %d]: max |diff| / max |ref| = %.2e\n", label, B, T,
                m.cfg.vocab, e);
+        /* the inference forward (KV cache): each sequence prefilled, logits at every position */
+        tr_infer *ctx = NULL;
+        float *il = malloc((size_t)B * T * m.cfg.vocab * sizeof(float));
+        int rc = tr_infer_init(&ctx, &m, 1, T, &err);
+        for (int b = 0; rc == 0 && b < B; b++) {
+            rc = tr_infer_truncate(ctx, 0, 0, &err);
+            if (rc == 0)
+                rc = tr_infer_prefill(ctx, 0, tokens + (size_t)b * T, T, 1,
+                                      il + (size_t)b * T * m.cfg.vocab, &err);
+        }
+        CHECK_MSG(rc == 0, "%s: %s", label, err.msg);
+        const tr_st_tensor *lt = need(ref, "logits", TR_DT_F64, (int64_t)B * T * m.cfg.vocab);
+        double ei = rc == 0 && lt ? scaled_err(il, lt) : INFINITY;
+        CHECK_MSG(ei < 1e-4, "%s: inference logits relative error %.3g", label, ei);
+        printf("%-24s logits via tr_infer_prefill: max |diff| / max |ref| = %.2e\n", label, ei);
+        tr_infer_free(ctx);
+        free(il);
         free(tokens);
     }
     const tr_st_tensor *pr = need(ref, "prompt", TR_DT_I32, -1);
@@ -165,9 +219,10 @@ static void import_compare(const import_case *c, const char *work) {
                       p);
             same += ok;
         }
-        printf("%-24s greedy: %d/%d continuations of %d tokens equal (smallest top-1/top-2 "
-               "margin %.3f)\n",
+        printf("%-24s greedy (training forward): %d/%d continuations of %d tokens equal "
+               "(smallest top-1/top-2 margin %.3f)\n",
                label, same, P, n, min_margin);
+        generator_greedy(&m, pr, gr, label);
     }
     tr_model_free(&m);
     tr_st_close(ref);
