@@ -58,6 +58,9 @@ check "a 2-step pretraining writes a checkpoint" "[ -f '$tmp/run/checkpoint.bin'
 check "a checkpoint without a tokenizer exports weights only" "[ \$? -eq 0 ] && grep -q 'embeds no tokenizer' '$tmp/out' && [ -f '$tmp/r0/model.safetensors' ]"
 "$bin" export --model "$tmp/run/checkpoint.bin" --to "$tmp/r1" --tokenizer "$tmp/tok.tr1" > "$tmp/out" 2>&1
 check "checkpoint + tokenizer export succeeds" "[ \$? -eq 0 ] && [ -f '$tmp/r1/vocab.json' ] && [ -f '$tmp/r1/merges.txt' ] && [ -f '$tmp/r1/tokenizer_config.json' ]"
+"$bin" pretrain --preset tiny --steps 2 --batch 2 --seq 32 --quiet --tokenizer "$tmp/tok.tr1" --out "$tmp/runtok" > "$tmp/out" 2>&1
+"$bin" export --model "$tmp/runtok" --to "$tmp/rt" > "$tmp/out" 2>&1
+check "a run trained with --tokenizer exports its embedded tokenizer" "[ \$? -eq 0 ] && grep -q 'embedded tokenizer' '$tmp/out' && cmp -s '$tmp/rt/vocab.json' '$tmp/r1/vocab.json' && cmp -s '$tmp/rt/merges.txt' '$tmp/r1/merges.txt'"
 eos=$(echo -n '<|endoftext|>' | "$bin" tokenizer encode --special --tokenizer "$tmp/tok.tr1")
 check "config.json's eos_token_id is the tokenizer's <|endoftext|> ($eos)" "grep -q '\"eos_token_id\":[[:space:]]*$eos' '$tmp/r1/config.json' && grep -q '\"eos_token_id\": $eos' '$tmp/r1/generation_config.json'"
 "$bin" export --model "$tmp/run" --to "$tmp/rq" --tokenizer "$data/tokenizers/qwen2" > "$tmp/out" 2>&1
