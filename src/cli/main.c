@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
     {"report", "charts and tables of a run or a pipeline: report.md, report.html", cmd_report},
+    {"export", "write a model as a Hugging Face folder (transformers loads it)", cmd_export},
     {0},
 };
 
