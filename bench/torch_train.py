@@ -29,6 +29,20 @@ import torch
 import torch.nn.functional as F
 
 
+def set_blas_threads(n):
+    """Debian's torch is built against the generic BLAS interface, so torch.set_num_threads
+    does not reach OpenBLAS (which uses every core by default); set it directly. Returns
+    the library's thread count afterwards, or None when no OpenBLAS is loaded."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0", mode=ctypes.RTLD_GLOBAL)
+        if n > 0:
+            lib.openblas_set_num_threads(int(n))
+        return lib.openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return None
+
+
 def hidden_llama(dim, multiple_of=256):
     h = (8 * dim + 2) // 3
     return (h + multiple_of - 1) // multiple_of * multiple_of
@@ -44,6 +58,7 @@ def add_model_args(ap):
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=0, help="0 = 8*dim/3 rounded up to 256")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--blas-threads", type=int, default=0, help="OpenBLAS threads; 0 = --threads")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--eps", type=float, default=1e-5)
 
@@ -167,6 +182,7 @@ def main():
     ap.add_argument("--flush-denormal", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    blas = set_blas_threads(a.blas_threads or a.threads)
     kvh = a.kv_heads or a.heads
     hidden = a.hidden or hidden_llama(a.dim)
     torch.set_flush_denormal(bool(a.flush_denormal))
@@ -201,7 +217,7 @@ def main():
     dt = (time.perf_counter() - t0) / a.steps
     nparams = sum(p.numel() for p in model.parameters())
     print(json.dumps({"tok_s": round(a.batch * a.seq / dt, 1), "step_s": round(dt, 4),
-                      "loss": round(loss, 4), "params": nparams, "threads": a.threads,
+                      "loss": round(loss, 4), "params": nparams, "threads": a.threads, "blas_threads": blas,
                       "adamw": a.adamw,
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     return 0
