@@ -229,8 +229,10 @@ def _stepB_jit(tok: torch.Tensor, pos: int, embed: torch.Tensor, wqkv: List[torc
         v = vc[i]
         k[:, :, pos] = qk[:, NH:].reshape(B, KVH, HD)
         v[:, :, pos] = qkv[:, nqk:].view(B, KVH, HD)
-        att = torch.matmul(qk[:, :NH].reshape(B, KVH, G, HD), k[:, :, :n].transpose(-1, -2)).softmax(-1)
-        y = torch.matmul(att, v[:, :, :n]).view(B, NH * HD)
+        # broadcast multiply + sum: 1.13's CPU bmm loops over the B*KVH tiny matrices
+        q = qk[:, :NH].reshape(B, KVH, G, 1, HD)
+        att = (q * k[:, :, :n].unsqueeze(2)).sum(-1).softmax(-1)
+        y = (att.unsqueeze(-1) * v[:, :, :n].unsqueeze(2)).sum(-2).reshape(B, NH * HD)
         x = torch.addmm(x, y, wo[i].t())
         gu = torch.mm(x * x.square().sum(-1, keepdim=True).add_(deps).rsqrt_(), wgu[i].t())
         x = torch.addmm(x, torch.nn.functional.silu(gu[:, :H]) * gu[:, H:], wdown[i].t())
@@ -346,9 +348,9 @@ class Decoder:
             qk = torch.view_as_real(torch.view_as_complex(qkv[:, :nqk].reshape(B, NH + KVH, HD // 2, 2)) * fr)
             ly["k"][:, :, pos] = qk[:, NH:].reshape(B, KVH, HD)
             ly["v"][:, :, pos] = qkv[:, nqk:].view(B, KVH, HD)
-            q = qk[:, :NH].reshape(B, KVH, G, HD)
-            att = torch.matmul(q, ly["k"][:, :, :n].transpose(-1, -2)).softmax(-1)
-            y = torch.matmul(att, ly["v"][:, :, :n]).view(B, NH * HD)
+            q = qk[:, :NH].reshape(B, KVH, G, 1, HD)
+            att = (q * ly["k"][:, :, :n].unsqueeze(2)).sum(-1).softmax(-1)
+            y = (att.unsqueeze(-1) * ly["v"][:, :, :n].unsqueeze(2)).sum(-2).reshape(B, NH * HD)
             x = torch.addmm(x, y, ly["wo"].t())
             gu = F.linear(self._norm(x), ly["wgu"])
             x = torch.addmm(x, F.silu(gu[:, :self.H]) * gu[:, self.H:], ly["wdown"].t())
@@ -391,6 +393,7 @@ class Decoder:
             logits = self.prefill(prompt)
             nxt = logits.argmax(-1)
             t1 = time.perf_counter()
+            c1 = time.process_time()
             if B == 1:
                 nxt = nxt.view(1)
                 for i in range(new_tokens):
@@ -403,6 +406,7 @@ class Decoder:
                     if i + 1 < new_tokens:
                         nxt = self.stepB_fn(nxt, P + i).argmax(-1)
             t2 = time.perf_counter()
+            self.decode_cpu_s = time.process_time() - c1
         return torch.cat(outs, 1), t1 - t0, t2 - t1
 
 
@@ -463,6 +467,8 @@ def main():
     res = {"tok_s": round(a.batch * (a.new_tokens - 1) / td, 1) if a.new_tokens > 1 else None,
            "prefill_tok_s": round(a.batch * a.prompt_len / tp, 1), "batch": a.batch,
            "new_tokens": a.new_tokens, "prompt_len": a.prompt_len, "threads": a.threads, "blas_threads": blas, "jit": a.jit,
+           "decode_s": round(td, 3), "decode_cpu_s": round(dec.decode_cpu_s, 3),
+           "loadavg": os.getloadavg()[0],
            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
     rc = 0
     if a.tokenizer:

@@ -211,14 +211,17 @@ def main():
         print(f"torch_train: step failed: {e}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for _ in range(a.steps):
         loss = step()
     loss = loss.item()
     dt = (time.perf_counter() - t0) / a.steps
+    cpu = (time.process_time() - c0) / a.steps
     nparams = sum(p.numel() for p in model.parameters())
     print(json.dumps({"tok_s": round(a.batch * a.seq / dt, 1), "step_s": round(dt, 4),
                       "loss": round(loss, 4), "params": nparams, "threads": a.threads, "blas_threads": blas,
-                      "adamw": a.adamw,
+                      "adamw": a.adamw, "cpu_s_per_step": round(cpu, 4),
+                      "loadavg": os.getloadavg()[0],
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     return 0
 
