@@ -11,7 +11,8 @@ What makes it fast (measured on Debian's python3-torch 1.13, see docs/oracle.md)
 - q/k/v fused into one [(NH+2 KVH) HD, D] matrix and gate/up into one [2H, D] matrix, so
   each layer does 4 GEMMs forward instead of 7; RoPE applied to q and k in one pass.
 - attention as one baddbmm over [B*NH, T, HD] with a precomputed additive causal mask
-  (fuses scale + mask), softmax, one bmm (1.13 has no scaled_dot_product_attention).
+  (fuses scale + mask), softmax, one bmm (1.13 has no scaled_dot_product_attention; a
+  newer torch that has it uses it).
 - AdamW with foreach=True (multi-tensor; fused=True is CUDA-only in 1.13: tried, it fails).
 - torch.set_num_threads(N); OMP_WAIT_POLICY=PASSIVE: Debian's torch links the pthread
   OpenBLAS, whose threads fight with spinning OpenMP workers otherwise.
@@ -90,6 +91,7 @@ class Model(torch.nn.Module):
         self.HD = dim // heads
         self.H, self.V, self.eps, self.tied = hidden, vocab, eps, tied
         self.manual_softmax = False
+        self.sdpa = hasattr(F, "scaled_dot_product_attention")  # False on 1.13
         g = torch.Generator().manual_seed(0)
         P = torch.nn.Parameter
 
@@ -148,12 +150,16 @@ class Model(torch.nn.Module):
             if KVH != NH:
                 k = k.repeat_interleave(NH // KVH, dim=1)
                 v = v.repeat_interleave(NH // KVH, dim=1)
-            q = q.reshape(B * NH, T, HD)
-            k = k.reshape(B * NH, T, HD)
-            v = v.reshape(B * NH, T, HD)
-            att = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=scale)
-            att = Softmax.apply(att) if self.manual_softmax else att.softmax(-1)
-            y = torch.bmm(att, v).view(B, NH, T, HD).transpose(1, 2).reshape(B, T, NH * HD)
+            if self.sdpa:  # torch >= 2.0 only
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                y = y.transpose(1, 2).reshape(B, T, NH * HD)
+            else:
+                q = q.reshape(B * NH, T, HD)
+                k = k.reshape(B * NH, T, HD)
+                v = v.reshape(B * NH, T, HD)
+                att = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=scale)
+                att = Softmax.apply(att) if self.manual_softmax else att.softmax(-1)
+                y = torch.bmm(att, v).view(B, NH, T, HD).transpose(1, 2).reshape(B, T, NH * HD)
             x = x + F.linear(y, self.wo[l])
             h = self.rms(x, self.mlp_norm[l])
             g, u = F.linear(h, self.wgu[l]).split(H, dim=-1)
@@ -220,7 +226,7 @@ def main():
     nparams = sum(p.numel() for p in model.parameters())
     print(json.dumps({"tok_s": round(a.batch * a.seq / dt, 1), "step_s": round(dt, 4),
                       "loss": round(loss, 4), "params": nparams, "threads": a.threads, "blas_threads": blas,
-                      "adamw": a.adamw, "cpu_s_per_step": round(cpu, 4),
+                      "adamw": a.adamw, "sdpa": model.sdpa, "cpu_s_per_step": round(cpu, 4),
                       "loadavg": os.getloadavg()[0],
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     return 0
