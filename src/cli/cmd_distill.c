@@ -517,7 +517,7 @@ static int cmd_eval(int argc, char **argv) {
 /* ---- tinyr1 distill (training) --------------------------------------------------------- */
 typedef struct {
     const tr_tokenizer *tok;
-    tr_template_kind tpl = TR_TEMPLATE_NONE;
+    tr_template_kind tpl;
     const tr_task *task;
     tr_problem *pr;
     int64_t n;
