@@ -445,6 +445,7 @@ static int cmd_eval(int argc, char **argv) {
     opts[m++] = (cli_opt){"eval-n", CLI_INT64, &eval_n, "N", "problems"};
     opts[m++] = (cli_opt){"eval-first", CLI_INT64, &first, "I", "index of the first generated problem (held out from training's 0..n-1)"};
     opts[m++] = (cli_opt){"task-seed", CLI_INT64, &d.task_seed, "S", "generator seed (training's)"};
+    opts[m++] = (cli_opt){"difficulty", CLI_INT, &d.difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
     opts[m++] = (cli_opt){"k", CLI_INT, &k, "K", "samples per problem"};
     opts[m++] = (cli_opt){"temp", CLI_FLOAT, &temp, "T", "sampling temperature (0: greedy)"};
     opts[m++] = (cli_opt){"max-new", CLI_INT, &max_new, "N", "most generated tokens"};
@@ -494,7 +495,8 @@ static int cmd_eval(int argc, char **argv) {
         tr_template_kind tpl = TR_TEMPLATE_NONE;
         rc = parse_template(d.tpl_name, &tpl, &err);
         if (rc == 0)
-            rc = load_problems(task_name, task_file, eval_n, first, (uint64_t)d.task_seed, 0, "en",
+            rc = load_problems(task_name, task_file, eval_n, first, (uint64_t)d.task_seed,
+                               d.difficulty, "en",
                                &pr, &np, &task, &err);
         double p1 = 0, wf = 0;
         if (rc == 0) rc = accuracy(&sm, st, tpl, task, pr, np, k, temp, max_new, 1, &p1, &wf, &err);
