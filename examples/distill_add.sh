@@ -9,8 +9,8 @@
 # Usage: examples/distill_add.sh [BUILD_DIR] [OUT_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$here/build}/tinyr1
-out=${2:-$here/runs/distill_add}
+bin=$(cd "${1:-$here/build}" && pwd)/tinyr1
+mkdir -p "${2:-$here/runs/distill_add}"; out=$(cd "${2:-$here/runs/distill_add}" && pwd)
 TSTEPS=${TSTEPS:-400}
 SSTEPS=${SSTEPS:-300}
 mkdir -p "$out"

@@ -8,7 +8,7 @@
 # Usage: examples/distill_stories.sh [BUILD_DIR] [OUT_DIR]   (a few minutes on 2 cores)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$here/build}/tinyr1
+bin=$(cd "${1:-$here/build}" && pwd)/tinyr1
 out=${2:-$here/runs/distill_stories}
 M=$here/../shared/data/models/stories260K
 STEPS=${STEPS:-150}
