@@ -40,7 +40,8 @@ static void make_set(tr_sft_set *set, uint64_t seed) {
     memset(set, 0, sizeof *set);
     tr_rng r;
     tr_rng_seed(&r, seed);
-    static const int lens[8][2] = {{3, 5}, {1, 20}, {6, 2}, {2, 11}, {4, 7}, {1, 3}, {9, 14}, {2, 30}};
+    static const int lens[8][2] = {{3, 5}, {1, 20}, {6, 2},  {2, 11},
+                                   {4, 7}, {1, 3},  {9, 14}, {2, 30}};
     set->cap = 8;
     set->ex = calloc(8, sizeof *set->ex);
     for (int i = 0; i < 8; i++) {
@@ -125,8 +126,10 @@ static void test_accumulation(const tr_model *student, const tr_model *teacher,
                 CHECK(tr_distill_kd_init_online(&k2, teacher, NV, &p, 2, NT, &err) == 0);
             } else {
                 p.temperature = cache->temperature;
-                CHECK(tr_distill_kd_init_cache(&k1, cache, NV, &p, 8, NT, 1, rows_whole, &err) == 0);
-                CHECK(tr_distill_kd_init_cache(&k2, cache, NV, &p, 2, NT, 4, rows_parts, &err) == 0);
+                CHECK(tr_distill_kd_init_cache(&k1, cache, NV, &p, 8, NT, 1, rows_whole, &err) ==
+                      0);
+                CHECK(tr_distill_kd_init_cache(&k2, cache, NV, &p, 2, NT, 4, rows_parts, &err) ==
+                      0);
             }
             tr_objective o1 = tr_distill_kd_objective(&k1), o2 = tr_distill_kd_objective(&k2);
             tr_step_stats s1, s2;
@@ -404,7 +407,8 @@ static void test_onpolicy(const tr_model *student, tr_sft_set *set) {
         /* the prompt is the example's; the rest is the student's sample */
         CHECK(memcmp(b1.tokens + r * NT, e->ids, (size_t)e->n_prompt * sizeof(int32_t)) == 0);
         CHECK(b1.lengths[r] == NT); /* no stop token: the sample fills the row */
-        CHECK(b1.weights[r * NT + e->n_prompt - 1] == 1 && (e->n_prompt < 2 || b1.weights[r * NT] == 0));
+        CHECK(b1.weights[r * NT + e->n_prompt - 1] == 1 &&
+              (e->n_prompt < 2 || b1.weights[r * NT] == 0));
     }
     /* the same state gives the same batch (resume), another state another one */
     tr_train_state again = st0;

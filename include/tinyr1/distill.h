@@ -108,8 +108,8 @@ tr_kd_cache_params tr_kd_cache_default_params(void);
  * (may be NULL) is called after each batch with (done, total) examples. */
 int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr_sft_set *set,
                       const tr_kd_cache_params *p, int64_t *bytes,
-                      void (*progress)(void *ctx, int64_t done, int64_t total),
-                      void *progress_ctx, tr_err *err);
+                      void (*progress)(void *ctx, int64_t done, int64_t total), void *progress_ctx,
+                      tr_err *err);
 
 /* Maps and validates a cache: magic, version, header fields and reserved bytes, sizes
  * against the file length (overflow-safe), the checksum, every example's (n, P), every
@@ -146,10 +146,10 @@ typedef struct tr_distill_kd {
     const int64_t *rows;
     int max_B, max_T, max_micro;
     /* scratch */
-    float *scratch;          /* [max_B*max_T, V] for the KL metric */
-    int32_t *ids;            /* sparse: [max_B*max_T, K] */
-    float *logprobs, *rest;  /* [max_B*max_T, K], [max_B*max_T] */
-    int kl_metric;           /* 1 (default): compute the "kl" part */
+    float *scratch;         /* [max_B*max_T, V] for the KL metric */
+    int32_t *ids;           /* sparse: [max_B*max_T, K] */
+    float *logprobs, *rest; /* [max_B*max_T, K], [max_B*max_T] */
+    int kl_metric;          /* 1 (default): compute the "kl" part */
 } tr_distill_kd;
 
 /* Online teacher: teacher->cfg.vocab >= V (padding rows ignored) and max_seq >= max_T. */
@@ -157,9 +157,8 @@ int tr_distill_kd_init_online(tr_distill_kd *kd, const tr_model *teacher, int V,
                               const tr_kd_params *p, int max_B, int max_T, tr_err *err);
 /* Offline: c->V == V and p->temperature == c->temperature (a truncated distribution cannot
  * be re-tempered exactly). rows: see tr_distill_data.rows. */
-int tr_distill_kd_init_cache(tr_distill_kd *kd, const tr_kd_cache *c, int V,
-                             const tr_kd_params *p, int max_B, int max_T, int max_micro,
-                             const int64_t *rows, tr_err *err);
+int tr_distill_kd_init_cache(tr_distill_kd *kd, const tr_kd_cache *c, int V, const tr_kd_params *p,
+                             int max_B, int max_T, int max_micro, const int64_t *rows, tr_err *err);
 void tr_distill_kd_free(tr_distill_kd *kd);
 /* The tr_objective (fn, ctx = kd, parts "ce", "kd", "kl"). */
 tr_objective tr_distill_kd_objective(tr_distill_kd *kd);
@@ -171,14 +170,14 @@ typedef struct tr_distill_data {
     tr_trunc trunc;
     int n_micro, B, T;
     /* on-policy (GKD) */
-    double lambda;          /* probability that a micro-batch is sampled from the student */
+    double lambda;           /* probability that a micro-batch is sampled from the student */
     const tr_model *student; /* borrowed (required when lambda > 0) */
-    tr_gen_params gen;      /* sampling of the student (temperature, stop tokens);
-                               max_new_tokens is set per row to fill T+1 tokens */
-    tr_infer *infer;        /* created at init when lambda > 0 */
+    tr_gen_params gen;       /* sampling of the student (temperature, stop tokens);
+                                max_new_tokens is set per row to fill T+1 tokens */
+    tr_infer *infer;         /* created at init when lambda > 0 */
     /* bookkeeping */
-    int64_t calls;          /* batches served (the micro index is calls % n_micro) */
-    int64_t *rows;          /* [n_micro * B] example index per row of each micro-batch */
+    int64_t calls; /* batches served (the micro index is calls % n_micro) */
+    int64_t *rows; /* [n_micro * B] example index per row of each micro-batch */
     int64_t n_onpolicy, n_batches, n_sampled_tokens;
 } tr_distill_data;
 

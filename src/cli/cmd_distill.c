@@ -23,15 +23,23 @@ static data_opts data_opts_default(void) {
 
 static int data_opts_table(data_opts *d, cli_opt *o) {
     int n = 0;
-    o[n++] = (cli_opt){"data", CLI_STR, &d->data, "FILE", "JSONL examples: prompt/completion, messages, GSM8K, MATH-style or Countdown rows"};
-    o[n++] = (cli_opt){"task", CLI_STR, &d->tasks, "T1,T2", "instead of --data: worked solutions of generated tasks (add, mul, countdown, wordprob)"};
+    o[n++] = (cli_opt){
+        "data", CLI_STR, &d->data, "FILE",
+        "JSONL examples: prompt/completion, messages, GSM8K, MATH-style or Countdown rows"};
+    o[n++] = (cli_opt){
+        "task", CLI_STR, &d->tasks, "T1,T2",
+        "instead of --data: worked solutions of generated tasks (add, mul, countdown, wordprob)"};
     o[n++] = (cli_opt){"n", CLI_INT, &d->n, "N", "problems per task with --task"};
     o[n++] = (cli_opt){"task-seed", CLI_INT64, &d->task_seed, "S", "generator seed with --task"};
-    o[n++] = (cli_opt){"difficulty", CLI_INT, &d->difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
+    o[n++] = (cli_opt){"difficulty", CLI_INT, &d->difficulty, "D",
+                       "task difficulty 1..10 (0: the task's default)"};
     o[n++] = (cli_opt){"lang", CLI_STR, &d->lang, "en|zh", "language of generated problems"};
-    o[n++] = (cli_opt){"template", CLI_STR, &d->tpl_name, "NAME", "chat template: r1zero|chat|none"};
-    o[n++] = (cli_opt){"end-token", CLI_STR, &d->end_token, "eos|bos|ID", "token that ends each completion (llama2.c models end a text with bos)"};
-    o[n++] = (cli_opt){"skip-bad", CLI_FLAG, &d->skip_bad, NULL, "skip malformed data lines instead of stopping"};
+    o[n++] =
+        (cli_opt){"template", CLI_STR, &d->tpl_name, "NAME", "chat template: r1zero|chat|none"};
+    o[n++] = (cli_opt){"end-token", CLI_STR, &d->end_token, "eos|bos|ID",
+                       "token that ends each completion (llama2.c models end a text with bos)"};
+    o[n++] = (cli_opt){"skip-bad", CLI_FLAG, &d->skip_bad, NULL,
+                       "skip malformed data lines instead of stopping"};
     return n;
 }
 
@@ -43,7 +51,8 @@ static int parse_template(const char *name, tr_template_kind *k, tr_err *err) {
 }
 
 /* Tokenizes the examples of --data or --task into set. */
-static int load_examples(const data_opts *d, const tr_tokenizer *tok, tr_sft_set *set, tr_err *err) {
+static int load_examples(const data_opts *d, const tr_tokenizer *tok, tr_sft_set *set,
+                         tr_err *err) {
     tr_template_kind tpl = TR_TEMPLATE_NONE;
     if (parse_template(d->tpl_name, &tpl, err) != 0) return -1;
     if (!tok) return tr_fail(err, "no tokenizer to encode the examples with (give --tokenizer)");
@@ -56,8 +65,10 @@ static int load_examples(const data_opts *d, const tr_tokenizer *tok, tr_sft_set
         rc = tr_dataset_load(&ds, d->data, &dp, err);
         if (rc == 0) rc = tr_sft_set_add_dataset(set, tok, tpl, &ds, &skipped, err);
         if (rc == 0 && (ds.n_bad || skipped))
-            fprintf(stderr, "distill: %lld malformed lines and %lld rows without a completion "
-                            "skipped\n", (long long)ds.n_bad, (long long)skipped);
+            fprintf(stderr,
+                    "distill: %lld malformed lines and %lld rows without a completion "
+                    "skipped\n",
+                    (long long)ds.n_bad, (long long)skipped);
         tr_dataset_free(&ds);
     } else {
         tr_task_params tp = tr_task_default_params();
@@ -71,7 +82,8 @@ static int load_examples(const data_opts *d, const tr_tokenizer *tok, tr_sft_set
     /* --end-token: the completion's last token (the template's end token) replaced */
     int32_t end;
     if (strcmp(d->end_token, "eos") == 0) return 0;
-    if (strcmp(d->end_token, "bos") == 0) end = tr_tokenizer_bos(tok);
+    if (strcmp(d->end_token, "bos") == 0)
+        end = tr_tokenizer_bos(tok);
     else {
         char *e;
         long v = strtol(d->end_token, &e, 10);
@@ -112,17 +124,20 @@ static int check_vocab(const tr_model *teacher, const tr_tokenizer *ttok, const 
         int same = same_tokenizer(ttok, stok, err);
         if (same < 0) return -1;
         if (!same)
-            return tr_fail(err, "the teacher's and the student's tokenizers differ (%d and %d "
-                                "tokens): %s", (int)tr_tokenizer_vocab_size(ttok),
-                           (int)tr_tokenizer_vocab_size(stok), seq_hint);
+            return tr_fail(err,
+                           "the teacher's and the student's tokenizers differ (%d and %d "
+                           "tokens): %s",
+                           (int)tr_tokenizer_vocab_size(ttok), (int)tr_tokenizer_vocab_size(stok),
+                           seq_hint);
     }
     int tv = stok ? tr_tokenizer_vocab_size(stok) : (ttok ? tr_tokenizer_vocab_size(ttok) : 0);
     if (tr_kd_vocab_check(v_use, teacher->cfg.vocab, student->cfg.vocab, tv, err) != 0)
         return tr_fail_context(err, "%s; %s", "vocabularies", seq_hint);
     if (teacher->cfg.vocab > student->cfg.vocab)
-        fprintf(stderr, "distill: the teacher has %d output rows, the student %d: the extra "
-                        "rows are padding beyond the tokenizer's %d tokens; comparing the "
-                        "shared first %d\n",
+        fprintf(stderr,
+                "distill: the teacher has %d output rows, the student %d: the extra "
+                "rows are padding beyond the tokenizer's %d tokens; comparing the "
+                "shared first %d\n",
                 teacher->cfg.vocab, student->cfg.vocab, tv, *v_use);
     return 0;
 }
@@ -205,26 +220,40 @@ static int cmd_cache(int argc, char **argv) {
     data_opts d = data_opts_default();
     cli_opt opts[24];
     int n = 0;
-    opts[n++] = (cli_opt){"teacher", CLI_STR, &teacher, "MODEL", "teacher: tinyr1 checkpoint or run folder, Hugging Face folder, llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "the teacher's tokenizer (required for a llama2.c .bin)"};
+    opts[n++] =
+        (cli_opt){"teacher", CLI_STR, &teacher, "MODEL",
+                  "teacher: tinyr1 checkpoint or run folder, Hugging Face folder, llama2.c .bin"};
+    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                          "the teacher's tokenizer (required for a llama2.c .bin)"};
     n += data_opts_table(&d, opts + n);
-    opts[n++] = (cli_opt){"top-k", CLI_INT, &K, "K", "teacher entries kept per token (K = vocabulary: exact)"};
-    opts[n++] = (cli_opt){"temp", CLI_DOUBLE, &temp, "T", "temperature of the stored log-probs (must equal the distillation's --temp)"};
+    opts[n++] = (cli_opt){"top-k", CLI_INT, &K, "K",
+                          "teacher entries kept per token (K = vocabulary: exact)"};
+    opts[n++] =
+        (cli_opt){"temp", CLI_DOUBLE, &temp, "T",
+                  "temperature of the stored log-probs (must equal the distillation's --temp)"};
     opts[n++] = (cli_opt){"dtype", CLI_STR, &dtype, "f16|bf16|f32", "log-prob storage"};
-    opts[n++] = (cli_opt){"max-len", CLI_INT, &max_len, "N", "cut examples to N tokens (0: the teacher's context + 1)"};
+    opts[n++] = (cli_opt){"max-len", CLI_INT, &max_len, "N",
+                          "cut examples to N tokens (0: the teacher's context + 1)"};
     opts[n++] = (cli_opt){"batch", CLI_INT, &batch, "B", "examples per teacher forward"};
     opts[n++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0: all)"};
     opts[n++] = (cli_opt){"out", CLI_STR, &out, "FILE", "the cache file (written atomically)"};
     opts[n] = (cli_opt){0};
-    const cli_spec spec = {"distill cache", "Run a teacher over a dataset once and store its top-K log-probs per token.",
-                           "", opts, 0, 0,
-                           "Example: tinyr1 distill cache --teacher runs/teacher --task add --n 2000 --top-k 16 --temp 2 --out add.kdc\n"
-                           "Then: tinyr1 distill --cache add.kdc --student-preset tiny --temp 2 --out runs/student"};
+    const cli_spec spec = {
+        "distill cache",
+        "Run a teacher over a dataset once and store its top-K log-probs per token.",
+        "",
+        opts,
+        0,
+        0,
+        "Example: tinyr1 distill cache --teacher runs/teacher --task add --n 2000 --top-k 16 "
+        "--temp 2 --out add.kdc\n"
+        "Then: tinyr1 distill --cache add.kdc --student-preset tiny --temp 2 --out runs/student"};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     tr_set_threads(threads);
     if (!out) return cli_error("distill cache", "--out FILE is required");
-    if (!d.data == !d.tasks) return cli_error("distill cache", "give exactly one of --data FILE or --task NAMES");
+    if (!d.data == !d.tasks)
+        return cli_error("distill cache", "give exactly one of --data FILE or --task NAMES");
     tr_kd_cache_params cp = tr_kd_cache_default_params();
     cp.K = K;
     cp.temperature = temp;
@@ -233,7 +262,8 @@ static int cmd_cache(int argc, char **argv) {
     if (tr_kdc_dtype_parse(&cp.dtype, dtype, &err) != 0) return cli_error("distill cache", err.msg);
     tr_model tm;
     tr_tokenizer *tt = NULL;
-    if (load_teacher(teacher, tokenizer, &tm, &tt, &err) != 0) return cli_error("distill cache", err.msg);
+    if (load_teacher(teacher, tokenizer, &tm, &tt, &err) != 0)
+        return cli_error("distill cache", err.msg);
     tr_sft_set set = {0};
     int rc = load_examples(&d, tt, &set, &err);
     int V = tr_tokenizer_vocab_size(tt);
@@ -250,19 +280,21 @@ static int cmd_cache(int argc, char **argv) {
             tr_kd_cache c;
             rc = tr_kd_cache_open(&c, out, &err);
             if (rc == 0) {
-                fprintf(stderr, "distill cache: %lld examples, %lld tokens, %lld trained positions, "
-                                "K %d of V %d, %s, T %g; %lld bytes = %.1f bytes per trained "
-                                "token (%zu-byte records); %.1fs\n",
+                fprintf(stderr,
+                        "distill cache: %lld examples, %lld tokens, %lld trained positions, "
+                        "K %d of V %d, %s, T %g; %lld bytes = %.1f bytes per trained "
+                        "token (%zu-byte records); %.1fs\n",
                         (long long)c.n_examples, (long long)c.n_tokens, (long long)c.n_positions,
                         c.K, c.V, tr_kdc_dtype_name(c.dtype), c.temperature, (long long)bytes,
-                        (double)bytes / (double)(c.n_positions ? c.n_positions : 1),
-                        c.record_bytes, tr_now() - t0);
+                        (double)bytes / (double)(c.n_positions ? c.n_positions : 1), c.record_bytes,
+                        tr_now() - t0);
                 printf("{\"file\":\"%s\",\"examples\":%lld,\"tokens\":%lld,\"positions\":%lld,"
                        "\"K\":%d,\"V\":%d,\"dtype\":\"%s\",\"bytes\":%lld,"
                        "\"bytes_per_token\":%.3f}\n",
                        out, (long long)c.n_examples, (long long)c.n_tokens,
                        (long long)c.n_positions, c.K, c.V, tr_kdc_dtype_name(c.dtype),
-                       (long long)bytes, (double)bytes / (double)(c.n_positions ? c.n_positions : 1));
+                       (long long)bytes,
+                       (double)bytes / (double)(c.n_positions ? c.n_positions : 1));
                 tr_kd_cache_close(&c);
             }
         }
@@ -298,44 +330,65 @@ static int cmd_traces(int argc, char **argv) {
     float temp = 0.7f, top_p = 1.0f;
     cli_opt opts[28];
     int m = 0;
-    opts[m++] = (cli_opt){"teacher", CLI_STR, &teacher, "MODEL", "the model that writes the traces"};
-    opts[m++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "its tokenizer (required for a llama2.c .bin)"};
-    opts[m++] = (cli_opt){"task", CLI_STR, &task_name, "NAME", "task whose problems are prompted and verified (add, mul, countdown, wordprob, gsm8k, math, ...)"};
-    opts[m++] = (cli_opt){"data", CLI_STR, &data, "FILE", "the task's problems from a file instead of its generator"};
-    opts[m++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT", "without --task: one prompt sampled --n-per-prompt times (\"\" for unconditional text)"};
+    opts[m++] =
+        (cli_opt){"teacher", CLI_STR, &teacher, "MODEL", "the model that writes the traces"};
+    opts[m++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                          "its tokenizer (required for a llama2.c .bin)"};
+    opts[m++] = (cli_opt){"task", CLI_STR, &task_name, "NAME",
+                          "task whose problems are prompted and verified (add, mul, countdown, "
+                          "wordprob, gsm8k, math, ...)"};
+    opts[m++] = (cli_opt){"data", CLI_STR, &data, "FILE",
+                          "the task's problems from a file instead of its generator"};
+    opts[m++] = (cli_opt){
+        "prompt", CLI_STR, &prompt, "TEXT",
+        "without --task: one prompt sampled --n-per-prompt times (\"\" for unconditional text)"};
     opts[m++] = (cli_opt){"n", CLI_INT, &n, "N", "problems (generated, or the first N of --data)"};
     opts[m++] = (cli_opt){"first", CLI_INT64, &first, "I", "index of the first generated problem"};
     opts[m++] = (cli_opt){"task-seed", CLI_INT64, &task_seed, "S", "generator seed"};
-    opts[m++] = (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: default)"};
+    opts[m++] =
+        (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: default)"};
     opts[m++] = (cli_opt){"lang", CLI_STR, &lang, "en|zh", "language of generated problems"};
     opts[m++] = (cli_opt){"n-per-prompt", CLI_INT, &k, "K", "samples per problem"};
-    opts[m++] = (cli_opt){"keep", CLI_STR, &keep, "correct|all", "keep only verified-correct traces (rejection sampling) or all"};
-    opts[m++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "chat template: r1zero|chat|none"};
+    opts[m++] = (cli_opt){"keep", CLI_STR, &keep, "correct|all",
+                          "keep only verified-correct traces (rejection sampling) or all"};
+    opts[m++] =
+        (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "chat template: r1zero|chat|none"};
     opts[m++] = (cli_opt){"temp", CLI_FLOAT, &temp, "T", "sampling temperature (0: greedy)"};
     opts[m++] = (cli_opt){"top-p", CLI_FLOAT, &top_p, "P", "nucleus sampling (1: off)"};
     opts[m++] = (cli_opt){"max-new", CLI_INT, &max_new, "N", "most tokens per trace"};
     opts[m++] = (cli_opt){"seed", CLI_INT64, &seed, "S", "sampling seed (sample i uses seed + i)"};
     opts[m++] = (cli_opt){"slots", CLI_INT, &slots, "N", "sequences generated at once"};
     opts[m++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0: all)"};
-    opts[m++] = (cli_opt){"out", CLI_STR, &out, "FILE.jsonl", "prompt/completion rows for `tinyr1 sft --data` or `tinyr1 distill --data`"};
+    opts[m++] =
+        (cli_opt){"out", CLI_STR, &out, "FILE.jsonl",
+                  "prompt/completion rows for `tinyr1 sft --data` or `tinyr1 distill --data`"};
     opts[m] = (cli_opt){0};
-    const cli_spec spec = {"distill traces", "Sequence-level distillation data: sample a teacher, keep the verified-correct answers.",
-                           "", opts, 0, 0,
-                           "Example: tinyr1 distill traces --teacher runs/teacher --task add --n 500 --n-per-prompt 4 --out traces.jsonl\n"
-                           "Then: tinyr1 sft --init runs/student-base --data traces.jsonl --out runs/student"};
+    const cli_spec spec = {
+        "distill traces",
+        "Sequence-level distillation data: sample a teacher, keep the verified-correct answers.",
+        "",
+        opts,
+        0,
+        0,
+        "Example: tinyr1 distill traces --teacher runs/teacher --task add --n 500 --n-per-prompt 4 "
+        "--out traces.jsonl\n"
+        "Then: tinyr1 sft --init runs/student-base --data traces.jsonl --out runs/student"};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     tr_set_threads(threads);
     if (!out) return cli_error("distill traces", "--out FILE.jsonl is required");
-    if (!task_name == !prompt) return cli_error("distill traces", "give exactly one of --task NAME or --prompt TEXT");
+    if (!task_name == !prompt)
+        return cli_error("distill traces", "give exactly one of --task NAME or --prompt TEXT");
     if (strcmp(keep, "correct") && strcmp(keep, "all"))
         return cli_error("distill traces", "--keep must be correct or all");
-    if (n <= 0 || k <= 0 || max_new <= 0) return cli_error("distill traces", "--n, --n-per-prompt and --max-new must be positive");
+    if (n <= 0 || k <= 0 || max_new <= 0)
+        return cli_error("distill traces", "--n, --n-per-prompt and --max-new must be positive");
     tr_template_kind tpl = TR_TEMPLATE_NONE;
     if (parse_template(tpl_name, &tpl, &err) != 0) return cli_error("distill traces", err.msg);
     tr_model tm;
     tr_tokenizer *tt = NULL;
-    if (load_teacher(teacher, tokenizer, &tm, &tt, &err) != 0) return cli_error("distill traces", err.msg);
+    if (load_teacher(teacher, tokenizer, &tm, &tt, &err) != 0)
+        return cli_error("distill traces", err.msg);
     const tr_task *task = NULL;
     tr_problem *pr = NULL;
     int64_t np = 0;
@@ -363,7 +416,8 @@ static int cmd_traces(int argc, char **argv) {
         gp.max_new_tokens = max_new;
         tr_distill_trace *tr = NULL;
         double t0 = tr_now();
-        rc = tr_distill_sample(&tm, tt, tpl, task, pr, np, k, &gp, (uint64_t)seed, slots, &tr, &err);
+        rc =
+            tr_distill_sample(&tm, tt, tpl, task, pr, np, k, &gp, (uint64_t)seed, slots, &tr, &err);
         total = np * k;
         int64_t tokens = 0;
         for (int64_t i = 0; rc == 0 && i < np; i++) {
@@ -396,13 +450,15 @@ static int cmd_traces(int argc, char **argv) {
             covered += any;
         }
         if (rc == 0 && kept == 0)
-            rc = tr_fail(&err, "no trace was kept (0 of %lld verified correct): a stronger "
-                               "teacher, more samples (--n-per-prompt) or --keep all",
+            rc = tr_fail(&err,
+                         "no trace was kept (0 of %lld verified correct): a stronger "
+                         "teacher, more samples (--n-per-prompt) or --keep all",
                          (long long)total);
         if (rc == 0) rc = tr_write_file_atomic(out, buf, len, &err);
         if (rc == 0) {
-            fprintf(stderr, "distill traces: kept %lld of %lld samples (%.1f%%); %lld of %lld "
-                            "prompts have at least one; %lld tokens sampled in %.1fs\n",
+            fprintf(stderr,
+                    "distill traces: kept %lld of %lld samples (%.1f%%); %lld of %lld "
+                    "prompts have at least one; %lld tokens sampled in %.1fs\n",
                     (long long)kept, (long long)total, 100.0 * (double)kept / (double)total,
                     (long long)covered, (long long)np, (long long)tokens, tr_now() - t0);
             printf("{\"file\":\"%s\",\"kept\":%lld,\"samples\":%lld,\"accept_rate\":%.6f,"
@@ -432,35 +488,53 @@ static int cmd_eval(int argc, char **argv) {
     cli_opt opts[32];
     int m = 0;
     opts[m++] = (cli_opt){"student", CLI_STR, &student, "MODEL", "the model to score"};
-    opts[m++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "its tokenizer (required for a llama2.c .bin)"};
-    opts[m++] = (cli_opt){"teacher", CLI_STR, &teacher, "MODEL", "with --data: also KL(teacher || student) and the teacher's NLL"};
-    opts[m++] = (cli_opt){"teacher-tokenizer", CLI_STR, &tteacher, "PATH", "the teacher's tokenizer (default: --tokenizer)"};
-    opts[m++] = (cli_opt){"data", CLI_STR, &d.data, "FILE", "held-out examples: mean NLL per completion token"};
-    opts[m++] = (cli_opt){"template", CLI_STR, &d.tpl_name, "NAME", "chat template: r1zero|chat|none"};
-    opts[m++] = (cli_opt){"end-token", CLI_STR, &d.end_token, "eos|bos|ID", "token that ends each completion"};
+    opts[m++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                          "its tokenizer (required for a llama2.c .bin)"};
+    opts[m++] = (cli_opt){"teacher", CLI_STR, &teacher, "MODEL",
+                          "with --data: also KL(teacher || student) and the teacher's NLL"};
+    opts[m++] = (cli_opt){"teacher-tokenizer", CLI_STR, &tteacher, "PATH",
+                          "the teacher's tokenizer (default: --tokenizer)"};
+    opts[m++] = (cli_opt){"data", CLI_STR, &d.data, "FILE",
+                          "held-out examples: mean NLL per completion token"};
+    opts[m++] =
+        (cli_opt){"template", CLI_STR, &d.tpl_name, "NAME", "chat template: r1zero|chat|none"};
+    opts[m++] = (cli_opt){"end-token", CLI_STR, &d.end_token, "eos|bos|ID",
+                          "token that ends each completion"};
     opts[m++] = (cli_opt){"seq", CLI_INT, &seq, "T", "examples are cut to T+1 tokens"};
     opts[m++] = (cli_opt){"batch", CLI_INT, &batch, "B", "sequences per forward"};
-    opts[m++] = (cli_opt){"eval-task", CLI_STR, &task_name, "NAME", "task accuracy: pass@1 over --k samples"};
-    opts[m++] = (cli_opt){"eval-data", CLI_STR, &task_file, "FILE", "the task's problems from a file"};
+    opts[m++] = (cli_opt){"eval-task", CLI_STR, &task_name, "NAME",
+                          "task accuracy: pass@1 over --k samples"};
+    opts[m++] =
+        (cli_opt){"eval-data", CLI_STR, &task_file, "FILE", "the task's problems from a file"};
     opts[m++] = (cli_opt){"eval-n", CLI_INT64, &eval_n, "N", "problems"};
-    opts[m++] = (cli_opt){"eval-first", CLI_INT64, &first, "I", "index of the first generated problem (held out from training's 0..n-1)"};
+    opts[m++] = (cli_opt){"eval-first", CLI_INT64, &first, "I",
+                          "index of the first generated problem (held out from training's 0..n-1)"};
     opts[m++] = (cli_opt){"task-seed", CLI_INT64, &d.task_seed, "S", "generator seed (training's)"};
-    opts[m++] = (cli_opt){"difficulty", CLI_INT, &d.difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
+    opts[m++] = (cli_opt){"difficulty", CLI_INT, &d.difficulty, "D",
+                          "task difficulty 1..10 (0: the task's default)"};
     opts[m++] = (cli_opt){"k", CLI_INT, &k, "K", "samples per problem"};
     opts[m++] = (cli_opt){"temp", CLI_FLOAT, &temp, "T", "sampling temperature (0: greedy)"};
     opts[m++] = (cli_opt){"max-new", CLI_INT, &max_new, "N", "most generated tokens"};
     opts[m++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0: all)"};
     opts[m] = (cli_opt){0};
-    const cli_spec spec = {"distill eval", "Score a student: held-out NLL, KL(teacher || student), task pass@1. Prints one JSON line.",
-                           "", opts, 0, 0, NULL};
+    const cli_spec spec = {
+        "distill eval",
+        "Score a student: held-out NLL, KL(teacher || student), task pass@1. Prints one JSON line.",
+        "",
+        opts,
+        0,
+        0,
+        NULL};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     tr_set_threads(threads);
     if (!student) return cli_error("distill eval", "--student MODEL is required");
-    if (!d.data && !task_name) return cli_error("distill eval", "give --data FILE and/or --eval-task NAME");
+    if (!d.data && !task_name)
+        return cli_error("distill eval", "give --data FILE and/or --eval-task NAME");
     tr_model sm, tm;
     tr_tokenizer *st = NULL, *tt = NULL;
-    if (tr_load_bundle(student, tokenizer, &sm, &st, &err) != 0) return cli_error("distill eval", err.msg);
+    if (tr_load_bundle(student, tokenizer, &sm, &st, &err) != 0)
+        return cli_error("distill eval", err.msg);
     int have_t = 0, rc = 0;
     char line[1024];
     int len = snprintf(line, sizeof line, "{\"student\":\"%s\"", student);
@@ -496,14 +570,14 @@ static int cmd_eval(int argc, char **argv) {
         rc = parse_template(d.tpl_name, &tpl, &err);
         if (rc == 0)
             rc = load_problems(task_name, task_file, eval_n, first, (uint64_t)d.task_seed,
-                               d.difficulty, "en",
-                               &pr, &np, &task, &err);
+                               d.difficulty, "en", &pr, &np, &task, &err);
         double p1 = 0, wf = 0;
         if (rc == 0) rc = accuracy(&sm, st, tpl, task, pr, np, k, temp, max_new, 1, &p1, &wf, &err);
         if (rc == 0)
             len += snprintf(line + len, sizeof line - (size_t)len,
                             ",\"task\":\"%s\",\"problems\":%lld,\"k\":%d,\"pass1\":%.6f,"
-                            "\"well_formed\":%.6f", task_name, (long long)np, k, p1, wf);
+                            "\"well_formed\":%.6f",
+                            task_name, (long long)np, k, p1, wf);
         tr_problems_free(pr, np);
     }
     if (rc == 0) printf("%s}\n", line);
@@ -526,10 +600,12 @@ typedef struct {
     int max_new;
 } eval_ctx;
 
-static int eval_hook(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap, tr_err *err) {
+static int eval_hook(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap,
+                     tr_err *err) {
     eval_ctx *e = ctx;
     double p1, wf;
-    if (accuracy(m, e->tok, e->tpl, e->task, e->pr, e->n, 1, 0.0f, e->max_new, 1, &p1, &wf, err) != 0)
+    if (accuracy(m, e->tok, e->tpl, e->task, e->pr, e->n, 1, 0.0f, e->max_new, 1, &p1, &wf, err) !=
+        0)
         return -1;
     snprintf(buf, cap, "\"eval_pass1\":%.6f,\"eval_well_formed\":%.6f,\"eval_n\":%lld", p1, wf,
              (long long)e->n);
@@ -554,39 +630,68 @@ static int cmd_train(int argc, char **argv) {
     data_opts d = data_opts_default();
     cli_opt opts[CLI_TRAIN_N_OPTS + 48];
     int n = 0;
-    opts[n++] = (cli_opt){"teacher", CLI_STR, &teacher, "MODEL", "online teacher: tinyr1 checkpoint or run folder, Hugging Face folder, llama2.c .bin"};
-    opts[n++] = (cli_opt){"teacher-tokenizer", CLI_STR, &ttok_path, "PATH", "the teacher's tokenizer (required for a llama2.c .bin)"};
-    opts[n++] = (cli_opt){"cache", CLI_STR, &cache_path, "FILE", "offline teacher: a top-K cache from `tinyr1 distill cache`"};
-    opts[n++] = (cli_opt){"student-preset", CLI_STR, &preset, "NAME", "new student from a preset (tiny|small|base or a path), its vocabulary the teacher's"};
-    opts[n++] = (cli_opt){"student-init", CLI_STR, &init, "MODEL", "or: start the student from this model"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "the student's tokenizer (default: the teacher's, or the one in --student-init)"};
+    opts[n++] = (cli_opt){
+        "teacher", CLI_STR, &teacher, "MODEL",
+        "online teacher: tinyr1 checkpoint or run folder, Hugging Face folder, llama2.c .bin"};
+    opts[n++] = (cli_opt){"teacher-tokenizer", CLI_STR, &ttok_path, "PATH",
+                          "the teacher's tokenizer (required for a llama2.c .bin)"};
+    opts[n++] = (cli_opt){"cache", CLI_STR, &cache_path, "FILE",
+                          "offline teacher: a top-K cache from `tinyr1 distill cache`"};
+    opts[n++] = (cli_opt){
+        "student-preset", CLI_STR, &preset, "NAME",
+        "new student from a preset (tiny|small|base or a path), its vocabulary the teacher's"};
+    opts[n++] =
+        (cli_opt){"student-init", CLI_STR, &init, "MODEL", "or: start the student from this model"};
+    opts[n++] =
+        (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                  "the student's tokenizer (default: the teacher's, or the one in --student-init)"};
     opts[n++] = (cli_opt){"dim", CLI_INT, &dim, "D", "preset override: width"};
     opts[n++] = (cli_opt){"layers", CLI_INT, &layers, "L", "preset override: layers"};
     opts[n++] = (cli_opt){"heads", CLI_INT, &heads, "NH", "preset override: attention heads"};
-    opts[n++] = (cli_opt){"kv-heads", CLI_INT, &kv_heads, "KVH", "preset override: key/value heads"};
+    opts[n++] =
+        (cli_opt){"kv-heads", CLI_INT, &kv_heads, "KVH", "preset override: key/value heads"};
     opts[n++] = (cli_opt){"hidden", CLI_INT, &hidden, "H", "preset override: MLP width"};
-    opts[n++] = (cli_opt){"init-std", CLI_FLOAT, &init_std, "S", "standard deviation of a new student's weights"};
+    opts[n++] = (cli_opt){"init-std", CLI_FLOAT, &init_std, "S",
+                          "standard deviation of a new student's weights"};
     n += data_opts_table(&d, opts + n);
     opts[n++] = (cli_opt){"loss", CLI_STR, &loss, "DIV", "divergence: fkl|rkl|jsd|skl|srkl|tvd"};
     opts[n++] = (cli_opt){"temp", CLI_DOUBLE, &temp, "T", "KD temperature, on teacher and student"};
     opts[n++] = (cli_opt){"no-t2", CLI_FLAG, &no_t2, NULL, "do not scale the KD term by T^2"};
-    opts[n++] = (cli_opt){"alpha", CLI_DOUBLE, &alpha, "A", "weight of the hard-label CE: loss = A*CE + (1-A)*KD"};
-    opts[n++] = (cli_opt){"beta", CLI_DOUBLE, &beta, "B", "JSD: weight of the teacher in the mixture (0: forward KL, 1: reverse KL)"};
+    opts[n++] = (cli_opt){"alpha", CLI_DOUBLE, &alpha, "A",
+                          "weight of the hard-label CE: loss = A*CE + (1-A)*KD"};
+    opts[n++] =
+        (cli_opt){"beta", CLI_DOUBLE, &beta, "B",
+                  "JSD: weight of the teacher in the mixture (0: forward KL, 1: reverse KL)"};
     opts[n++] = (cli_opt){"skew", CLI_DOUBLE, &skew, "S", "skl/srkl skew"};
-    opts[n++] = (cli_opt){"lambda", CLI_DOUBLE, &lambda, "L", "on-policy fraction: a micro-batch is sampled from the student with probability L (GKD)"};
-    opts[n++] = (cli_opt){"sample-temp", CLI_FLOAT, &sample_temp, "T", "the student's sampling temperature for on-policy batches"};
-    opts[n++] = (cli_opt){"eval-every", CLI_INT, &eval_every, "N", "with --task: greedy pass@1 on held-out problems every N steps (0: only at the start and end)"};
-    opts[n++] = (cli_opt){"eval-n", CLI_INT, &eval_n, "N", "held-out problems (generator indices n .. n+N-1)"};
-    opts[n++] = (cli_opt){"eval-max-new", CLI_INT, &eval_max_new, "N", "most tokens generated per evaluation answer"};
+    opts[n++] = (cli_opt){
+        "lambda", CLI_DOUBLE, &lambda, "L",
+        "on-policy fraction: a micro-batch is sampled from the student with probability L (GKD)"};
+    opts[n++] = (cli_opt){"sample-temp", CLI_FLOAT, &sample_temp, "T",
+                          "the student's sampling temperature for on-policy batches"};
+    opts[n++] = (cli_opt){"eval-every", CLI_INT, &eval_every, "N",
+                          "with --task: greedy pass@1 on held-out problems every N steps (0: only "
+                          "at the start and end)"};
+    opts[n++] = (cli_opt){"eval-n", CLI_INT, &eval_n, "N",
+                          "held-out problems (generator indices n .. n+N-1)"};
+    opts[n++] = (cli_opt){"eval-max-new", CLI_INT, &eval_max_new, "N",
+                          "most tokens generated per evaluation answer"};
     n += cli_train_opts_table(&t, opts + n);
     opts[n++] = (cli_opt){"quiet", CLI_FLAG, &t.quiet, NULL, "no progress display"};
     opts[n] = (cli_opt){0};
-    const cli_spec spec = {"distill", "Knowledge distillation into a student: soft targets from a teacher (online or a top-K cache), optionally on the student's own samples.",
-                           "", opts, 0, 0,
+    const cli_spec spec = {"distill",
+                           "Knowledge distillation into a student: soft targets from a teacher "
+                           "(online or a top-K cache), optionally on the student's own samples.",
+                           "",
+                           opts,
+                           0,
+                           0,
                            "Subcommands: tinyr1 distill cache|traces|eval --help.\n"
-                           "Example: tinyr1 distill --teacher runs/teacher --student-preset tiny --task add --n 2000 --loss fkl --temp 2 --out runs/student\n"
-                           "Metrics: loss, ce, kd and kl (KL(teacher||student) per token) each step; eval_pass1 with --task.\n"
-                           "Ctrl-C saves a checkpoint; --resume continues exactly (the on-policy coins come from the run's RNG)."};
+                           "Example: tinyr1 distill --teacher runs/teacher --student-preset tiny "
+                           "--task add --n 2000 --loss fkl --temp 2 --out runs/student\n"
+                           "Metrics: loss, ce, kd and kl (KL(teacher||student) per token) each "
+                           "step; eval_pass1 with --task.\n"
+                           "Ctrl-C saves a checkpoint; --resume continues exactly (the on-policy "
+                           "coins come from the run's RNG)."};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     tr_set_threads(t.threads);
@@ -597,11 +702,15 @@ static int cmd_train(int argc, char **argv) {
     kp.ce_alpha = alpha;
     kp.beta = beta;
     kp.skew = skew;
-    if (!teacher == !cache_path) return cli_error(cmd, "give exactly one of --teacher MODEL (online) or --cache FILE (offline)");
+    if (!teacher == !cache_path)
+        return cli_error(cmd,
+                         "give exactly one of --teacher MODEL (online) or --cache FILE (offline)");
     if (cache_path && lambda > 0)
-        return cli_error(cmd, "--lambda > 0 (on-policy) needs an online --teacher: a cache only covers the dataset's tokens");
+        return cli_error(cmd, "--lambda > 0 (on-policy) needs an online --teacher: a cache only "
+                              "covers the dataset's tokens");
     if (d.data && d.tasks) return cli_error(cmd, "give --data FILE or --task NAMES, not both");
-    if (!d.data && !d.tasks && !cache_path) return cli_error(cmd, "give --data FILE or --task NAMES");
+    if (!d.data && !d.tasks && !cache_path)
+        return cli_error(cmd, "give --data FILE or --task NAMES");
     if (!(lambda >= 0 && lambda <= 1)) return cli_error(cmd, "--lambda must be in [0, 1]");
     if (tr_mkdirs(t.out, &err) != 0) return cli_error(cmd, err.msg);
 
@@ -626,7 +735,8 @@ static int cmd_train(int argc, char **argv) {
         rc = tr_kd_cache_open(&cache, cache_path, &err);
     }
     if (rc == 0 && !resumed) {
-        if (!preset == !init) rc = tr_fail(&err, "give exactly one of --student-preset NAME or --student-init MODEL");
+        if (!preset == !init)
+            rc = tr_fail(&err, "give exactly one of --student-preset NAME or --student-init MODEL");
         else if (init) {
             rc = tr_load_bundle(init, tokenizer, &run.model, &run.tok, &err);
         } else {
@@ -638,7 +748,8 @@ static int cmd_train(int argc, char **argv) {
                 char *blob = NULL;
                 size_t len = 0;
                 rc = tr_tokenizer_serialize(tt, &blob, &len, &err);
-                tr_tokenizer_files f = {.format = TR_TOKFMT_TINYR1, .data = blob, .len = len, .name = "teacher"};
+                tr_tokenizer_files f = {
+                    .format = TR_TOKFMT_TINYR1, .data = blob, .len = len, .name = "teacher"};
                 if (rc == 0) rc = tr_tokenizer_load_files(&run.tok, &f, &err);
                 free(blob);
             }
@@ -661,8 +772,10 @@ static int cmd_train(int argc, char **argv) {
     if (rc == 0 && have_teacher) rc = check_vocab(&tm, tt, &run.model, run.tok, &v_use, &err);
     /* the examples: from --data/--task, or the cache's own sequences */
     if (rc == 0) {
-        if (d.data || d.tasks) rc = load_examples(&d, run.tok, &set, &err);
-        else rc = tr_kd_cache_to_set(&cache, &set, &err);
+        if (d.data || d.tasks)
+            rc = load_examples(&d, run.tok, &set, &err);
+        else
+            rc = tr_kd_cache_to_set(&cache, &set, &err);
     }
     if (rc == 0 && cache_path) {
         if (cache.V != run.model.cfg.vocab)
@@ -670,28 +783,34 @@ static int cmd_train(int argc, char **argv) {
                          cache_path, cache.V, run.model.cfg.vocab);
         else if (tr_kd_cache_hash_set(&set, cache.max_len) != cache.seq_hash ||
                  set.n != cache.n_examples)
-            rc = tr_fail(&err, "the examples of --data/--task are not the ones the cache %s "
-                               "was made from (%lld examples, %lld cached; the sequence hash "
-                               "differs)", cache_path, (long long)set.n,
-                         (long long)cache.n_examples);
+            rc = tr_fail(&err,
+                         "the examples of --data/--task are not the ones the cache %s "
+                         "was made from (%lld examples, %lld cached; the sequence hash "
+                         "differs)",
+                         cache_path, (long long)set.n, (long long)cache.n_examples);
     }
     if (rc == 0) {
         int32_t pad = run.tok ? tr_tokenizer_eos(run.tok) : 0;
         tr_gen_params gp = tr_gen_default_params();
         gp.sampler.temperature = sample_temp;
-        if (run.tok) gp.n_stop_tokens = tr_distill_stop_tokens(run.tok, gp.stop_tokens, TR_GEN_MAX_STOP);
+        if (run.tok)
+            gp.n_stop_tokens = tr_distill_stop_tokens(run.tok, gp.stop_tokens, TR_GEN_MAX_STOP);
         rc = tr_distill_data_init(&dd, &set, pad >= 0 ? pad : 0, TR_TRUNC_RIGHT, t.accum, t.batch,
                                   t.seq, lambda, &run.model, &gp, &err);
     }
     if (rc == 0) {
-        if (have_teacher) rc = tr_distill_kd_init_online(&kd, &tm, v_use, &kp, t.batch, t.seq, &err);
-        else rc = tr_distill_kd_init_cache(&kd, &cache, v_use, &kp, t.batch, t.seq, t.accum, dd.rows, &err);
+        if (have_teacher)
+            rc = tr_distill_kd_init_online(&kd, &tm, v_use, &kp, t.batch, t.seq, &err);
+        else
+            rc = tr_distill_kd_init_cache(&kd, &cache, v_use, &kp, t.batch, t.seq, t.accum, dd.rows,
+                                          &err);
     }
     if (rc == 0 && d.tasks && eval_n > 0) {
         /* held out: the generator's indices after the training problems */
         const char *comma = strchr(d.tasks, ',');
         char first_task[32];
-        snprintf(first_task, sizeof first_task, "%.*s", comma ? (int)(comma - d.tasks) : 31, d.tasks);
+        snprintf(first_task, sizeof first_task, "%.*s", comma ? (int)(comma - d.tasks) : 31,
+                 d.tasks);
         tr_template_kind tpl = TR_TEMPLATE_NONE;
         rc = parse_template(d.tpl_name, &tpl, &err);
         if (rc == 0)
@@ -707,9 +826,10 @@ static int cmd_train(int argc, char **argv) {
         goto done;
     }
     cli_print_resolved(&spec);
-    fprintf(stderr, "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
-                    "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
-                    "lambda %g\n",
+    fprintf(stderr,
+            "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
+            "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
+            "lambda %g\n",
             run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
             have_teacher ? "online " : "cache ", have_teacher ? teacher : cache_path,
             (long long)set.n, (long long)set.n_tokens, (long long)set.n_trained,
@@ -722,13 +842,13 @@ static int cmd_train(int argc, char **argv) {
     snprintf(meta, sizeof meta,
              "{\"stage\":\"distill\",\"loss\":\"%s\",\"temperature\":%g,\"alpha\":%g,"
              "\"beta\":%g,\"lambda\":%g,\"teacher\":\"%s\"}",
-             tr_kd_div_name(kp.div), temp, alpha, beta, lambda,
-             have_teacher ? "online" : "cache");
+             tr_kd_div_name(kp.div), temp, alpha, beta, lambda, have_teacher ? "online" : "cache");
     rc = cli_run_train_eval(&run, cmd, &t, &obj, tr_distill_next_batch, &dd, meta, eval_every,
                             ev.task ? eval_hook : NULL, &ev);
     if (lambda > 0)
-        fprintf(stderr, "distill: %lld of %lld micro-batches were sampled from the student "
-                        "(%lld tokens)\n",
+        fprintf(stderr,
+                "distill: %lld of %lld micro-batches were sampled from the student "
+                "(%lld tokens)\n",
                 (long long)dd.n_onpolicy, (long long)dd.n_batches, (long long)dd.n_sampled_tokens);
 done:
     tr_problems_free(ev.pr, ev.n);

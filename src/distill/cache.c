@@ -53,22 +53,31 @@ static uint32_t get_id(const uint8_t *p, int nb) {
 
 const char *tr_kdc_dtype_name(tr_kdc_dtype dt) {
     switch (dt) {
-    case TR_KDC_F32: return "f32";
-    case TR_KDC_F16: return "f16";
-    case TR_KDC_BF16: return "bf16";
+    case TR_KDC_F32:
+        return "f32";
+    case TR_KDC_F16:
+        return "f16";
+    case TR_KDC_BF16:
+        return "bf16";
     }
     return "?";
 }
 
 int tr_kdc_dtype_parse(tr_kdc_dtype *dt, const char *name, tr_err *err) {
-    if (strcmp(name, "f32") == 0) *dt = TR_KDC_F32;
-    else if (strcmp(name, "f16") == 0) *dt = TR_KDC_F16;
-    else if (strcmp(name, "bf16") == 0) *dt = TR_KDC_BF16;
-    else return tr_fail(err, "cache dtype '%s': expected f32, f16 or bf16", name);
+    if (strcmp(name, "f32") == 0)
+        *dt = TR_KDC_F32;
+    else if (strcmp(name, "f16") == 0)
+        *dt = TR_KDC_F16;
+    else if (strcmp(name, "bf16") == 0)
+        *dt = TR_KDC_BF16;
+    else
+        return tr_fail(err, "cache dtype '%s': expected f32, f16 or bf16", name);
     return 0;
 }
 
-static size_t dtype_bytes(tr_kdc_dtype dt) { return dt == TR_KDC_F32 ? 4 : 2; }
+static size_t dtype_bytes(tr_kdc_dtype dt) {
+    return dt == TR_KDC_F32 ? 4 : 2;
+}
 
 uint16_t tr_f32_to_f16(float f) {
     uint32_t x;
@@ -116,15 +125,19 @@ static float get_lp(const uint8_t *p, tr_kdc_dtype dt) {
 }
 
 tr_kd_cache_params tr_kd_cache_default_params(void) {
-    tr_kd_cache_params p = {.K = 8, .temperature = 1.0, .dtype = TR_KDC_F16, .max_len = 0,
-                            .batch = 8};
+    tr_kd_cache_params p = {
+        .K = 8, .temperature = 1.0, .dtype = TR_KDC_F16, .max_len = 0, .batch = 8};
     return p;
 }
 
-static int id_bytes_for(int V) { return V <= 65536 ? 2 : (V <= (1 << 24) ? 3 : 4); }
+static int id_bytes_for(int V) {
+    return V <= 65536 ? 2 : (V <= (1 << 24) ? 3 : 4);
+}
 
 /* First trained position of an example with P prompt tokens. */
-static int64_t first_pos(int64_t P) { return (P > 1 ? P : 1) - 1; }
+static int64_t first_pos(int64_t P) {
+    return (P > 1 ? P : 1) - 1;
+}
 static int64_t n_pos(int64_t n, int64_t P) {
     int64_t c = n - (P > 1 ? P : 1);
     return c > 0 ? c : 0;
@@ -174,8 +187,8 @@ static int wr_bytes(wr *w, const void *p, size_t n, tr_err *err) {
 
 int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr_sft_set *set,
                       const tr_kd_cache_params *p, int64_t *bytes,
-                      void (*progress)(void *ctx, int64_t done, int64_t total),
-                      void *progress_ctx, tr_err *err) {
+                      void (*progress)(void *ctx, int64_t done, int64_t total), void *progress_ctx,
+                      tr_err *err) {
     const int Vt = teacher->cfg.vocab;
     int max_len = p->max_len > 0 ? p->max_len : teacher->cfg.max_seq;
     if (V <= 0 || V > Vt)
@@ -264,8 +277,8 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
             cut(&set->ex[i0 + r], max_len, &n, &P);
             int64_t t0 = first_pos(P), np = n_pos(n, P);
             if (np == 0) continue;
-            if (tr_kd_topk_from_logits(ids, lps, rest, logits + ((size_t)r * T + t0) * Vt, np,
-                                       Vt, V, K, p->temperature, err) != 0) {
+            if (tr_kd_topk_from_logits(ids, lps, rest, logits + ((size_t)r * T + t0) * Vt, np, Vt,
+                                       V, K, p->temperature, err) != 0) {
                 tr_fail_context(err, "kd cache: example %lld", (long long)(i0 + r));
                 goto done;
             }
@@ -320,8 +333,10 @@ done:
 
 void tr_kd_cache_close(tr_kd_cache *c) {
     if (c->base) {
-        if (c->mapped) munmap((void *)c->base, c->file_bytes);
-        else free((void *)c->base);
+        if (c->mapped)
+            munmap((void *)c->base, c->file_bytes);
+        else
+            free((void *)c->base);
     }
     free(c->tok_off);
     free(c->pos_off);
@@ -376,8 +391,10 @@ int tr_kd_cache_open(tr_kd_cache *c, const char *path, tr_err *err) {
     const uint8_t *h = c->base;
     int rc = -1;
     if (memcmp(h, KDC_MAGIC, 8) != 0) {
-        tr_fail(err, "%s: not a tinyr1 KD cache (magic %s expected; make one with "
-                     "`tinyr1 distill cache`)", path, KDC_MAGIC);
+        tr_fail(err,
+                "%s: not a tinyr1 KD cache (magic %s expected; make one with "
+                "`tinyr1 distill cache`)",
+                path, KDC_MAGIC);
         goto fail;
     }
     uint32_t version = get_u32(h + 8), hb = get_u32(h + 12);
@@ -430,10 +447,11 @@ int tr_kd_cache_open(tr_kd_cache *c, const char *path, tr_err *err) {
         tr_fail(err, "%s: max_len %u, expected 2..2^24", path, max_len);
         goto fail;
     }
-    if (n_ex < 1 || n_ex > ((uint64_t)1 << 40) || n_tok > ((uint64_t)1 << 50) ||
-        n_posn > n_tok) {
-        tr_fail(err, "%s: counts n_examples %llu, n_tokens %llu, n_positions %llu are not "
-                     "consistent", path, (unsigned long long)n_ex, (unsigned long long)n_tok,
+    if (n_ex < 1 || n_ex > ((uint64_t)1 << 40) || n_tok > ((uint64_t)1 << 50) || n_posn > n_tok) {
+        tr_fail(err,
+                "%s: counts n_examples %llu, n_tokens %llu, n_positions %llu are not "
+                "consistent",
+                path, (unsigned long long)n_ex, (unsigned long long)n_tok,
                 (unsigned long long)n_posn);
         goto fail;
     }
@@ -450,8 +468,8 @@ int tr_kd_cache_open(tr_kd_cache *c, const char *path, tr_err *err) {
     if (want >= 0) want = mul_add(c->n_tokens, nb, want);
     if (want >= 0) want = mul_add(c->n_positions, (int64_t)c->record_bytes, want);
     if (want < 0 || (uint64_t)want != (uint64_t)c->file_bytes) {
-        tr_fail(err, "%s: %zu bytes, but the header describes %lld (truncated or corrupt)",
-                path, c->file_bytes, (long long)want);
+        tr_fail(err, "%s: %zu bytes, but the header describes %lld (truncated or corrupt)", path,
+                c->file_bytes, (long long)want);
         goto fail;
     }
     if (fnv1a(FNV_INIT, h + KDC_HEADER, c->file_bytes - KDC_HEADER) != c->checksum) {
@@ -472,9 +490,10 @@ int tr_kd_cache_open(tr_kd_cache *c, const char *path, tr_err *err) {
     for (int64_t i = 0; i < c->n_examples; i++) {
         int64_t n = get_u32(c->table + 8 * i), P = get_u32(c->table + 8 * i + 4);
         if (n < 1 || n > c->max_len || P > n) {
-            tr_fail(err, "%s: example %lld: %lld tokens and %lld prompt tokens, expected "
-                         "1 <= n <= max_len (%d) and prompt <= n", path, (long long)i,
-                    (long long)n, (long long)P, c->max_len);
+            tr_fail(err,
+                    "%s: example %lld: %lld tokens and %lld prompt tokens, expected "
+                    "1 <= n <= max_len (%d) and prompt <= n",
+                    path, (long long)i, (long long)n, (long long)P, c->max_len);
             goto fail;
         }
         if (tsum + n > c->n_tokens) {
@@ -502,9 +521,11 @@ int tr_kd_cache_open(tr_kd_cache *c, const char *path, tr_err *err) {
         psum += n_pos(n, P);
     }
     if (tsum != c->n_tokens || psum != c->n_positions) {
-        tr_fail(err, "%s: the examples hold %lld tokens and %lld positions, the header says "
-                     "%lld and %lld", path, (long long)tsum, (long long)psum,
-                (long long)c->n_tokens, (long long)c->n_positions);
+        tr_fail(err,
+                "%s: the examples hold %lld tokens and %lld positions, the header says "
+                "%lld and %lld",
+                path, (long long)tsum, (long long)psum, (long long)c->n_tokens,
+                (long long)c->n_positions);
         goto fail;
     }
     if (hash != c->seq_hash) {
@@ -530,8 +551,8 @@ int tr_kd_cache_to_set(const tr_kd_cache *c, tr_sft_set *set, tr_err *err) {
         int32_t *ids = malloc((size_t)n * sizeof *ids);
         if (!ids) return tr_fail(err, "out of memory");
         for (int64_t t = 0; t < n; t++)
-            ids[t] = (int32_t)get_id(c->tokens + (size_t)(c->tok_off[i] + t) * c->id_bytes,
-                                     c->id_bytes);
+            ids[t] =
+                (int32_t)get_id(c->tokens + (size_t)(c->tok_off[i] + t) * c->id_bytes, c->id_bytes);
         set->ex[set->n++] = (tr_sft_example){ids, P, n};
         set->n_tokens += n;
         set->n_trained += n - P;
@@ -548,9 +569,11 @@ int tr_kd_cache_rows(const tr_kd_cache *c, int64_t ex, int64_t t0, int64_t n, in
     int64_t len = get_u32(c->table + 8 * ex), P = get_u32(c->table + 8 * ex + 4);
     int64_t f = first_pos(P), np = n_pos(len, P);
     if (n < 0 || t0 < f || t0 + n > f + np)
-        return tr_fail(err, "%s: example %lld: positions %lld..%lld are not all trained "
-                            "positions (%lld..%lld)", c->path, (long long)ex, (long long)t0,
-                       (long long)(t0 + n - 1), (long long)f, (long long)(f + np - 1));
+        return tr_fail(err,
+                       "%s: example %lld: positions %lld..%lld are not all trained "
+                       "positions (%lld..%lld)",
+                       c->path, (long long)ex, (long long)t0, (long long)(t0 + n - 1), (long long)f,
+                       (long long)(f + np - 1));
     const int K = c->K, nb = c->id_bytes;
     const size_t lpb = dtype_bytes(c->dtype);
     const uint8_t *q0 = c->entries + (size_t)(c->pos_off[ex] + (t0 - f)) * c->record_bytes;

@@ -90,8 +90,8 @@ int tr_distill_next_batch(void *ctx, tr_batch *b, tr_train_state *st, tr_err *er
         rows[r] = tr_sft_set_index(d->set, st->data_cursor + (uint64_t)r, &st->data_rng);
     int sample = d->lambda > 0 && tr_rng_uniform_double(&st->rng) < d->lambda;
     if (!sample)
-        return tr_sft_set_fill(d->set, b, &st->data_cursor, &st->data_rng, d->pad, d->trunc,
-                               NULL, err);
+        return tr_sft_set_fill(d->set, b, &st->data_cursor, &st->data_rng, d->pad, d->trunc, NULL,
+                               err);
     st->data_cursor += (uint64_t)b->B;
     d->n_onpolicy++;
     int rc = on_policy(d, b, st, rows, err);

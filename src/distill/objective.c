@@ -56,17 +56,20 @@ int tr_distill_kd_init_online(tr_distill_kd *kd, const tr_model *teacher, int V,
     return 0;
 }
 
-int tr_distill_kd_init_cache(tr_distill_kd *kd, const tr_kd_cache *c, int V,
-                             const tr_kd_params *p, int max_B, int max_T, int max_micro,
-                             const int64_t *rows, tr_err *err) {
+int tr_distill_kd_init_cache(tr_distill_kd *kd, const tr_kd_cache *c, int V, const tr_kd_params *p,
+                             int max_B, int max_T, int max_micro, const int64_t *rows,
+                             tr_err *err) {
     memset(kd, 0, sizeof *kd);
     if (check_params(p, err) != 0) return -1;
     if (c->V != V)
-        return tr_fail(err, "distill: the cache %s is over %d vocabulary columns, the student "
-                            "has %d", c->path, c->V, V);
+        return tr_fail(err,
+                       "distill: the cache %s is over %d vocabulary columns, the student "
+                       "has %d",
+                       c->path, c->V, V);
     if (fabs(c->temperature - p->temperature) > 1e-9 * p->temperature)
-        return tr_fail(err, "distill: the cache %s was computed at temperature %g, the loss "
-                            "uses %g; rebuild it with `tinyr1 distill cache --temp %g`",
+        return tr_fail(err,
+                       "distill: the cache %s was computed at temperature %g, the loss "
+                       "uses %g; rebuild it with `tinyr1 distill cache --temp %g`",
                        c->path, c->temperature, p->temperature, p->temperature);
     kd->params = *p;
     kd->V = V;
@@ -120,11 +123,13 @@ static int cache_rows(tr_distill_kd *kd, const tr_batch *b, int micro, tr_err *e
                            micro);
         for (int t = lo; t <= hi; t++)
             if (b->weights[(size_t)r * T + t] == 0)
-                return tr_fail(err, "distill: row %d: trained positions %d..%d are not "
-                                    "contiguous", r, lo, hi);
+                return tr_fail(err,
+                               "distill: row %d: trained positions %d..%d are not "
+                               "contiguous",
+                               r, lo, hi);
         if (tr_kd_cache_rows(c, e, lo, hi - lo + 1, kd->ids + ((size_t)r * T + lo) * K,
-                             kd->logprobs + ((size_t)r * T + lo) * K,
-                             kd->rest + (size_t)r * T + lo, err) != 0)
+                             kd->logprobs + ((size_t)r * T + lo) * K, kd->rest + (size_t)r * T + lo,
+                             err) != 0)
             return -1;
     }
     return 0;
@@ -148,14 +153,18 @@ static int check_tokens(const tr_distill_kd *kd, const tr_batch *b, int micro, t
                 id |= (uint32_t)tp[(size_t)t * c->id_bytes + i] << (8 * i);
             /* position t's input, and the target of position t-1 when it is trained */
             int32_t have = -1;
-            if (t < b->lengths[r]) have = b->tokens[(size_t)r * b->T + t];
+            if (t < b->lengths[r])
+                have = b->tokens[(size_t)r * b->T + t];
             else if (b->weights[(size_t)r * b->T + t - 1] != 0)
                 have = b->targets[(size_t)r * b->T + t - 1];
-            else break;
+            else
+                break;
             if ((int32_t)id != have)
-                return tr_fail(err, "distill: row %d, position %d: token %d but the cache's "
-                                    "example %lld has %u there (the data does not match the "
-                                    "cache)", r, t, have, (long long)e, id);
+                return tr_fail(err,
+                               "distill: row %d, position %d: token %d but the cache's "
+                               "example %lld has %u there (the data does not match the "
+                               "cache)",
+                               r, t, have, (long long)e, id);
         }
     }
     return 0;
@@ -165,8 +174,7 @@ static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, 
                  tr_objective_out *out, tr_err *err) {
     tr_distill_kd *kd = ctx;
     if (V != kd->V)
-        return tr_fail(err, "distill: the student's logits have %d columns, expected %d", V,
-                       kd->V);
+        return tr_fail(err, "distill: the student's logits have %d columns, expected %d", V, kd->V);
     if (b->B > kd->max_B || b->T > kd->max_T)
         return tr_fail(err, "distill: batch %d x %d exceeds %d x %d", b->B, b->T, kd->max_B,
                        kd->max_T);
@@ -179,8 +187,7 @@ static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, 
         if (!tch.logits) return tr_fail(err, "distill: the teacher's arena is too small");
         tch.ld = kd->teacher->cfg.vocab;
     } else {
-        if (check_tokens(kd, b, micro, err) != 0 || cache_rows(kd, b, micro, err) != 0)
-            return -1;
+        if (check_tokens(kd, b, micro, err) != 0 || cache_rows(kd, b, micro, err) != 0) return -1;
         tch.K = kd->cache->K;
         tch.ids = kd->ids;
         tch.logprobs = kd->logprobs;
@@ -195,8 +202,7 @@ static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, 
         kp.scale_t2 = 0;
         kp.ce_alpha = 0;
         tr_kd_losses kl;
-        if (tr_kd_loss(kd->scratch, &kl, logits, &tch, NULL, b->weights, N, V, norm, &kp, err) !=
-            0)
+        if (tr_kd_loss(kd->scratch, &kl, logits, &tch, NULL, b->weights, N, V, norm, &kp, err) != 0)
             return -1;
         out->parts[2] = kl.kd;
     }
@@ -211,7 +217,6 @@ static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, 
 }
 
 tr_objective tr_distill_kd_objective(tr_distill_kd *kd) {
-    tr_objective o = {.fn = kd_fn, .ctx = kd, .part_names = {"ce", "kd", "kl", NULL},
-                      .norm = NULL};
+    tr_objective o = {.fn = kd_fn, .ctx = kd, .part_names = {"ce", "kd", "kl", NULL}, .norm = NULL};
     return o;
 }

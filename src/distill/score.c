@@ -40,12 +40,11 @@ int tr_distill_score(const tr_model *student, const tr_model *teacher, tr_sft_se
         }
         if (tr_batch_fill(&b, seqs, n, pad, TR_TRUNC_RIGHT, NULL, err) != 0) goto done;
         for (int64_t k = 0; k < (int64_t)B * T; k++)
-            if (b.tokens[k] < 0 || b.tokens[k] >= V || (b.weights[k] != 0 && b.targets[k] >= V))
-                {
-                    tr_fail(err, "score: example %lld: a token is outside the vocabulary [0, %d)",
-                            (long long)(i0 + k / T), V);
-                    goto done;
-                }
+            if (b.tokens[k] < 0 || b.tokens[k] >= V || (b.weights[k] != 0 && b.targets[k] >= V)) {
+                tr_fail(err, "score: example %lld: a token is outside the vocabulary [0, %d)",
+                        (long long)(i0 + k / T), V);
+                goto done;
+            }
         const float *zs = tr_model_forward(student, sa, b.tokens, B, T);
         const float *zt = teacher ? tr_model_forward(teacher, ta, b.tokens, B, T) : NULL;
         const int Vt = teacher ? teacher->cfg.vocab : 0;
@@ -190,8 +189,10 @@ int tr_distill_sample(const tr_model *model, const tr_tokenizer *tok, tr_templat
         tr[k].text = tr_distill_decode(tok, reqs[k].prompt[reqs[k].prompt_len - 1], res[k].tokens,
                                        res[k].n, gp.stop_tokens, gp.n_stop_tokens, err);
         if (!tr[k].text) goto done;
-        if (task) tr_task_verify(task, &problems[i], tr[k].text, &tr[k].verdict);
-        else tr[k].verdict.correct = tr[k].verdict.well_formed = 1;
+        if (task)
+            tr_task_verify(task, &problems[i], tr[k].text, &tr[k].verdict);
+        else
+            tr[k].verdict.correct = tr[k].verdict.well_formed = 1;
     }
     *out = tr;
     tr = NULL;
