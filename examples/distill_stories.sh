@@ -2,7 +2,7 @@
 # Distillation of a real model: stories260K (llama2.c, 260K parameters) into a student of a
 # quarter of its size, three ways, for the same steps and tokens:
 #   (i)   CE only on teacher-generated stories (sequence-level distillation),
-#   (ii)  forward-KL soft targets at T = 2 on the same stories (logit KD),
+#   (ii)  forward-KL soft targets at T = 1 and at T = 2 on the same stories (logit KD),
 #   (iii) on-policy: the student's own samples scored token by token by the teacher, reverse KL.
 # Then held-out NLL on fresh teacher samples and KL(teacher || student) for each.
 # Usage: examples/distill_stories.sh [BUILD_DIR] [OUT_DIR]   (a few minutes on 2 cores)
@@ -40,6 +40,7 @@ run() { # name, extra flags
 }
 rm -f "$out/results.jsonl"
 run ce       --loss fkl --alpha 1
+run fkl_t1   --loss fkl --temp 1
 run fkl_t2   --loss fkl --temp 2
 run onpolicy_rkl --loss rkl --lambda 1 --sample-temp 1
 python3 "$here/examples/distill_plot.py" "$out" || true
