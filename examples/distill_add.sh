@@ -15,7 +15,7 @@ TSTEPS=${TSTEPS:-400}
 SSTEPS=${SSTEPS:-300}
 mkdir -p "$out"
 cd "$out"
-task=(--task add --difficulty 1 --task-seed 1000)
+task=(--task add --difficulty 1 --task-seed 1000 --template none)
 [ -f add.jsonl ] || "$bin" data gen --task add --difficulty 1 --n 4000 --seed 1000 --out add.jsonl
 [ -f corpus.jsonl ] || python3 -c "
 import json
@@ -26,11 +26,12 @@ with open('corpus.txt','w') as f:
     for l in open('add.jsonl'):
         r=json.loads(l); f.write(r['prompt']+' '+r['completion']+'\n')"
 [ -f tok.tr1 ] || "$bin" tokenizer train --input corpus.txt --vocab-size 320 --out tok.tr1 --quiet
-# teacher: pretrain on the worked solutions, then SFT through the r1zero template
+# teacher: pretrain on the worked solutions, then SFT (template none: the r1zero header is
+# ~400 tokens with this small tokenizer and would not fit in --seq)
 [ -f base/checkpoint.bin ] || "$bin" pretrain --preset tiny --tokenizer tok.tr1 --data corpus.jsonl \
     --steps 150 --batch 16 --seq 128 --checkpoint-every 0 --quiet --out base 2> base.log
 [ -f teacher/checkpoint.bin ] || "$bin" sft --init base "${task[@]}" --n 4000 --steps "$TSTEPS" \
-    --batch 16 --seq 128 --lr 2e-3 --checkpoint-every 0 --quiet --out teacher 2> teacher.log
+    --batch 16 --seq 192 --lr 2e-3 --checkpoint-every 0 --quiet --out teacher 2> teacher.log
 # students start from the same quarter-size initial weights (a 1-step pretrain writes them)
 [ -f student0/checkpoint.bin ] || "$bin" pretrain --preset tiny --dim 32 --layers 4 --heads 4 \
     --kv-heads 2 --hidden 96 --tokenizer tok.tr1 --data corpus.jsonl --steps 1 --lr 1e-9 \
@@ -38,14 +39,14 @@ with open('corpus.txt','w') as f:
 # sequence-level data: teacher samples on the training problems, only the correct ones kept
 [ -f traces.jsonl ] || "$bin" distill traces --teacher teacher "${task[@]}" --n 1000 \
     --n-per-prompt 2 --temp 0.7 --max-new 96 --keep correct --out traces.jsonl 2>&1 | grep kept
-S=(--steps "$SSTEPS" --batch 16 --seq 128 --lr 2e-3 --checkpoint-every 0 --quiet --seed 3)
+S=(--template none --steps "$SSTEPS" --batch 16 --seq 192 --lr 2e-3 --checkpoint-every 0 --quiet --seed 3)
 [ -f seq/checkpoint.bin ] || "$bin" sft --init student0 --data traces.jsonl "${S[@]}" --out seq 2> seq.log
 [ -f kd/checkpoint.bin ] || "$bin" distill --teacher teacher --student-init student0 --data traces.jsonl \
     --loss fkl --temp 2 "${S[@]}" --out kd 2> kd.log
 rm -f results.jsonl
 for m in teacher student0 seq kd; do
     "$bin" distill eval --student "$m" --eval-task add --eval-n 200 --eval-first 100000 \
-        --task-seed 1000 --difficulty 1 --max-new 96 --data traces.jsonl --seq 128 \
+        --task-seed 1000 --difficulty 1 --template none --max-new 96 --data traces.jsonl --seq 192 \
         | sed "s/^{/{\"run\":\"$m\",/" >> results.jsonl
     tail -1 results.jsonl
 done
