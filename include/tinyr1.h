@@ -17,5 +17,6 @@
 #include "tinyr1/tasks.h"
 #include "tinyr1/text.h"
 #include "tinyr1/train.h"
+#include "tinyr1/distill.h"
 
 #endif

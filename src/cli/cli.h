@@ -105,11 +105,21 @@ void cli_run_fresh_state(cli_run *run, const cli_train_opts *t);
 int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
                   const tr_objective *obj, tr_batch_fn next, void *next_ctx,
                   const char *meta_json);
+/* The same with an evaluation every eval_every steps (and at step 0 of a fresh run and at
+ * the end): eval writes JSON fields ("\"pass1\":0.42") into buf; they are appended to
+ * OUT/metrics.jsonl as {"stage", "step", fields}. The loop then runs in segments that end
+ * at the evaluation steps (each segment ends with a checkpoint). */
+typedef int (*cli_eval_fn)(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap,
+                           tr_err *err);
+int cli_run_train_eval(cli_run *run, const char *stage, const cli_train_opts *t,
+                       const tr_objective *obj, tr_batch_fn next, void *next_ctx,
+                       const char *meta_json, int eval_every, cli_eval_fn eval, void *eval_ctx);
 void cli_run_free(cli_run *run);
 
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
 int cmd_tokenizer(int argc, char **argv);
