@@ -119,6 +119,9 @@ void cli_run_free(cli_run *run);
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+/* Runs a tinyr1 command in-process: argv[0] is the command name (main.c's table). */
+int cli_run_command(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 /* Commands (one file each in src/cli/). Each returns the process exit code. */

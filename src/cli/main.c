@@ -15,14 +15,25 @@ static const cli_command commands[] = {
     {"pretrain", "train a model from scratch on text (next-token cross-entropy)", cmd_pretrain},
     {"sft", "supervised fine-tuning on prompt/completion pairs (completion-only loss)", cmd_sft},
     {"distill", "knowledge distillation: logit KD (online or cached teacher), on-policy, traces", cmd_distill},
-    {"version", "print the version", cmd_version},
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
     {"report", "charts and tables of a run or a pipeline: report.md, report.html", cmd_report},
     {"export", "write a model as a Hugging Face folder (transformers loads it)", cmd_export},
+    {"pipeline", "the whole R1 recipe, distillation, evaluation and a report", cmd_pipeline},
+    {"version", "print the version", cmd_version},
     {0},
 };
+
+int cli_run_command(int argc, char **argv) {
+    /* cli_dispatch looks at argv[1]: give it a dummy program name in front */
+    char *args[128];
+    if (argc > 126) return cli_error("pipeline", "too many arguments");
+    args[0] = "tinyr1";
+    for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
+    args[argc + 1] = NULL;
+    return cli_dispatch("", commands, argc + 1, args);
+}
 
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) return cmd_version(argc, argv);
