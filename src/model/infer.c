@@ -54,6 +54,7 @@ struct tr_infer {
     float *actl; /* [T, max_rows, hchunk] */
     float *scores; /* [T, G, max_seq] */
     int hchunk;
+    double matmul_params; /* floats of the weight matrices a row multiplies */
     size_t bytes;
 };
 
@@ -116,37 +117,36 @@ static inline float finish(__m256 acc, const float *x, const float *w, int c, in
 #endif
 
 TILE(tile_4x2, 4, 2)
+TILE(tile_1x2, 1, 2)
 TILE(tile_1x8, 1, 8)
 TILE(tile_1x1, 1, 1)
 
 void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
                      const float *bias, int C, int n, int accumulate) {
-    int r = 0;
-    /* rows four at a time: each pair of weight rows is loaded once for four inputs */
-    for (; r + 4 <= R; r += 4) {
-        const float *x = in + r * ldi;
-        float *o = out + r * ldo;
-        int j = 0;
-        for (; j + 2 <= n; j += 2)
-            tile_4x2(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-        for (; j < n; j++)
-            for (int i = 0; i < 4; i++)
-                tile_1x1(o + i * ldo + j, ldo, x + i * ldi, ldi, w + (int64_t)j * C, C,
+    int j = 0;
+    if (R >= 4) {
+        /* two weight rows at a time against every input row (4 at a time): the weight rows
+         * stay in L1 while the inputs are reused from L1/L2, so each weight is read from
+         * memory once per call */
+        for (; j + 2 <= n; j += 2) {
+            const float *wj = w + (int64_t)j * C, *bj = bias ? bias + j : NULL;
+            int r = 0;
+            for (; r + 4 <= R; r += 4)
+                tile_4x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
+            for (; r < R; r++)
+                tile_1x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
+        }
+    } else {
+        /* matrix-vector (R = 1..3): eight weight rows per pass */
+        for (; j + 8 <= n; j += 8)
+            for (int r = 0; r < R; r++)
+                tile_1x8(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
                          bias ? bias + j : NULL, accumulate);
     }
-    /* the remaining rows (all of them at batch 1): eight weight rows per pass */
-    for (; r < R; r++) {
-        const float *x = in + r * ldi;
-        float *o = out + r * ldo;
-        int j = 0;
-        for (; j + 8 <= n; j += 8)
-            tile_1x8(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-        for (; j < n; j++)
-            tile_1x1(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-    }
+    for (; j < n; j++)
+        for (int r = 0; r < R; r++)
+            tile_1x1(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
+                     bias ? bias + j : NULL, accumulate);
 }
 
 /* ---- context ------------------------------------------------------------------------- */
@@ -216,6 +216,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
                  T = c->max_threads;
     const size_t QD = NH * HD, S = QD + 2 * KVH * HD, G = NH / KVH;
     c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
+    c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
     c->len = tr_calloc(max_slots, sizeof(int), err);
     c->used = tr_calloc(max_slots, 1, err);
     c->mark = tr_calloc(max_slots, 1, err);
@@ -304,51 +305,146 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 
 /* ---- attention over the cache ------------------------------------------------------ */
 
-static inline float dot(const float *a, const float *b, int n) {
 #if TR_INFER_AVX2
-    if (n % 8 == 0) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int i = 0; i < n; i += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-        return hsum8(acc);
+/* The horizontal sums of 8 vectors, as one vector (p[0]'s sum in lane 0, ...). */
+static inline __m256 hsum8x8(const __m256 *p) {
+    __m256 a = _mm256_hadd_ps(p[0], p[1]), b = _mm256_hadd_ps(p[2], p[3]);
+    __m256 c = _mm256_hadd_ps(p[4], p[5]), d = _mm256_hadd_ps(p[6], p[7]);
+    a = _mm256_hadd_ps(a, b);
+    c = _mm256_hadd_ps(c, d);
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
+}
+#endif
+
+/* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
+static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
+    int t = 0;
+#if TR_INFER_AVX2
+    if (HD % 8 == 0) {
+        const __m256 vs = _mm256_set1_ps(scale);
+        for (; t + 8 <= n; t += 8) {
+            __m256 p[8];
+            for (int u = 0; u < 8; u++) {
+                const float *k = K + (size_t)(t + u) * HD;
+                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
+                for (int i = 8; i < HD; i += 8)
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+                p[u] = acc;
+            }
+            _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
+        }
+        for (; t < n; t++) {
+            const float *k = K + (size_t)t * HD;
+            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
+            for (int i = 8; i < HD; i += 8)
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+            sc[t] = hsum8(acc) * scale;
+        }
+        return;
     }
 #endif
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+    for (; t < n; t++) {
+        const float *k = K + (size_t)t * HD;
+        float s = 0.0f;
+        for (int i = 0; i < HD; i++) s += q[i] * k[i];
+        sc[t] = s * scale;
+    }
+}
+
+#if TR_INFER_AVX2
+/* acc[0..NV) += sum_t p[t] V[t][c0 + 8i ..] for NV vectors of one 32-column block. */
+#define WSUM(NV)                                                                               \
+    do {                                                                                       \
+        __m256 acc[NV];                                                                        \
+        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                             \
+        for (int t = 0; t < n; t++) {                                                          \
+            const float *v = V + (size_t)t * HD + c0;                                          \
+            __m256 pt = _mm256_broadcast_ss(p + t);                                            \
+            for (int i = 0; i < NV; i++)                                                       \
+                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);              \
+        }                                                                                      \
+        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                 \
+    } while (0)
+#endif
+
+/* o[HD] = sum_t p[t] V[t] for t < n. */
+static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
+#if TR_INFER_AVX2
+    if (HD % 8 == 0) {
+        for (int c0 = 0; c0 < HD; c0 += 32) {
+            switch ((HD - c0) / 8) {
+            case 1: WSUM(1); break;
+            case 2: WSUM(2); break;
+            case 3: WSUM(3); break;
+            default: WSUM(4); break;
+            }
+        }
+        return;
+    }
+#endif
+    memset(o, 0, (size_t)HD * sizeof(float));
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
+}
+
+#if TR_INFER_AVX2
+/* exp(x) for x in [-87, 0] (softmax after the max is subtracted; smaller x give e^-87, which
+ * is negligible next to the max's 1): Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
+ * then e^r by a degree-6 polynomial (the Cephes expf coefficients), times 2^k. Relative
+ * error about 2e-7. */
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 k = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f),
+                                               _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+#endif
+
+/* In place: sc[t] = softmax(sc[0..n))[t]. */
+static void softmax_inplace(float *sc, int n) {
+    float mx = sc[0], sum = 0.0f;
+    for (int t = 1; t < n; t++) mx = sc[t] > mx ? sc[t] : mx;
+    int t = 0;
+#if TR_INFER_AVX2
+    __m256 vm = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
+    for (; t + 8 <= n; t += 8) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vm));
+        _mm256_storeu_ps(sc + t, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    sum = hsum8(vs);
+#endif
+    for (; t < n; t++) {
+        sc[t] = expf(sc[t] - mx);
+        sum += sc[t];
+    }
+    float inv = 1.0f / sum;
+    for (t = 0; t < n; t++) sc[t] *= inv;
 }
 
 /* The G query heads of kv-head g for one row at position pos: softmax(q K^T / sqrt(HD)) V
- * over cache positions 0..pos. sc: [G, max_seq] scratch. */
+ * over cache positions 0..pos. sc: [max_seq] scratch. */
 static void attend(const tr_infer *c, int layer, int slot, int pos, int g, const float *qrow,
                    float *orow, float *sc) {
     const int HD = c->cfg.head_dim, G = c->cfg.n_heads / c->cfg.n_kv_heads, n = pos + 1;
     const float scale = 1.0f / sqrtf((float)HD);
     const float *K = c->kc + cache_index(c, layer, slot, g);
     const float *Vv = c->vc + cache_index(c, layer, slot, g);
-    const float *q = qrow + (size_t)g * G * HD;
-    float *o = orow + (size_t)g * G * HD;
-    for (int t = 0; t < n; t++) {
-        const float *k = K + (size_t)t * HD;
-        for (int j = 0; j < G; j++) sc[(size_t)j * c->max_seq + t] = dot(q + j * HD, k, HD) * scale;
-    }
     for (int j = 0; j < G; j++) {
-        float *row = sc + (size_t)j * c->max_seq, mx = row[0], sum = 0.0f;
-        for (int t = 1; t < n; t++) mx = row[t] > mx ? row[t] : mx;
-        for (int t = 0; t < n; t++) {
-            row[t] = expf(row[t] - mx);
-            sum += row[t];
-        }
-        float inv = 1.0f / sum;
-        for (int t = 0; t < n; t++) row[t] *= inv;
-    }
-    memset(o, 0, (size_t)G * HD * sizeof(float));
-    for (int t = 0; t < n; t++) {
-        const float *v = Vv + (size_t)t * HD;
-        for (int j = 0; j < G; j++) {
-            float p = sc[(size_t)j * c->max_seq + t], *oj = o + j * HD;
-            for (int i = 0; i < HD; i++) oj[i] += p * v[i];
-        }
+        const float *q = qrow + (size_t)(g * G + j) * HD;
+        scores(sc, q, K, n, HD, scale);
+        softmax_inplace(sc, n);
+        weighted_sum(orow + (size_t)(g * G + j) * HD, sc, Vv, n, HD);
     }
 }
 
@@ -363,13 +459,20 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
               H = cfg->hidden_dim, V = cfg->vocab, L = cfg->n_layers;
     const int QD = NH * HD, KVD = KVH * HD, S = QD + 2 * KVD;
     const float eps = cfg->norm_eps;
+    /* Threads: as many as set (tr_set_threads), but at least ~1 MFLOP of matmul work each:
+     * below that, the barriers between phases cost more than the extra core saves. */
     int nt = tr_get_threads();
-    if (nt < 1) nt = 1;
+    double work = 2.0 * R * c->matmul_params;
     if (nt > c->max_threads) nt = c->max_threads;
+    if (nt > work / 1e6) nt = (int)(work / 1e6);
+    if (nt < 1) nt = 1;
 
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        /* the shared kernels called below have their own `omp parallel for`: make those
+         * nested regions single-threaded (this ICV is private to this implicit task) */
+        omp_set_num_threads(1);
         float *xn = c->xn + (size_t)t * c->max_rows * D;
         float *rstd = c->rstd + (size_t)t * c->max_rows;
         float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
