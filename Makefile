@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: all deps build test test-fast bench demo clean format
+.PHONY: all deps build build-asan test test-fast bench demo clean format
 
 all: build
 
@@ -33,7 +33,7 @@ bench: deps build
 	bash bench/run.sh $(BUILD)
 
 demo: deps build
-	./$(BUILD)/tinyr1 demo
+	./$(BUILD)/tinyr1 pretrain --preset tiny --out runs/demo
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -5,13 +5,17 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/batch.h"
+#include "tinyr1/cost.h"
+#include "tinyr1/data.h"
 #include "tinyr1/dist.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/io.h"
-#include "tinyr1/cost.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
 #include "tinyr1/report.h"
+#include "tinyr1/sft.h"
+#include "tinyr1/tasks.h"
+#include "tinyr1/text.h"
 #include "tinyr1/train.h"
 
 #endif

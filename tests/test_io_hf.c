@@ -104,10 +104,10 @@ static void test_config(void) {
     const char *base = "\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
                        "\"intermediate_size\":96,\"vocab_size\":100";
     char j[1024];
-#define REFUSE(extra, want)                                                               \
-    do {                                                                                  \
-        snprintf(j, sizeof j, "{%s,%s}", base, extra);                                    \
-        expect_config_refused(j, want);                                                   \
+#define REFUSE(extra, want)                                                                        \
+    do {                                                                                           \
+        snprintf(j, sizeof j, "{%s,%s}", base, extra);                                             \
+        expect_config_refused(j, want);                                                            \
     } while (0)
     REFUSE("\"architectures\":[\"MistralForCausalLM\"]", "'MistralForCausalLM' is not supported");
     REFUSE("\"model_type\":\"gpt2\"", "'gpt2' is not supported");
@@ -177,10 +177,10 @@ static void hand_build(hand_model *hm, int with_lm_head) {
     char nm[96];
     add(hm, "model.embed_tokens.weight", V, D, TR_DT_F32);
     for (int l = 0; l < L; l++) {
-#define A(suffix, r, c, dt)                                                               \
-    do {                                                                                  \
-        snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix);                          \
-        add(hm, nm, r, c, dt);                                                            \
+#define A(suffix, r, c, dt)                                                                        \
+    do {                                                                                           \
+        snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix);                                  \
+        add(hm, nm, r, c, dt);                                                                     \
     } while (0)
         A("input_layernorm.weight", D, 0, TR_DT_F32);
         A("self_attn.q_proj.weight", NH * HD, D, TR_DT_BF16);
@@ -297,9 +297,12 @@ static void check_loaded(const tr_model *m, const hand_model *hm) {
                 : !strcmp(suffix, "mlp.up_proj.weight")              ? lv->w_up
                 : !strcmp(suffix, "mlp.down_proj.weight")            ? lv->w_down
                                                                      : NULL;
-        } else if (!strcmp(t->name, "model.embed_tokens.weight")) p = m->view.embed;
-        else if (!strcmp(t->name, "model.norm.weight")) p = m->view.final_norm;
-        else if (!strcmp(t->name, "lm_head.weight")) p = m->view.lm_head;
+        } else if (!strcmp(t->name, "model.embed_tokens.weight"))
+            p = m->view.embed;
+        else if (!strcmp(t->name, "model.norm.weight"))
+            p = m->view.final_norm;
+        else if (!strcmp(t->name, "lm_head.weight"))
+            p = m->view.lm_head;
         CHECK_MSG(p != NULL, "no view for %s", t->name);
         if (!p) continue;
         int64_t ne = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
@@ -358,7 +361,8 @@ static void test_hand_folder(void) {
         tr_model_free(&m);
     }
     /* index naming the wrong shard for one tensor */
-    cJSON_ReplaceItemInObject(wm, hm.t[0].name, cJSON_CreateString("model-00002-of-00002.safetensors"));
+    cJSON_ReplaceItemInObject(wm, hm.t[0].name,
+                              cJSON_CreateString("model-00002-of-00002.safetensors"));
     text = cJSON_Print(idx);
     write_text(dir, "model.safetensors.index.json", text);
     free(text);
@@ -370,7 +374,8 @@ static void test_hand_folder(void) {
     free(text);
     expect_load_refused(dir, "file name inside the folder", NULL);
     /* index listing a tensor no shard has */
-    cJSON_ReplaceItemInObject(wm, hm.t[0].name, cJSON_CreateString("model-00001-of-00002.safetensors"));
+    cJSON_ReplaceItemInObject(wm, hm.t[0].name,
+                              cJSON_CreateString("model-00001-of-00002.safetensors"));
     cJSON_AddStringToObject(wm, "model.extra.weight", "model-00001-of-00002.safetensors");
     text = cJSON_Print(idx);
     write_text(dir, "model.safetensors.index.json", text);
@@ -465,8 +470,10 @@ static void round_trip(int qwen2, int tied) {
     CHECK(j != NULL);
     if (j) {
         cJSON *arch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "architectures"), 0);
-        CHECK(arch && strcmp(arch->valuestring, qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM") == 0);
-        CHECK(!strcmp(cJSON_GetObjectItem(j, "model_type")->valuestring, qwen2 ? "qwen2" : "llama"));
+        CHECK(arch &&
+              strcmp(arch->valuestring, qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM") == 0);
+        CHECK(
+            !strcmp(cJSON_GetObjectItem(j, "model_type")->valuestring, qwen2 ? "qwen2" : "llama"));
         CHECK(!strcmp(cJSON_GetObjectItem(j, "torch_dtype")->valuestring, "float32"));
         CHECK(cJSON_GetObjectItem(j, "bos_token_id")->valueint == 1);
         CHECK(cJSON_GetObjectItem(j, "eos_token_id")->valueint == 2);

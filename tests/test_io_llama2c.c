@@ -132,7 +132,8 @@ static void test_stories260k(void) {
 
     int bad = 0;
     for (int64_t r = 0; r < V; r += 37) /* embedding rows */
-        for (int64_t j = 0; j < D; j++) bad += m.view.embed[r * D + j] != file_float(b, o_emb + r * D + j);
+        for (int64_t j = 0; j < D; j++)
+            bad += m.view.embed[r * D + j] != file_float(b, o_emb + r * D + j);
     for (int l = 0; l < L; l++) {
         const tr_layer_view *lv = &m.view.layers[l];
         for (int64_t j = 0; j < D; j++) {
@@ -145,11 +146,14 @@ static void test_stories260k(void) {
                 for (int64_t jj = 0; jj < 2; jj++)
                     for (int64_t col = 0; col < D; col++) {
                         int64_t er = h * HD + jj * HD / 2 + i, fr = h * HD + 2 * i + jj;
-                        bad += lv->wq[er * D + col] != file_float(b, o_wq + l * D * D + fr * D + col);
+                        bad +=
+                            lv->wq[er * D + col] != file_float(b, o_wq + l * D * D + fr * D + col);
                         if (h < KVH)
-                            bad += lv->wk[er * D + col] != file_float(b, o_wk + l * KV * D + fr * D + col);
+                            bad += lv->wk[er * D + col] !=
+                                   file_float(b, o_wk + l * KV * D + fr * D + col);
                     }
-        for (int64_t e = 0; e < KV * D; e++) bad += lv->wv[e] != file_float(b, o_wv + l * KV * D + e);
+        for (int64_t e = 0; e < KV * D; e++)
+            bad += lv->wv[e] != file_float(b, o_wv + l * KV * D + e);
         for (int64_t e = 0; e < D * D; e++) bad += lv->wo[e] != file_float(b, o_wo + l * D * D + e);
         for (int64_t e = 0; e < H * D; e++) {
             bad += lv->w_gate[e] != file_float(b, o_w1 + l * H * D + e);
@@ -218,7 +222,8 @@ static void test_unshared(void) {
     CHECK_MSG(tr_load_llama2c(&m, p, &err) == 0, "%s", err.msg);
     if (!m.params) return;
     CHECK(m.cfg.tied_embeddings == 0 && m.cfg.vocab == 3 && m.view.lm_head != m.view.embed);
-    int64_t o_wq = V * D + L * D, o_fin = V * D + L * (2 * D + D * D + 2 * KV * D + D * D + 3 * H * D);
+    int64_t o_wq = V * D + L * D,
+            o_fin = V * D + L * (2 * D + D * D + 2 * KV * D + D * D + 3 * H * D);
     CHECK(m.view.embed[0] == 0.0f && m.view.embed[V * D - 1] == (float)(V * D - 1));
     CHECK(m.view.final_norm[0] == (float)o_fin);
     CHECK(m.view.lm_head[0] == (float)(o_fin + D + S * HD)); /* after the skipped freq_cis */

@@ -141,12 +141,11 @@ static void test_violations(void) {
                    "{\"w\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
                    "\"w\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]}}",
                    8, -1, "'w' appears twice", NULL);
-    expect_refused("duplicate __metadata__",
-                   "{\"__metadata__\":{},\"__metadata__\":{}}", 0, -1, "duplicate", NULL);
+    expect_refused("duplicate __metadata__", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, -1,
+                   "duplicate", NULL);
     expect_refused("entry not an object", "{\"w\":3}", 0, -1, "must be an object", NULL);
-    expect_refused("empty name",
-                   "{\"\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 8, -1,
-                   "empty name", NULL);
+    expect_refused("empty name", "{\"\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+                   8, -1, "empty name", NULL);
 
     /* a real file whose header length runs past the end, through the mmap path */
     char p[256];
@@ -205,7 +204,7 @@ static void test_read_spec_file(void) {
 
 static void test_conversions(void) {
     CHECK(tr_f16_to_f32(0x3c00) == 1.0f);
-    CHECK(tr_f16_to_f32(0x7bff) == 65504.0f);           /* largest half */
+    CHECK(tr_f16_to_f32(0x7bff) == 65504.0f);          /* largest half */
     CHECK(tr_f16_to_f32(0x0400) == ldexpf(1.0f, -14)); /* smallest normal */
     CHECK(tr_f16_to_f32(0x03ff) == ldexpf(1023.0f, -24));
     CHECK(tr_f16_to_f32(0x3555) == 0.333251953125f);
@@ -316,8 +315,9 @@ static void test_round_trip(void) {
     const char *k1 = "format", *v1 = "pt";
     CHECK(tr_st_write(p, &one, 1, &k1, &v1, 1, &err) == 0);
     bytes = tr_read_file(p, &flen, &err);
-    const char *want = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],"
-                       "\"data_offsets\":[0,8]}}";
+    const char *want =
+        "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2],"
+        "\"data_offsets\":[0,8]}}";
     size_t wl = strlen(want), padded = (wl + 7) / 8 * 8;
     CHECK(bytes && flen == 8 + padded + 8);
     if (bytes && flen == 8 + padded + 8) {

@@ -68,14 +68,14 @@ float tr_f16_to_f32(uint16_t h);
 #define TR_ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
 
 typedef struct tr_st_tensor {
-    const char *name;               /* owned by the file */
+    const char *name; /* owned by the file */
     tr_dtype dtype;
-    int ndim;                       /* 0 (a scalar) .. TR_ST_MAX_DIMS */
+    int ndim; /* 0 (a scalar) .. TR_ST_MAX_DIMS */
     int64_t shape[TR_ST_MAX_DIMS];
-    int64_t numel;                  /* product of shape (1 for a scalar) */
-    size_t begin, end;              /* byte range within the data section */
-    size_t nbytes;                  /* end - begin = numel * dtype size */
-    const void *data;               /* start of the bytes (unaligned in general) */
+    int64_t numel;     /* product of shape (1 for a scalar) */
+    size_t begin, end; /* byte range within the data section */
+    size_t nbytes;     /* end - begin = numel * dtype size */
+    const void *data;  /* start of the bytes (unaligned in general) */
 } tr_st_tensor;
 
 typedef struct tr_safetensors tr_safetensors; /* opaque */
@@ -110,11 +110,11 @@ int tr_st_to_f32(const tr_safetensors *st, const tr_st_tensor *t, float *out, in
 /* ---- safetensors writer -------------------------------------------------------- */
 typedef struct tr_st_write_tensor {
     const char *name;
-    tr_dtype dtype;         /* dtype stored in the file */
-    int ndim;               /* 0 .. TR_ST_MAX_DIMS */
-    const int64_t *shape;   /* [ndim] */
-    const void *data;       /* raw bytes already in `dtype`, numel * size bytes; or NULL and: */
-    const float *f32;       /* float32 source converted on the fly (dtype F32, BF16, F64) */
+    tr_dtype dtype;       /* dtype stored in the file */
+    int ndim;             /* 0 .. TR_ST_MAX_DIMS */
+    const int64_t *shape; /* [ndim] */
+    const void *data;     /* raw bytes already in `dtype`, numel * size bytes; or NULL and: */
+    const float *f32;     /* float32 source converted on the fly (dtype F32, BF16, F64) */
 } tr_st_write_tensor;
 
 /* Writes tensors (in the given order, contiguous, no padding between them) and metadata
@@ -129,9 +129,9 @@ int tr_st_write(const char *path, const tr_st_write_tensor *tensors, int n_tenso
 /* ---- Hugging Face -------------------------------------------------------------- */
 /* Extra facts from config.json that tr_config has no field for. */
 typedef struct tr_hf_info {
-    int is_qwen2;       /* 1: Qwen2ForCausalLM, 0: LlamaForCausalLM */
-    int bos_token_id;   /* -1 if absent or null */
-    int eos_token_id;   /* -1 if absent or null (first one if a list) */
+    int is_qwen2;     /* 1: Qwen2ForCausalLM, 0: LlamaForCausalLM */
+    int bos_token_id; /* -1 if absent or null */
+    int eos_token_id; /* -1 if absent or null (first one if a list) */
     char torch_dtype[16];
 } tr_hf_info;
 
@@ -155,8 +155,7 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err);
 /* Writes dir/config.json (LlamaForCausalLM, or Qwen2ForCausalLM when qkv_bias) and
  * dir/model.safetensors (F32, or BF16 rounded to nearest even when bf16 != 0), creating
  * dir. bos_id / eos_id are written as bos_token_id / eos_token_id (null when < 0). */
-int tr_save_hf(const tr_model *m, const char *dir, int bf16, int bos_id, int eos_id,
-               tr_err *err);
+int tr_save_hf(const tr_model *m, const char *dir, int bf16, int bos_id, int eos_id, tr_err *err);
 
 /* ---- llama2.c ------------------------------------------------------------------ */
 /* Loads a version-0 llama2.c .bin (header: dim, hidden_dim, n_layers, n_heads,
@@ -172,8 +171,19 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err);
 int tr_permute_rope_rows(float *w, int n_heads, int head_dim, int64_t cols, tr_err *err);
 
 /* ---- any model ----------------------------------------------------------------- */
-/* Detects the format of path: a folder with config.json (Hugging Face), a file ending
+/* Detects the format of path: a tinyr1 checkpoint (by its magic; weights only), a run
+ * folder holding checkpoint.bin, a folder with config.json (Hugging Face), a file ending
  * in .bin (llama2.c); anything else is refused with "not a model: expected ...". */
 int tr_model_load(tr_model *m, const char *path, tr_err *err);
+
+/* ---- a model with its tokenizer ---------------------------------------------------
+ * Loads the model at model_path (tr_model_load) and, if tok is not NULL, its tokenizer:
+ * tokenizer_path when given (tr_tokenizer_load), else the tokenizer embedded in a tinyr1
+ * checkpoint, else the Hugging Face folder's tokenizer files. A llama2.c .bin has no
+ * tokenizer inside: then tokenizer_path is required (the message says so). The model's
+ * vocabulary must cover the tokenizer's ids. */
+struct tr_tokenizer;
+int tr_load_bundle(const char *model_path, const char *tokenizer_path, tr_model *m,
+                   struct tr_tokenizer **tok, tr_err *err);
 
 #endif

@@ -64,8 +64,51 @@ const char *cli_peek_option(int argc, char **argv, const char *name);
 /* Writes DIR/args.json: the command, its resolved options and the model config. */
 int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *cfg, tr_err *err);
 
+/* ---- the options and the run shared by every training command (src/cli/train_common.c) */
+typedef struct cli_train_opts {
+    const char *out, *schedule;
+    int steps, batch, seq, accum, warmup, threads, checkpoint_every, resume, quiet;
+    int64_t seed;
+    float lr, min_lr, wd, beta2, clip;
+} cli_train_opts;
+
+/* Defaults (before a preset or flags change them). */
+cli_train_opts cli_train_opts_default(const char *out);
+/* Writes the shared option entries into opts (room for CLI_TRAIN_N_OPTS) and returns how
+ * many it wrote; the command adds its own before or after. */
+#define CLI_TRAIN_N_OPTS 16
+int cli_train_opts_table(cli_train_opts *t, cli_opt *opts);
+
+/* A training run: the model, its optimizer state and progress, the tokenizer. */
+struct tr_tokenizer;
+typedef struct cli_run {
+    tr_model model;
+    tr_adamw restored;  /* optimizer moments from a checkpoint (moved into the trainer) */
+    int has_restored;
+    tr_train_state st;
+    struct tr_tokenizer *tok; /* may be NULL (byte vocabulary) */
+} cli_run;
+
+/* If --resume and OUT/checkpoint.bin exists: loads model, optimizer, state and the
+ * embedded tokenizer into run and returns 1. Otherwise returns 0 (the caller builds the
+ * model), -1 on error. */
+int cli_run_resume(cli_run *run, const cli_train_opts *t, tr_err *err);
+/* Fresh state: seeds the run's RNGs from --seed. */
+void cli_run_fresh_state(cli_run *run, const cli_train_opts *t);
+/* Trains run->model with the objective and batch source (progress, metrics, checkpoints,
+ * Ctrl-C), then prints where the checkpoint is. Returns the process exit code (0, 1, or
+ * 130 when interrupted). meta_json describes the stage for the checkpoint. */
+int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
+                  const tr_objective *obj, tr_batch_fn next, void *next_ctx,
+                  const char *meta_json);
+void cli_run_free(cli_run *run);
+
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+/* Commands (one file each in src/cli/). Each returns the process exit code. */
+int cmd_tokenizer(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 #endif

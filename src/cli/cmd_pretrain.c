@@ -14,18 +14,36 @@
 typedef struct {
     int32_t *ids;
     size_t n, cap;
+    const tr_tokenizer *tok; /* NULL: bytes */
+    int32_t eot;
 } id_buf;
 
+static int reserve(id_buf *b, size_t more, tr_err *err) {
+    if (b->n + more <= b->cap) return 0;
+    size_t cap = (b->n + more) * 2;
+    int32_t *p = realloc(b->ids, cap * sizeof *p);
+    if (!p) return tr_fail(err, "out of memory reading the corpus");
+    b->ids = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends one document's ids and the end-of-text id. */
 static int push_bytes(id_buf *b, const char *text, size_t len, tr_err *err) {
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = (b->n + len + 1) * 2;
-        int32_t *p = realloc(b->ids, cap * sizeof *p);
-        if (!p) return tr_fail(err, "out of memory reading the corpus");
-        b->ids = p;
-        b->cap = cap;
+    if (!b->tok) {
+        if (reserve(b, len + 1, err) != 0) return -1;
+        for (size_t i = 0; i < len; i++) b->ids[b->n++] = (unsigned char)text[i];
+    } else {
+        tr_ids ids = {0};
+        if (tr_tokenizer_encode(b->tok, text, len, 0, &ids, err) != 0) return -1;
+        int rc = reserve(b, ids.n + 1, err);
+        if (rc == 0) memcpy(b->ids + b->n, ids.v, ids.n * sizeof *ids.v);
+        b->n += rc == 0 ? ids.n : 0;
+        tr_ids_free(&ids);
+        if (rc != 0) return -1;
     }
-    for (size_t i = 0; i < len; i++) b->ids[b->n++] = (unsigned char)text[i];
-    b->ids[b->n++] = BYTE_EOT;
+    if (reserve(b, 1, err) != 0) return -1;
+    b->ids[b->n++] = b->eot;
     return 0;
 }
 
@@ -94,134 +112,83 @@ int cmd_pretrain(int argc, char **argv) {
     if (!preset) preset = "tiny";
     if (cli_load_preset(preset, &cfg, &td, &err) != 0) return cli_error("pretrain", err.msg);
 
-    const char *data = NULL, *out = "runs/pretrain";
-    int steps = td.steps, batch = td.batch, seq = td.seq, accum = 1, warmup = td.warmup;
-    int threads = 0, resume = 0, ckpt_every = 100, quiet = 0;
-    int64_t seed = 1;
-    float lr = td.lr, min_lr = -1, wd = 0.1f, clip = 1.0f, beta2 = 0.95f, init_std = 0.02f;
-    const char *schedule = "cosine";
-    const cli_opt opts[] = {
-        {"preset", CLI_STR, &preset, "NAME", "model and training preset: tiny|small|base (configs/models/NAME.json) or a path"},
-        {"data", CLI_STR, &data, "FILE", "training text: a .jsonl file of {\"text\": ...} rows or a plain text file (default: built-in arithmetic corpus)"},
-        {"out", CLI_STR, &out, "DIR", "run folder: checkpoint.bin, metrics.jsonl, args.json"},
-        {"steps", CLI_INT, &steps, "N", "optimizer steps"},
-        {"batch", CLI_INT, &batch, "B", "sequences per micro-batch"},
-        {"seq", CLI_INT, &seq, "T", "tokens per sequence"},
-        {"accum", CLI_INT, &accum, "K", "micro-batches per optimizer step (gradient accumulation)"},
-        {"lr", CLI_FLOAT, &lr, "LR", "peak learning rate"},
-        {"min-lr", CLI_FLOAT, &min_lr, "LR", "final learning rate of the cosine schedule (-1: lr/10)"},
-        {"warmup", CLI_INT, &warmup, "N", "linear warmup steps"},
-        {"schedule", CLI_STR, &schedule, "KIND", "learning-rate schedule after warmup: cosine|constant"},
-        {"wd", CLI_FLOAT, &wd, "W", "AdamW weight decay (matrices only)"},
-        {"beta2", CLI_FLOAT, &beta2, "B2", "AdamW beta2"},
-        {"clip", CLI_FLOAT, &clip, "C", "global gradient-norm clipping (0: off)"},
-        {"init-std", CLI_FLOAT, &init_std, "S", "standard deviation of the initial weights"},
-        {"seed", CLI_INT64, &seed, "S", "random seed (weights and data order)"},
-        {"threads", CLI_INT, &threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"},
-        {"checkpoint-every", CLI_INT, &ckpt_every, "N", "save a checkpoint every N steps (and at the end)"},
-        {"resume", CLI_FLAG, &resume, NULL, "continue from DIR/checkpoint.bin if it exists"},
-        {"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows (at least 257 for the byte vocabulary)"},
-        {"dim", CLI_INT, &cfg.dim, "D", "model: width"},
-        {"layers", CLI_INT, &cfg.n_layers, "L", "model: layers"},
-        {"heads", CLI_INT, &cfg.n_heads, "NH", "model: attention heads"},
-        {"kv-heads", CLI_INT, &cfg.n_kv_heads, "KVH", "model: key/value heads (grouped-query attention)"},
-        {"hidden", CLI_INT, &cfg.hidden_dim, "H", "model: MLP width"},
-        {"max-seq", CLI_INT, &cfg.max_seq, "T", "model: longest sequence"},
-        {"rope-theta", CLI_FLOAT, &cfg.rope_theta, "THETA", "model: RoPE base"},
-        {"tied", CLI_INT, &cfg.tied_embeddings, "0|1", "model: tie the LM head to the embedding"},
-        {"qkv-bias", CLI_INT, &cfg.qkv_bias, "0|1", "model: q/k/v biases (Qwen2)"},
-        {"quiet", CLI_FLAG, &quiet, NULL, "no progress display"},
-        {0},
-    };
+    cli_train_opts t = cli_train_opts_default("runs/pretrain");
+    t.steps = td.steps;
+    t.batch = td.batch;
+    t.seq = td.seq;
+    t.warmup = td.warmup;
+    t.lr = td.lr;
+    const char *data = NULL, *tokenizer = NULL;
+    float init_std = 0.02f;
+    cli_opt opts[CLI_TRAIN_N_OPTS + 20];
+    int n = 0;
+    opts[n++] = (cli_opt){"preset", CLI_STR, &preset, "NAME", "model and training preset: tiny|small|base (configs/models/NAME.json) or a path"};
+    opts[n++] = (cli_opt){"data", CLI_STR, &data, "FILE", "training text: a .jsonl file of {\"text\": ...} rows or a plain text file (default: built-in arithmetic corpus)"};
+    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: bytes, ids 0-255, 256 = end of text); stored in the checkpoint"};
+    n += cli_train_opts_table(&t, opts + n);
+    opts[n++] = (cli_opt){"init-std", CLI_FLOAT, &init_std, "S", "standard deviation of the initial weights"};
+    opts[n++] = (cli_opt){"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows (raised to the tokenizer's size if smaller)"};
+    opts[n++] = (cli_opt){"dim", CLI_INT, &cfg.dim, "D", "model: width"};
+    opts[n++] = (cli_opt){"layers", CLI_INT, &cfg.n_layers, "L", "model: layers"};
+    opts[n++] = (cli_opt){"heads", CLI_INT, &cfg.n_heads, "NH", "model: attention heads"};
+    opts[n++] = (cli_opt){"kv-heads", CLI_INT, &cfg.n_kv_heads, "KVH", "model: key/value heads (grouped-query attention)"};
+    opts[n++] = (cli_opt){"hidden", CLI_INT, &cfg.hidden_dim, "H", "model: MLP width"};
+    opts[n++] = (cli_opt){"max-seq", CLI_INT, &cfg.max_seq, "T", "model: longest sequence"};
+    opts[n++] = (cli_opt){"rope-theta", CLI_FLOAT, &cfg.rope_theta, "THETA", "model: RoPE base"};
+    opts[n++] = (cli_opt){"tied", CLI_INT, &cfg.tied_embeddings, "0|1", "model: tie the LM head to the embedding"};
+    opts[n++] = (cli_opt){"qkv-bias", CLI_INT, &cfg.qkv_bias, "0|1", "model: q/k/v biases (Qwen2)"};
+    opts[n++] = (cli_opt){"quiet", CLI_FLAG, &t.quiet, NULL, "no progress display"};
+    opts[n] = (cli_opt){0};
     const cli_spec spec = {"pretrain", "Train a model from scratch with next-token cross-entropy.",
                            "", opts, 0, 0,
                            "Ctrl-C saves a checkpoint and exits; run again with --resume to continue "
                            "exactly where it stopped."};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
-    tr_set_threads(threads);
-    tr_schedule_kind kind;
-    if (tr_schedule_parse(schedule, &kind, &err) != 0) return cli_error("pretrain", err.msg);
-    if (steps <= 0 || batch <= 0 || seq <= 0 || accum <= 0)
-        return cli_error("pretrain", "--steps, --batch, --seq and --accum must be positive");
-    if (seq > cfg.max_seq) {
-        char m[128];
-        snprintf(m, sizeof m, "--seq %d exceeds the model's max_seq %d (use --max-seq)", seq, cfg.max_seq);
-        return cli_error("pretrain", m);
-    }
-    if (cfg.vocab < BYTE_EOT + 1) return cli_error("pretrain", "--vocab must be at least 257 (byte vocabulary)");
-    if (tr_mkdirs(out, &err) != 0) return cli_error("pretrain", err.msg);
+    tr_set_threads(t.threads);
+    if (tr_mkdirs(t.out, &err) != 0) return cli_error("pretrain", err.msg);
 
-    id_buf corpus = {0};
-    int rc = data ? read_corpus(data, &corpus, &err) : builtin_corpus(&corpus, (uint64_t)seed, &err);
-    if (rc != 0) {
-        free(corpus.ids);
+    cli_run run;
+    int resumed = cli_run_resume(&run, &t, &err);
+    if (resumed < 0) return cli_error("pretrain", err.msg);
+    if (!resumed && tokenizer && tr_tokenizer_load(&run.tok, tokenizer, &err) != 0)
         return cli_error("pretrain", err.msg);
+    int32_t eot = run.tok ? tr_tokenizer_eos(run.tok) : BYTE_EOT;
+    int min_vocab = run.tok ? tr_tokenizer_vocab_size(run.tok) : BYTE_EOT + 1;
+    if (eot < 0) {
+        cli_run_free(&run);
+        return cli_error("pretrain", "the tokenizer has no end-of-text token");
     }
-    tr_token_stream stream;
-    if (tr_token_stream_init(&stream, corpus.ids, corpus.n, &err) != 0) return cli_error("pretrain", err.msg);
-
-    tr_model model;
-    tr_train_state st = {0};
-    tr_adamw restored = {0}, *restored_ptr = NULL;
-    tr_adamw_params ap = tr_adamw_default_params();
-    ap.lr = lr;
-    ap.weight_decay = wd;
-    ap.beta2 = beta2;
-    char ckpt[4096];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", out);
-    struct stat sb;
-    if (resume && stat(ckpt, &sb) == 0) {
-        tr_checkpoint_info info;
-        if (tr_checkpoint_load(ckpt, &model, &restored, ap, &info, &err) != 0) {
-            tr_token_stream_free(&stream);
-            return cli_error("pretrain", err.msg);
-        }
-        st = info.state;
-        restored_ptr = info.has_optimizer ? &restored : NULL;
-        tr_checkpoint_info_free(&info);
-        fprintf(stderr, "pretrain: resuming from %s at step %lld\n", ckpt, (long long)st.step);
-    } else {
-        if (tr_model_init(&model, &cfg, &err) != 0) {
-            tr_token_stream_free(&stream);
-            return cli_error("pretrain", err.msg);
-        }
-        tr_model_init_random(&model, (uint64_t)seed, init_std);
-        tr_rng_seed(&st.rng, (uint64_t)seed);
-        tr_rng_seed(&st.data_rng, (uint64_t)seed + 1);
+    id_buf corpus = {0};
+    corpus.tok = run.tok;
+    corpus.eot = eot;
+    int rc = data ? read_corpus(data, &corpus, &err) : builtin_corpus(&corpus, (uint64_t)t.seed, &err);
+    tr_token_stream stream = {0};
+    if (rc == 0) rc = tr_token_stream_init(&stream, corpus.ids, corpus.n, &err);
+    else free(corpus.ids);
+    if (rc == 0 && !resumed) {
+        if (cfg.vocab < min_vocab) cfg.vocab = min_vocab;
+        rc = tr_model_init(&run.model, &cfg, &err);
+        if (rc == 0) tr_model_init_random(&run.model, (uint64_t)t.seed, init_std);
+        cli_run_fresh_state(&run, &t);
+    }
+    if (rc == 0) rc = cli_write_run_args(t.out, &spec, &run.model.cfg, &err);
+    if (rc != 0) {
+        tr_token_stream_free(&stream);
+        cli_run_free(&run);
+        return cli_error("pretrain", err.msg);
     }
     cli_print_resolved(&spec);
     fprintf(stderr, "pretrain: model %.2fM parameters (dim %d, %d layers, %d heads / %d kv, "
                     "vocab %d); corpus %zu tokens; %d threads\n",
-            model.table.total / 1e6, model.cfg.dim, model.cfg.n_layers, model.cfg.n_heads,
-            model.cfg.n_kv_heads, model.cfg.vocab, stream.n, tr_get_threads());
-    if (cli_write_run_args(out, &spec, &model.cfg, &err) != 0) {
-        tr_token_stream_free(&stream);
-        tr_model_free(&model);
-        return cli_error("pretrain", err.msg);
-    }
-    tr_lr_schedule sched = {kind, lr, min_lr >= 0 ? min_lr : lr / 10, warmup, steps};
-    tr_trainer trainer;
-    if (tr_trainer_init(&trainer, &model, ap, restored_ptr, sched, clip, batch, seq,
-                        tr_dist_single(), &err) != 0) {
-        tr_token_stream_free(&stream);
-        tr_model_free(&model);
-        return cli_error("pretrain", err.msg);
-    }
-    tr_loop_config lc = {.stage = "pretrain", .out_dir = out, .steps = steps,
-                         .micro_batches = accum, .B = batch, .T = seq,
-                         .checkpoint_every = ckpt_every, .log_every = 10,
-                         .stop = cli_install_stop_handler(),
-                         .meta_json = "{\"stage\":\"pretrain\",\"tokenizer\":\"bytes\"}",
-                         .quiet = quiet};
+            run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
+            run.model.cfg.n_heads, run.model.cfg.n_kv_heads, run.model.cfg.vocab, stream.n,
+            tr_get_threads());
     stream_ctx sc = {&stream};
     tr_objective ce = tr_objective_ce();
-    rc = tr_train_loop(&trainer, &lc, next_batch, &sc, &ce, &st, &err);
-    if (rc < 0) fprintf(stderr, "tinyr1 pretrain: %s\n", err.msg);
-    else if (rc == 0) fprintf(stderr, "pretrain: done; checkpoint %s\n", ckpt);
-    tr_trainer_free(&trainer);
-    tr_model_free(&model);
+    rc = cli_run_train(&run, "pretrain", &t, &ce, next_batch, &sc,
+                       run.tok ? "{\"stage\":\"pretrain\"}" : "{\"stage\":\"pretrain\",\"tokenizer\":\"bytes\"}");
     tr_token_stream_free(&stream);
-    tr_adamw_free(&restored);
-    return rc < 0 ? 1 : (rc == 1 ? 130 : 0);
+    cli_run_free(&run);
+    return rc;
 }

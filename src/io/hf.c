@@ -22,8 +22,8 @@ static const cJSON *field(const cJSON *root, const char *key) {
 
 /* An integer field in [lo, INT_MAX]: required (def == REQUIRED) or defaulted to def. */
 #define REQUIRED INT_MIN
-static int get_int(const cJSON *root, const char *label, const char *key, int lo, int def,
-                   int *out, tr_err *err) {
+static int get_int(const cJSON *root, const char *label, const char *key, int lo, int def, int *out,
+                   tr_err *err) {
     const cJSON *j = field(root, key);
     if (!j) {
         if (def == REQUIRED) return tr_fail(err, "%s: missing \"%s\"", label, key);
@@ -37,8 +37,8 @@ static int get_int(const cJSON *root, const char *label, const char *key, int lo
     return 0;
 }
 
-static int get_float(const cJSON *root, const char *label, const char *key, double def,
-                     float *out, tr_err *err) {
+static int get_float(const cJSON *root, const char *label, const char *key, double def, float *out,
+                     tr_err *err) {
     const cJSON *j = field(root, key);
     if (!j) {
         *out = (float)def;
@@ -76,8 +76,8 @@ static int get_token_id(const cJSON *root, const char *label, const char *key, i
     return 0;
 }
 
-static int parse_config_obj(const cJSON *root, const char *label, tr_config *cfg,
-                            tr_hf_info *info, tr_err *err) {
+static int parse_config_obj(const cJSON *root, const char *label, tr_config *cfg, tr_hf_info *info,
+                            tr_err *err) {
     if (!cJSON_IsObject(root)) return tr_fail(err, "%s: expected a JSON object", label);
     const char *arch = NULL;
     const cJSON *archs = field(root, "architectures");
@@ -95,8 +95,10 @@ static int parse_config_obj(const cJSON *root, const char *label, tr_config *cfg
                                                        : mt->valuestring;
     }
     int qwen2;
-    if (strcmp(arch, "LlamaForCausalLM") == 0) qwen2 = 0;
-    else if (strcmp(arch, "Qwen2ForCausalLM") == 0) qwen2 = 1;
+    if (strcmp(arch, "LlamaForCausalLM") == 0)
+        qwen2 = 0;
+    else if (strcmp(arch, "Qwen2ForCausalLM") == 0)
+        qwen2 = 1;
     else
         return tr_fail(err,
                        "%s: architecture '%.64s' is not supported (expected LlamaForCausalLM or "
@@ -127,8 +129,7 @@ static int parse_config_obj(const cJSON *root, const char *label, tr_config *cfg
         get_int(root, label, "head_dim", 1, 0, &c.head_dim, err) ||
         get_int(root, label, "intermediate_size", 1, REQUIRED, &c.hidden_dim, err) ||
         get_int(root, label, "vocab_size", 1, REQUIRED, &c.vocab, err) ||
-        get_int(root, label, "max_position_embeddings", 1, qwen2 ? 32768 : 2048, &c.max_seq,
-                err) ||
+        get_int(root, label, "max_position_embeddings", 1, qwen2 ? 32768 : 2048, &c.max_seq, err) ||
         get_float(root, label, "rope_theta", 10000.0, &c.rope_theta, err) ||
         get_float(root, label, "rms_norm_eps", 1e-6, &c.norm_eps, err) ||
         get_bool(root, label, "tie_word_embeddings", 0, &c.tied_embeddings, err) ||
@@ -139,8 +140,9 @@ static int parse_config_obj(const cJSON *root, const char *label, tr_config *cfg
         return -1;
     c.n_kv_heads = kv;
     if (!qwen2 && attn_bias)
-        return tr_fail(err, "%s: attention_bias true (Llama) adds an o_proj bias, which tinyr1 "
-                            "does not support",
+        return tr_fail(err,
+                       "%s: attention_bias true (Llama) adds an o_proj bias, which tinyr1 "
+                       "does not support",
                        label);
     if (mlp_bias) return tr_fail(err, "%s: mlp_bias true is not supported", label);
     if (qwen2 && sliding)
@@ -186,8 +188,7 @@ typedef struct {
 } load_ctx;
 
 /* Copies one file tensor into the buffer (or skips / refuses it). */
-static int load_tensor(load_ctx *c, const tr_safetensors *st, const tr_st_tensor *t,
-                       tr_err *err) {
+static int load_tensor(load_ctx *c, const tr_safetensors *st, const tr_st_tensor *t, tr_err *err) {
     int idx = tr_param_table_find(&c->m->table, t->name);
     if (idx < 0) {
         if (is_harmless_extra(t->name)) return 0;
@@ -197,8 +198,7 @@ static int load_tensor(load_ctx *c, const tr_safetensors *st, const tr_st_tensor
                        "the weights disagree)",
                        tr_st_path(st), t->name, c->m->cfg.qkv_bias ? "Qwen2" : "Llama");
     }
-    if (c->loaded[idx])
-        return tr_fail(err, "%s: tensor '%s' given twice", tr_st_path(st), t->name);
+    if (c->loaded[idx]) return tr_fail(err, "%s: tensor '%s' given twice", tr_st_path(st), t->name);
     const tr_tensor_info *ti = &c->m->table.tensors[idx];
     if (tr_st_to_f32(st, t, c->m->params + ti->offset, ti->ndim, ti->shape, err) != 0) return -1;
     c->loaded[idx] = 1;
@@ -249,8 +249,8 @@ static int load_sharded(load_ctx *c, const char *dir, const char *index_path, tr
     }
     for (const cJSON *e = wm->child; e; e = e->next, n_listed++) {
         if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring)) {
-            tr_fail(err, "%s: weight_map['%s'] must be a file name inside the folder",
-                    index_path, e->string);
+            tr_fail(err, "%s: weight_map['%s'] must be a file name inside the folder", index_path,
+                    e->string);
             goto done;
         }
         for (const cJSON *d = wm->child; d != e; d = d->next)
@@ -272,13 +272,13 @@ static int load_sharded(load_ctx *c, const char *dir, const char *index_path, tr
         for (const cJSON *e = wm->child; e; e = e->next) {
             int idx = tr_param_table_find(&c->m->table, e->string);
             if (idx >= 0 && !c->loaded[idx]) {
-                tr_fail(err, "%s: weight_map lists '%s' in %s but the shard lacks it",
-                        index_path, e->string, e->valuestring);
+                tr_fail(err, "%s: weight_map lists '%s' in %s but the shard lacks it", index_path,
+                        e->string, e->valuestring);
                 goto done;
             }
         }
-        tr_fail(err, "%s: weight_map lists %d tensors but the shards hold %d", index_path,
-                n_listed, n_seen);
+        tr_fail(err, "%s: weight_map lists %d tensors but the shards hold %d", index_path, n_listed,
+                n_seen);
         goto done;
     }
     rc = 0;
@@ -313,8 +313,10 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err) {
     char index[4096];
     snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (file_exists(index)) rc = load_sharded(&c, dir, index, err);
-    else if (file_exists(path)) rc = load_file(&c, path, NULL, NULL, NULL, err);
+    if (file_exists(index))
+        rc = load_sharded(&c, dir, index, err);
+    else if (file_exists(path))
+        rc = load_file(&c, path, NULL, NULL, NULL, err);
     else {
         snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
         rc = tr_fail(err, "%s: no model.safetensors or model.safetensors.index.json%s", dir,
@@ -373,24 +375,28 @@ static char *config_json(const tr_config *c, int bf16, int bos, int eos) {
     cJSON_AddNumberToObject(r, "initializer_range", 0.02);
     cJSON_AddBoolToObject(r, "use_cache", 1);
     cJSON_AddStringToObject(r, "torch_dtype", bf16 ? "bfloat16" : "float32");
-    if (bos >= 0) cJSON_AddNumberToObject(r, "bos_token_id", bos);
-    else cJSON_AddNullToObject(r, "bos_token_id");
-    if (eos >= 0) cJSON_AddNumberToObject(r, "eos_token_id", eos);
-    else cJSON_AddNullToObject(r, "eos_token_id");
+    if (bos >= 0)
+        cJSON_AddNumberToObject(r, "bos_token_id", bos);
+    else
+        cJSON_AddNullToObject(r, "bos_token_id");
+    if (eos >= 0)
+        cJSON_AddNumberToObject(r, "eos_token_id", eos);
+    else
+        cJSON_AddNullToObject(r, "eos_token_id");
     char *s = cJSON_Print(r);
     cJSON_Delete(r);
     return s;
 }
 
-int tr_save_hf(const tr_model *m, const char *dir, int bf16, int bos_id, int eos_id,
-               tr_err *err) {
+int tr_save_hf(const tr_model *m, const char *dir, int bf16, int bos_id, int eos_id, tr_err *err) {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir) >= (int)sizeof path)
         return tr_fail(err, "%s: path too long", dir);
     if (tr_mkdirs(dir, err) != 0) return -1;
     if (file_exists(path))
-        return tr_fail(err, "%s: the folder holds a sharded model (%s); export into another "
-                            "folder",
+        return tr_fail(err,
+                       "%s: the folder holds a sharded model (%s); export into another "
+                       "folder",
                        dir, path);
     const tr_param_table *tb = &m->table;
     tr_st_write_tensor *ts = calloc((size_t)tb->n_tensors + 1, sizeof *ts);
@@ -398,7 +404,7 @@ int tr_save_hf(const tr_model *m, const char *dir, int bf16, int bos_id, int eos
     for (int i = 0; i < tb->n_tensors; i++) {
         const tr_tensor_info *t = &tb->tensors[i];
         ts[i] = (tr_st_write_tensor){t->name, bf16 ? TR_DT_BF16 : TR_DT_F32, t->ndim, t->shape,
-                                     NULL, m->params + t->offset};
+                                     NULL,    m->params + t->offset};
     }
     const char *mk = "format", *mv = "pt";
     snprintf(path, sizeof path, "%s/model.safetensors", dir);

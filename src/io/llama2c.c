@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "tinyr1/io.h"
+#include "tinyr1/train.h"
 
 int tr_permute_rope_rows(float *w, int n_heads, int head_dim, int64_t cols, tr_err *err) {
     if (head_dim <= 0 || head_dim % 2 != 0 || n_heads <= 0 || cols <= 0)
@@ -55,8 +56,9 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
     }
     if ((uint32_t)h[0] == 0x616b3432u) {
         fclose(f);
-        return tr_fail(err, "%s: a llama2.c version-%d export (magic ak42); only version 0 "
-                            "(legacy, export.py --version 0) is read",
+        return tr_fail(err,
+                       "%s: a llama2.c version-%d export (magic ak42); only version 0 "
+                       "(legacy, export.py --version 0) is read",
                        path, h[1]);
     }
     int64_t dim = h[0], hidden = h[1], L = h[2], NH = h[3], KVH = h[4], V = h[5], seq = h[6];
@@ -66,11 +68,12 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
         dim % NH != 0 || NH % KVH != 0 || (dim / NH) % 2 != 0 || dim > (1 << 20) ||
         hidden > (1 << 22) || L > 4096 || V > (1 << 24)) {
         fclose(f);
-        return tr_fail(err,
-                       "%s: implausible llama2.c header (dim %lld, hidden %lld, layers %lld, heads "
-                       "%lld, kv heads %lld, vocab %lld, seq %lld): not a version-0 llama2.c model?",
-                       path, (long long)dim, (long long)hidden, (long long)L, (long long)NH,
-                       (long long)KVH, (long long)V, (long long)seq);
+        return tr_fail(
+            err,
+            "%s: implausible llama2.c header (dim %lld, hidden %lld, layers %lld, heads "
+            "%lld, kv heads %lld, vocab %lld, seq %lld): not a version-0 llama2.c model?",
+            path, (long long)dim, (long long)hidden, (long long)L, (long long)NH, (long long)KVH,
+            (long long)V, (long long)seq);
     }
     int64_t HD = dim / NH, KV = KVH * HD;
     int64_t per_layer = 2 * dim + dim * dim + 2 * KV * dim + dim * dim + 3 * hidden * dim;
@@ -81,9 +84,9 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
         return tr_fail(err,
                        "%s: %lld bytes, but its header (dim %lld, hidden %lld, layers %lld, heads "
                        "%lld, kv heads %lld, vocab %lld%s, seq %lld) implies %lld",
-                       path, (long long)sb.st_size, (long long)dim, (long long)hidden,
-                       (long long)L, (long long)NH, (long long)KVH, (long long)V,
-                       shared ? "" : " unshared", (long long)seq, (long long)want);
+                       path, (long long)sb.st_size, (long long)dim, (long long)hidden, (long long)L,
+                       (long long)NH, (long long)KVH, (long long)V, shared ? "" : " unshared",
+                       (long long)seq, (long long)want);
     }
     tr_config c = tr_config_default();
     c.dim = (int)dim;
@@ -104,8 +107,8 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
     }
     const tr_model_view *v = &m->view;
     int rc = read_floats(f, v->embed, (size_t)(V * dim), path, "token embedding", err);
-#define EACH_LAYER(field, n, what)                                                        \
-    for (int64_t l = 0; rc == 0 && l < L; l++)                                            \
+#define EACH_LAYER(field, n, what)                                                                 \
+    for (int64_t l = 0; rc == 0 && l < L; l++)                                                     \
         rc = read_floats(f, v->layers[l].field, (size_t)(n), path, what, err);
     EACH_LAYER(attn_norm, dim, "rms_att_weight")
     EACH_LAYER(wq, dim * dim, "wq")
@@ -130,6 +133,14 @@ int tr_load_llama2c(tr_model *m, const char *path, tr_err *err) {
     return rc;
 }
 
+/* A tinyr1 checkpoint, weights only (the optimizer state stays on disk). */
+static int load_tinyr1(tr_model *m, const char *path, tr_err *err) {
+    tr_checkpoint_info info;
+    if (tr_checkpoint_load(path, m, NULL, tr_adamw_default_params(), &info, err) != 0) return -1;
+    tr_checkpoint_info_free(&info);
+    return 0;
+}
+
 int tr_model_load(tr_model *m, const char *path, tr_err *err) {
     memset(m, 0, sizeof *m);
     struct stat sb;
@@ -138,13 +149,19 @@ int tr_model_load(tr_model *m, const char *path, tr_err *err) {
         char cfg[4096];
         snprintf(cfg, sizeof cfg, "%s/config.json", path);
         if (stat(cfg, &sb) == 0) return tr_load_hf(m, path, err);
-        return tr_fail(err, "%s: not a model: expected a Hugging Face folder (config.json + "
-                            "model.safetensors) or a llama2.c .bin file",
+        snprintf(cfg, sizeof cfg, "%s/checkpoint.bin", path);
+        if (tr_is_checkpoint(cfg)) return load_tinyr1(m, cfg, err);
+        return tr_fail(err,
+                       "%s: not a model: expected a tinyr1 run folder (checkpoint.bin), a "
+                       "Hugging Face folder (config.json + model.safetensors) or a llama2.c "
+                       ".bin file",
                        path);
     }
+    if (tr_is_checkpoint(path)) return load_tinyr1(m, path, err);
     size_t n = strlen(path);
     if (n >= 4 && strcmp(path + n - 4, ".bin") == 0) return tr_load_llama2c(m, path, err);
-    return tr_fail(err, "%s: not a model: expected a Hugging Face folder (config.json + "
-                        "model.safetensors) or a llama2.c .bin file",
+    return tr_fail(err,
+                   "%s: not a model: expected a Hugging Face folder (config.json + "
+                   "model.safetensors) or a llama2.c .bin file",
                    path);
 }

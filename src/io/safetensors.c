@@ -15,8 +15,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,21 +37,20 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_table[TR_DT_COUNT] = {
-    [TR_DT_BOOL] = {"BOOL", 1},       [TR_DT_U8] = {"U8", 1},
-    [TR_DT_I8] = {"I8", 1},           [TR_DT_F8_E5M2] = {"F8_E5M2", 1},
-    [TR_DT_F8_E4M3] = {"F8_E4M3", 1}, [TR_DT_I16] = {"I16", 2},
-    [TR_DT_U16] = {"U16", 2},         [TR_DT_F16] = {"F16", 2},
-    [TR_DT_BF16] = {"BF16", 2},       [TR_DT_I32] = {"I32", 4},
-    [TR_DT_U32] = {"U32", 4},         [TR_DT_F32] = {"F32", 4},
-    [TR_DT_F64] = {"F64", 8},         [TR_DT_I64] = {"I64", 8},
-    [TR_DT_U64] = {"U64", 8},
+    [TR_DT_BOOL] = {"BOOL", 1},       [TR_DT_U8] = {"U8", 1},           [TR_DT_I8] = {"I8", 1},
+    [TR_DT_F8_E5M2] = {"F8_E5M2", 1}, [TR_DT_F8_E4M3] = {"F8_E4M3", 1}, [TR_DT_I16] = {"I16", 2},
+    [TR_DT_U16] = {"U16", 2},         [TR_DT_F16] = {"F16", 2},         [TR_DT_BF16] = {"BF16", 2},
+    [TR_DT_I32] = {"I32", 4},         [TR_DT_U32] = {"U32", 4},         [TR_DT_F32] = {"F32", 4},
+    [TR_DT_F64] = {"F64", 8},         [TR_DT_I64] = {"I64", 8},         [TR_DT_U64] = {"U64", 8},
 };
 
 const char *tr_dtype_name(tr_dtype dt) {
     return (unsigned)dt < TR_DT_COUNT ? dtype_table[dt].name : "?";
 }
 
-size_t tr_dtype_size(tr_dtype dt) { return (unsigned)dt < TR_DT_COUNT ? dtype_table[dt].size : 0; }
+size_t tr_dtype_size(tr_dtype dt) {
+    return (unsigned)dt < TR_DT_COUNT ? dtype_table[dt].size : 0;
+}
 
 int tr_dtype_parse(const char *name, tr_dtype *dt) {
     for (int i = 0; i < TR_DT_COUNT; i++)
@@ -74,7 +73,9 @@ static float bits_f32(uint32_t u) {
     return f;
 }
 
-float tr_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float tr_bf16_to_f32(uint16_t h) {
+    return bits_f32((uint32_t)h << 16);
+}
 
 uint16_t tr_f32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
@@ -87,7 +88,7 @@ float tr_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
     if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13)); /* inf / NaN */
-    if (exp == 0) {                                                     /* zero / subnormal */
+    if (exp == 0) {                                                      /* zero / subnormal */
         float v = ldexpf((float)mant, -24);
         return sign ? -v : v;
     }
@@ -99,9 +100,9 @@ struct tr_safetensors {
     char *path;
     const uint8_t *bytes; /* the whole file */
     size_t len;
-    void *map;            /* mmap'd region (munmap on close) or NULL */
-    void *owned;          /* read() buffer (free on close) or NULL */
-    const uint8_t *data;  /* data section */
+    void *map;           /* mmap'd region (munmap on close) or NULL */
+    void *owned;         /* read() buffer (free on close) or NULL */
+    const uint8_t *data; /* data section */
     size_t data_len;
     tr_st_tensor *tensors;
     int n;
@@ -196,8 +197,7 @@ static int parse_metadata(tr_safetensors *st, const cJSON *meta, tr_err *err) {
 
 static int parse_tensor(tr_safetensors *st, const cJSON *e, tr_st_tensor *t, tr_err *err) {
     const char *p = st->path, *nm = t->name;
-    if (!cJSON_IsObject(e))
-        return tr_fail(err, "%s: tensor '%s': entry must be an object", p, nm);
+    if (!cJSON_IsObject(e)) return tr_fail(err, "%s: tensor '%s': entry must be an object", p, nm);
     const cJSON *dtype = NULL, *shape = NULL, *offs = NULL;
     for (const cJSON *f = e->child; f; f = f->next) {
         const cJSON **slot = strcmp(f->string, "dtype") == 0          ? &dtype
@@ -232,32 +232,31 @@ static int parse_tensor(tr_safetensors *st, const cJSON *e, tr_st_tensor *t, tr_
     for (const cJSON *d = shape->child; d; d = d->next, k++) {
         int64_t v;
         if (json_dim(d, &v) != 0)
-            return tr_fail(err, "%s: tensor '%s': shape[%d] is not an integer within +-2^53", p,
-                           nm, k);
+            return tr_fail(err, "%s: tensor '%s': shape[%d] is not an integer within +-2^53", p, nm,
+                           k);
         if (v < 0)
             return tr_fail(err, "%s: tensor '%s': shape[%d] = %lld is negative", p, nm, k,
                            (long long)v);
         t->shape[k] = v;
-        if (v != 0 && numel > (uint64_t)INT64_MAX / (uint64_t)v) overflow = 1;
-        else numel *= (uint64_t)v;
+        if (v != 0 && numel > (uint64_t)INT64_MAX / (uint64_t)v)
+            overflow = 1;
+        else
+            numel *= (uint64_t)v;
     }
     size_t esize = tr_dtype_size(t->dtype);
     if (!overflow && numel > (uint64_t)INT64_MAX / esize) overflow = 1;
     if (overflow)
-        return tr_fail(err, "%s: tensor '%s': the shape's element count overflows 64 bits", p,
-                       nm);
+        return tr_fail(err, "%s: tensor '%s': the shape's element count overflows 64 bits", p, nm);
     /* any overflow above would have been caught; a zero dim makes the product 0 */
     for (k = 0; k < nd; k++)
         if (t->shape[k] == 0) numel = 0;
     t->numel = (int64_t)numel;
     uint64_t nbytes = numel * esize;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2)
-        return tr_fail(err, "%s: tensor '%s': \"data_offsets\" must be a list [begin, end]", p,
-                       nm);
+        return tr_fail(err, "%s: tensor '%s': \"data_offsets\" must be a list [begin, end]", p, nm);
     uint64_t b, en;
     if (json_uint(offs->child, &b) != 0 || json_uint(offs->child->next, &en) != 0)
-        return tr_fail(err, "%s: tensor '%s': data_offsets must be non-negative integers", p,
-                       nm);
+        return tr_fail(err, "%s: tensor '%s': data_offsets must be non-negative integers", p, nm);
     if (en < b)
         return tr_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu] end before begin", p, nm,
                        (unsigned long long)b, (unsigned long long)en);
@@ -283,19 +282,21 @@ static int parse_tensor(tr_safetensors *st, const cJSON *e, tr_st_tensor *t, tr_
 static int parse_header(tr_safetensors *st, tr_err *err) {
     const char *p = st->path;
     if (st->len < 8)
-        return tr_fail(err, "%s: %zu bytes, too short for a safetensors file (8-byte header "
-                            "length expected)",
+        return tr_fail(err,
+                       "%s: %zu bytes, too short for a safetensors file (8-byte header "
+                       "length expected)",
                        p, st->len);
     uint64_t hlen;
     memcpy(&hlen, st->bytes, 8);
     if (hlen > st->len - 8)
-        return tr_fail(err, "%s: header length %llu runs beyond the end of the file (%zu bytes)",
-                       p, (unsigned long long)hlen, st->len);
+        return tr_fail(err, "%s: header length %llu runs beyond the end of the file (%zu bytes)", p,
+                       (unsigned long long)hlen, st->len);
     if (hlen > TR_ST_MAX_HEADER)
         return tr_fail(err, "%s: header length %llu exceeds the %llu-byte cap", p,
                        (unsigned long long)hlen, (unsigned long long)TR_ST_MAX_HEADER);
-    if (hlen < 2) return tr_fail(err, "%s: header of %llu bytes cannot hold a JSON object", p,
-                                 (unsigned long long)hlen);
+    if (hlen < 2)
+        return tr_fail(err, "%s: header of %llu bytes cannot hold a JSON object", p,
+                       (unsigned long long)hlen);
     const char *hdr = (const char *)st->bytes + 8;
     st->data = st->bytes + 8 + hlen;
     st->data_len = st->len - 8 - (size_t)hlen;
@@ -368,8 +369,8 @@ static int parse_header(tr_safetensors *st, tr_err *err) {
         const tr_st_tensor *b = items[i].t;
         if (b->nbytes == 0) continue;
         if (last && b->begin < last->end) {
-            tr_fail(err, "%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", p,
-                    last->name, last->begin, last->end, b->name, b->begin, b->end);
+            tr_fail(err, "%s: tensors '%s' [%zu, %zu] and '%s' [%zu, %zu] overlap", p, last->name,
+                    last->begin, last->end, b->name, b->begin, b->end);
             free(items);
             goto done;
         }
@@ -448,7 +449,9 @@ int tr_st_open(tr_safetensors **out, const char *path, tr_err *err) {
     return finish_open(st, out, err);
 }
 
-int tr_st_count(const tr_safetensors *st) { return st->n; }
+int tr_st_count(const tr_safetensors *st) {
+    return st->n;
+}
 
 const tr_st_tensor *tr_st_get(const tr_safetensors *st, int i) {
     return i >= 0 && i < st->n ? &st->tensors[i] : NULL;
@@ -461,8 +464,10 @@ const tr_st_tensor *tr_st_find(const tr_safetensors *st, const char *name) {
         const tr_st_tensor *t = &st->tensors[st->by_name[mid]];
         int c = strcmp(name, t->name);
         if (c == 0) return t;
-        if (c < 0) hi = mid - 1;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }
@@ -473,7 +478,9 @@ const char *tr_st_metadata(const tr_safetensors *st, const char *key) {
     return NULL;
 }
 
-int tr_st_metadata_count(const tr_safetensors *st) { return st->n_meta; }
+int tr_st_metadata_count(const tr_safetensors *st) {
+    return st->n_meta;
+}
 
 int tr_st_metadata_at(const tr_safetensors *st, int i, const char **key, const char **value) {
     if (i < 0 || i >= st->n_meta) return -1;
@@ -482,7 +489,9 @@ int tr_st_metadata_at(const tr_safetensors *st, int i, const char **key, const c
     return 0;
 }
 
-const char *tr_st_path(const tr_safetensors *st) { return st->path; }
+const char *tr_st_path(const tr_safetensors *st) {
+    return st->path;
+}
 
 static void shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
     size_t n = (size_t)snprintf(buf, cap, "[");
@@ -506,7 +515,9 @@ int tr_st_to_f32(const tr_safetensors *st, const tr_st_tensor *t, float *out, in
     const uint8_t *src = t->data;
     size_t n = (size_t)t->numel;
     switch (t->dtype) {
-    case TR_DT_F32: memcpy(out, src, n * 4); break;
+    case TR_DT_F32:
+        memcpy(out, src, n * 4);
+        break;
     case TR_DT_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
@@ -529,8 +540,9 @@ int tr_st_to_f32(const tr_safetensors *st, const tr_st_tensor *t, float *out, in
         }
         break;
     default:
-        return tr_fail(err, "%s: tensor '%s': dtype %s cannot be converted to float32 (expected "
-                            "F32, F16, BF16 or F64)",
+        return tr_fail(err,
+                       "%s: tensor '%s': dtype %s cannot be converted to float32 (expected "
+                       "F32, F16, BF16 or F64)",
                        st->path, t->name, tr_dtype_name(t->dtype));
     }
     return 0;
@@ -561,7 +573,9 @@ static void sb_add(strbuf *b, const char *s, size_t n) {
     b->s[b->n] = '\0';
 }
 
-static void sb_str(strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+static void sb_str(strbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
 
 /* A JSON string literal: quotes, backslashes and control bytes escaped; UTF-8 passes. */
 static void sb_json_string(strbuf *b, const char *s) {
@@ -586,13 +600,13 @@ static int cmp_cstr(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int check_write_args(const char *path, const tr_st_write_tensor *ts, int n,
-                            uint64_t *nbytes, tr_err *err) {
+static int check_write_args(const char *path, const tr_st_write_tensor *ts, int n, uint64_t *nbytes,
+                            tr_err *err) {
     for (int i = 0; i < n; i++) {
         const tr_st_write_tensor *t = &ts[i];
         if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0)
-            return tr_fail(err, "%s: tensor %d: name must be non-empty and not __metadata__",
-                           path, i);
+            return tr_fail(err, "%s: tensor %d: name must be non-empty and not __metadata__", path,
+                           i);
         if (tr_dtype_size(t->dtype) == 0)
             return tr_fail(err, "%s: tensor '%s': invalid dtype", path, t->name);
         if (t->ndim < 0 || t->ndim > TR_ST_MAX_DIMS || (t->ndim > 0 && !t->shape))
@@ -607,8 +621,7 @@ static int check_write_args(const char *path, const tr_st_write_tensor *ts, int 
             numel *= (uint64_t)t->shape[k];
         }
         nbytes[i] = numel * tr_dtype_size(t->dtype);
-        if (!t->data && !t->f32)
-            return tr_fail(err, "%s: tensor '%s': no data", path, t->name);
+        if (!t->data && !t->f32) return tr_fail(err, "%s: tensor '%s': no data", path, t->name);
         if (!t->data && t->dtype != TR_DT_F32 && t->dtype != TR_DT_BF16 && t->dtype != TR_DT_F64)
             return tr_fail(err, "%s: tensor '%s': float32 source needs dtype F32, BF16 or F64",
                            path, t->name);
@@ -636,7 +649,8 @@ static int write_tensor_data(FILE *f, const tr_st_write_tensor *t, uint64_t nbyt
         size_t m = numel - i < CHUNK ? numel - i : CHUNK;
         const float *x = t->f32 + i;
         for (size_t j = 0; j < m; j++) {
-            if (t->dtype == TR_DT_F32) memcpy(buf + 4 * j, &x[j], 4);
+            if (t->dtype == TR_DT_F32)
+                memcpy(buf + 4 * j, &x[j], 4);
             else if (t->dtype == TR_DT_BF16) {
                 uint16_t h = tr_f32_to_bf16(x[j]);
                 memcpy(buf + 2 * j, &h, 2);

@@ -82,6 +82,10 @@ int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_
     else
         for (int i = 0; i < n_micro; i++) norm += tr_batch_weight_sum(&micro[i]);
     if (tr_dist_allreduce_sum_f64(&t->dist, &norm, 1, err) != 0) return -1;
+    if (!(norm > 0))
+        return tr_fail(err, "step %lld: no position has a loss weight (every trained token was "
+                            "cut off or masked): raise --seq, or use a shorter template",
+                       (long long)t->opt.t + 1);
     st->weight = norm;
     memset(t->grads, 0, m->table.total * sizeof(float));
     for (int i = 0; i < n_micro; i++) {
