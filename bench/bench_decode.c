@@ -113,6 +113,7 @@ static double run_tinyr1(tr_model *m, int batch, int tokens, tr_err *err) {
     tr_infer *ctx;
     if (tr_infer_init(&ctx, m, batch, tokens + 1 <= m->cfg.max_seq ? tokens + 1 : 0, err) != 0)
         return -1;
+    tr_infer_set_adaptive(ctx, 0); /* exactly --threads, as the PyTorch peer gets */
     int *slots = malloc(sizeof(int) * batch);
     int32_t *tok = malloc(sizeof(int32_t) * batch);
     float *logits = malloc(sizeof(float) * (size_t)batch * V);

@@ -48,6 +48,7 @@ static void run(const tr_model *m, int slots, const tr_gen_request *reqs, int n,
     tr_err err;
     tr_infer *ctx;
     CHECK(tr_infer_init(&ctx, m, slots, 0, &err) == 0);
+    tr_infer_set_adaptive(ctx, 0);
     int rc = tr_generate(ctx, reqs, n, p, out, NULL, NULL, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     for (int s = 0; s < slots; s++) CHECK(tr_infer_acquire(ctx) == s); /* all released */

@@ -103,6 +103,16 @@ int tr_eval_summarize(const tr_eval_problem *probs, int n, int reps, uint64_t se
  * or NULL. */
 void tr_eval_summary_json(FILE *f, const tr_eval_summary *s, const char *extra_json);
 
+/* Scores one problem from the texts of its k sampled responses (lengths[j]: generated
+ * tokens of sample j, or NULL) and an optional greedy response (NULL: none): each is checked
+ * with tr_task_verify, the canonical forms of the extracted answers (tr_answer_canonical)
+ * vote. verdicts (may be NULL) receives the k verdicts; *maj_index (may be NULL) the sample
+ * whose answer won (-1: no vote). Returns 0, -1 without memory. */
+int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *const *responses,
+                          const int *lengths, int k, const char *greedy_response,
+                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index,
+                          tr_err *err);
+
 /* ---- running an evaluation --------------------------------------------------------- */
 
 typedef struct tr_eval_params {

@@ -56,6 +56,14 @@ int tr_infer_init(tr_infer **ctx, const tr_model *m, int max_slots, int max_seq,
 void tr_infer_free(tr_infer *ctx);
 
 int tr_infer_max_slots(const tr_infer *ctx);
+/* Threads: a call uses tr_get_threads() threads, fewer when the rows are few (at least about
+ * 1 MFLOP of matmul work per thread), and, while `adaptive` is on (the default), ONE thread
+ * when the machine is oversubscribed (1-minute load average above the online CPUs + 0.5,
+ * read from /proc/loadavg at most once a second): the phases of a layer end in barriers,
+ * and a partner thread that the OS has descheduled stalls every one of them. Results do not
+ * depend on the thread count. With adaptive off a call uses exactly tr_get_threads() threads
+ * (the benchmark, to match --threads; the tests, to exercise the threaded path). */
+void tr_infer_set_adaptive(tr_infer *ctx, int on);
 int tr_infer_max_seq(const tr_infer *ctx);
 const tr_model *tr_infer_model(const tr_infer *ctx);
 /* Bytes of the KV cache and of the scratch buffers. */

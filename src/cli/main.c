@@ -18,6 +18,9 @@ static const cli_command commands[] = {
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
+    {"generate", "generate text from a prompt (streaming)", cmd_generate},
+    {"chat", "talk with a model in its chat template (streaming)", cmd_chat},
+    {"eval", "pass@1, pass@k, maj@k, greedy accuracy on a task, with confidence intervals", cmd_eval},
     {0},
 };
 

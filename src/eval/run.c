@@ -59,7 +59,9 @@ static void write_sample(FILE *f, int64_t problem_index, int sample, const tr_pr
     if (sample < 0) cJSON_AddStringToObject(o, "kind", "greedy");
     else cJSON_AddStringToObject(o, "kind", "sample");
     cJSON_AddNumberToObject(o, "sample", sample);
-    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    char seed_text[32];
+    snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
+    cJSON_AddStringToObject(o, "seed", seed_text); /* a string: 64 bits do not fit a double */
     cJSON_AddStringToObject(o, "prompt", p->prompt ? p->prompt : "");
     cJSON_AddStringToObject(o, "gold", p->answer ? p->answer : "");
     cJSON_AddStringToObject(o, "response", s->response ? s->response : "");
@@ -86,6 +88,46 @@ static void verify(const tr_task *t, const tr_problem *p, sample_out *s) {
     s->canon[0] = 0;
     if (s->v.well_formed && s->v.extracted[0])
         tr_answer_canonical(t, s->v.extracted, s->canon, sizeof s->canon);
+}
+
+int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *const *responses,
+                          const int *lengths, int k, const char *greedy_response,
+                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index,
+                          tr_err *err) {
+    memset(out, 0, sizeof *out);
+    out->greedy_correct = -1;
+    out->n_samples = k;
+    if (maj_index) *maj_index = -1;
+    if (k < 1) return tr_fail(err, "eval: a problem needs at least one sample");
+    sample_out *so = tr_calloc((size_t)k, sizeof *so, err);
+    const char **canon = tr_calloc((size_t)k, sizeof *canon, err);
+    if (!so || !canon) {
+        free(so);
+        free((void *)canon);
+        return -1;
+    }
+    double len = 0;
+    for (int j = 0; j < k; j++) {
+        so[j].response = (char *)responses[j];
+        verify(t, p, &so[j]);
+        out->n_correct += so[j].v.correct ? 1 : 0;
+        out->n_well_formed += so[j].v.well_formed ? 1 : 0;
+        len += lengths ? lengths[j] : 0;
+        canon[j] = so[j].canon;
+        if (verdicts) verdicts[j] = so[j].v;
+    }
+    out->mean_length = len / k;
+    int win = tr_majority_vote(canon, k, NULL);
+    out->maj_correct = win >= 0 && so[win].v.correct;
+    if (maj_index) *maj_index = win;
+    if (greedy_response) {
+        sample_out g = {.response = (char *)greedy_response};
+        verify(t, p, &g);
+        out->greedy_correct = g.v.correct ? 1 : 0;
+    }
+    free(so);
+    free((void *)canon);
+    return 0;
 }
 
 int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
@@ -126,9 +168,10 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
     tr_gen_request *reqs = tr_calloc((size_t)per_round, sizeof *reqs, err);
     tr_gen_result *res = tr_calloc((size_t)per_round, sizeof *res, err);
     sample_out *so = tr_calloc((size_t)per_round, sizeof *so, err);
-    const char **canon = tr_calloc((size_t)k, sizeof *canon, err);
+    const char **texts = tr_calloc((size_t)k, sizeof *texts, err);
+    int *lens = tr_calloc((size_t)k, sizeof *lens, err);
     tr_eval_problem *pp = per_problem ? per_problem : tr_calloc((size_t)n, sizeof *pp, err);
-    if (!prompts || !reqs || !res || !so || !canon || !pp) {
+    if (!prompts || !reqs || !res || !so || !texts || !lens || !pp) {
         rc = -1;
         goto done;
     }
@@ -176,49 +219,38 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
             rc = tr_fail_context(err, "eval: samples");
             goto done;
         }
-        /* verify, vote, record */
+        /* decode, then verify and vote (tr_eval_score_problem), then record */
+        for (int q = 0; q < ng + nc * k; q++)
+            if (!(so[q].response = response_text(tok, &res[q], err))) {
+                rc = -1;
+                goto done;
+            }
         for (int i = 0; i < nc; i++) {
             const tr_problem *p = &problems[first + i];
-            tr_eval_problem *st = &pp[first + i];
-            memset(st, 0, sizeof *st);
-            st->greedy_correct = -1;
-            st->n_samples = k;
-            if (G) {
-                sample_out *s = &so[i];
-                if (!(s->response = response_text(tok, &res[i], err))) {
-                    rc = -1;
-                    goto done;
-                }
-                verify(t, p, s);
-                st->greedy_correct = s->v.correct ? 1 : 0;
-                gen_tokens += res[i].n;
-            }
-            double len = 0;
+            int win;
             for (int j = 0; j < k; j++) {
-                int q = ng + i * k + j;
-                sample_out *s = &so[q];
-                if (!(s->response = response_text(tok, &res[q], err))) {
-                    rc = -1;
-                    goto done;
-                }
-                verify(t, p, s);
-                st->n_correct += s->v.correct ? 1 : 0;
-                st->n_well_formed += s->v.well_formed ? 1 : 0;
-                len += res[q].n;
-                canon[j] = s->canon;
+                texts[j] = so[ng + i * k + j].response;
+                lens[j] = res[ng + i * k + j].n;
+                gen_tokens += res[ng + i * k + j].n;
             }
-            gen_tokens += len;
-            st->mean_length = len / k;
-            int win = tr_majority_vote(canon, k, NULL);
-            st->maj_correct = win >= 0 && so[ng + i * k + win].v.correct;
+            if (G) gen_tokens += res[i].n;
+            if (tr_eval_score_problem(t, p, texts, lens, k, G ? so[i].response : NULL,
+                                      &pp[first + i], NULL, &win, err) != 0) {
+                rc = -1;
+                goto done;
+            }
             if (ep->samples) {
+                /* the verdicts again, for the record (verification is cheap) */
+                if (G) verify(t, p, &so[i]);
+                for (int j = 0; j < k; j++) verify(t, p, &so[ng + i * k + j]);
                 if (G)
                     write_sample(ep->samples, p->index, -1, p, &so[i], &res[i],
                                  tr_eval_sample_seed(ep->seed, p->index, -1), 0);
+                const char *wc = win >= 0 ? so[ng + i * k + win].canon : NULL;
                 for (int j = 0; j < k; j++) {
                     int q = ng + i * k + j;
                     write_sample(ep->samples, p->index, j, p, &so[q], &res[q], reqs[q].seed,
-                                 win >= 0 && strcmp(so[q].canon, so[ng + i * k + win].canon) == 0);
+                                 wc && strcmp(so[q].canon, wc) == 0);
                 }
             }
         }
@@ -251,7 +283,8 @@ done:
     free(reqs);
     free(res);
     free(so);
-    free((void *)canon);
+    free((void *)texts);
+    free(lens);
     if (!per_problem) free(pp);
     tr_infer_free(ctx);
     return rc;

@@ -18,8 +18,12 @@
  * the chunking or on the thread count. */
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tinyr1/gen.h"
 #include "tinyr1/ops.h"
@@ -31,7 +35,38 @@
 #define TR_INFER_AVX2 0
 #endif
 
+/* A barrier for the threads of one parallel region: spins briefly, then yields the core
+ * (an OpenMP barrier spins much longer, which wastes the core a descheduled partner needs
+ * when the machine is shared). Sense-reversing; sequentially consistent atomics order the
+ * phases' writes. */
+typedef struct {
+    _Alignas(64) atomic_int count;
+    _Alignas(64) atomic_int sense;
+    int n;
+} spin_barrier;
+
+static void barrier_wait(spin_barrier *b, int *local_sense) {
+    int s = !*local_sense;
+    *local_sense = s;
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
+        atomic_store(&b->count, 0);
+        atomic_store(&b->sense, s);
+        return;
+    }
+    for (int spins = 0; atomic_load(&b->sense) != s; spins++) {
+        if (spins < 200) {
+#if TR_INFER_AVX2
+            _mm_pause();
+#endif
+        } else {
+            sched_yield();
+        }
+    }
+}
+
 struct tr_infer {
+    spin_barrier bar;
+    atomic_int *att_next; /* [L] next attention item of each layer */
     const tr_model *m;
     tr_config cfg;
     int max_slots, max_seq, max_rows, max_threads;
@@ -54,6 +89,9 @@ struct tr_infer {
     float *actl; /* [T, max_rows, hchunk] */
     float *scores; /* [T, G, max_seq] */
     int hchunk;
+    int adaptive;        /* 1: one thread while the machine is oversubscribed */
+    int busy;            /* the last load check found it oversubscribed */
+    double load_checked; /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
     size_t bytes;
 };
@@ -166,6 +204,7 @@ static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
 
 void tr_infer_free(tr_infer *c) {
     if (!c) return;
+    free(c->att_next);
     free(c->len);
     free(c->used);
     free(c->mark);
@@ -211,12 +250,15 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->max_seq = max_seq;
     c->max_rows = max_slots > 64 ? max_slots : 64;
     c->max_threads = omp_get_max_threads();
+    c->adaptive = 1;
+    c->load_checked = -1e9;
     const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
                  H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows,
                  T = c->max_threads;
-    const size_t QD = NH * HD, S = QD + 2 * KVH * HD, G = NH / KVH;
+    const size_t QD = NH * HD, S = QD + 2 * KVH * HD;
     c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
     c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
+    c->att_next = tr_calloc((size_t)L, sizeof(atomic_int), err);
     c->len = tr_calloc(max_slots, sizeof(int), err);
     c->used = tr_calloc(max_slots, 1, err);
     c->mark = tr_calloc(max_slots, 1, err);
@@ -224,7 +266,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->row_slot = tr_calloc(Rm, sizeof(int), err);
     c->row_pos = tr_calloc(Rm, sizeof(int), err);
     c->out_row = tr_calloc(Rm, sizeof(int), err);
-    if (!c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot || !c->row_pos ||
+    if (!c->att_next || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot || !c->row_pos ||
         !c->out_row)
         goto fail;
     const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
@@ -238,7 +280,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
         !(c->xn = falloc(c, T * Rm * D, err)) || !(c->rstd = falloc(c, T * Rm, err)) ||
         !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
         !(c->actl = falloc(c, T * Rm * c->hchunk, err)) ||
-        !(c->scores = falloc(c, T * G * max_seq, err)))
+        !(c->scores = falloc(c, T * max_seq, err)))
         goto fail;
     *out = c;
     return 0;
@@ -248,6 +290,22 @@ fail:
 }
 
 int tr_infer_max_slots(const tr_infer *c) { return c->max_slots; }
+void tr_infer_set_adaptive(tr_infer *c, int on) { c->adaptive = on; }
+
+/* Oversubscribed: the 1-minute load average above the online CPUs + 0.5 (checked at most
+ * once a second; no /proc/loadavg: never). */
+static int machine_busy(tr_infer *c) {
+    double now = tr_now();
+    if (now - c->load_checked < 1.0) return c->busy;
+    c->load_checked = now;
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return c->busy = 0;
+    int ok = fscanf(f, "%lf", &load) == 1;
+    fclose(f);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return c->busy = ok && cpus > 0 && load > (double)cpus + 0.5;
+}
 int tr_infer_max_seq(const tr_infer *c) { return c->max_seq; }
 const tr_model *tr_infer_model(const tr_infer *c) { return c->m; }
 size_t tr_infer_bytes(const tr_infer *c) { return c->bytes; }
@@ -432,20 +490,17 @@ static void softmax_inplace(float *sc, int n) {
     for (t = 0; t < n; t++) sc[t] *= inv;
 }
 
-/* The G query heads of kv-head g for one row at position pos: softmax(q K^T / sqrt(HD)) V
- * over cache positions 0..pos. sc: [max_seq] scratch. */
-static void attend(const tr_infer *c, int layer, int slot, int pos, int g, const float *qrow,
+/* Query head h of one row at position pos: softmax(q K^T / sqrt(HD)) V over the cache
+ * positions 0..pos of its kv-head h / G. sc: [max_seq] scratch. */
+static void attend(const tr_infer *c, int layer, int slot, int pos, int h, const float *qrow,
                    float *orow, float *sc) {
     const int HD = c->cfg.head_dim, G = c->cfg.n_heads / c->cfg.n_kv_heads, n = pos + 1;
     const float scale = 1.0f / sqrtf((float)HD);
-    const float *K = c->kc + cache_index(c, layer, slot, g);
-    const float *Vv = c->vc + cache_index(c, layer, slot, g);
-    for (int j = 0; j < G; j++) {
-        const float *q = qrow + (size_t)(g * G + j) * HD;
-        scores(sc, q, K, n, HD, scale);
-        softmax_inplace(sc, n);
-        weighted_sum(orow + (size_t)(g * G + j) * HD, sc, Vv, n, HD);
-    }
+    const float *K = c->kc + cache_index(c, layer, slot, h / G);
+    const float *Vv = c->vc + cache_index(c, layer, slot, h / G);
+    scores(sc, qrow + (size_t)h * HD, K, n, HD, scale);
+    softmax_inplace(sc, n);
+    weighted_sum(orow + (size_t)h * HD, sc, Vv, n, HD);
 }
 
 /* ---- one chunk of rows --------------------------------------------------------------- */
@@ -459,13 +514,23 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
               H = cfg->hidden_dim, V = cfg->vocab, L = cfg->n_layers;
     const int QD = NH * HD, KVD = KVH * HD, S = QD + 2 * KVD;
     const float eps = cfg->norm_eps;
-    /* Threads: as many as set (tr_set_threads), but at least ~1 MFLOP of matmul work each:
-     * below that, the barriers between phases cost more than the extra core saves. */
+    /* Threads: as many as set (tr_set_threads). Adaptive (the default): at least ~1 MFLOP
+     * of matmul work each (below that the barriers between phases cost more than the extra
+     * core saves), and one thread on an oversubscribed machine (a descheduled thread stalls
+     * every barrier until it runs again). */
     int nt = tr_get_threads();
-    double work = 2.0 * R * c->matmul_params;
     if (nt > c->max_threads) nt = c->max_threads;
-    if (nt > work / 1e6) nt = (int)(work / 1e6);
+    if (c->adaptive) {
+        double work = 2.0 * R * c->matmul_params;
+        if (nt > work / 1e6) nt = (int)(work / 1e6);
+        if (nt > 1 && machine_busy(c)) nt = 1;
+    }
     if (nt < 1) nt = 1;
+    for (int l = 0; l < L; l++) atomic_store(&c->att_next[l], 0);
+    c->bar.count = 0;
+    c->bar.sense = 0;
+    c->bar.n = nt;
+    const int NHT = NH + 2 * KVH; /* heads of the fused q|k|v row */
 
 #pragma omp parallel num_threads(nt)
     {
@@ -477,60 +542,68 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
         float *rstd = c->rstd + (size_t)t * c->max_rows;
         float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
         float *actl = c->actl + (size_t)t * c->max_rows * c->hchunk;
-        float *sc = c->scores + (size_t)t * (NH / KVH) * c->max_seq;
-        int a, b, r0, r1;
+        float *sc = c->scores + (size_t)t * c->max_seq;
+        int a, b, r0, r1, sense = 0;
+        if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
 
         split(R, T, t, 1, &r0, &r1);
         if (r1 > r0)
             tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0,
                                  D);
-#pragma omp barrier
+        barrier_wait(&c->bar, &sense);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
-            /* q|k|v = norm(x) Wqkv^T (+ b): this thread's columns of S */
+            /* q|k|v = norm(x) Wqkv^T (+ b) for this thread's heads [a, b) of the fused row,
+             * then RoPE on its q and k heads and its k and v heads into the cache */
             tr_rmsnorm_forward(xn, rstd, c->x, w->attn_norm, R, D, eps);
-            split(S, T, t, 8, &a, &b);
-            if (b > a)
-                tr_infer_matmul(c->qkv + a, S, xn, D, R, w->wq + (size_t)a * D,
-                                w->bq ? w->bq + a : NULL, D, b - a, 0);
-#pragma omp barrier
-            /* RoPE on q and k; k and v into the cache. Consecutive rows of one slot at
-             * consecutive positions (a prompt) take one call. */
-            for (int r = r0; r < r1;) {
-                int e = r + 1;
-                while (e < r1 && c->row_slot[e] == c->row_slot[r] &&
-                       c->row_pos[e] == c->row_pos[e - 1] + 1)
-                    e++;
-                float *q = c->qkv + (size_t)r * S;
-                tr_rope_forward(q, c->rope_cos, c->rope_sin, 1, e - r, NH, HD, S, c->row_pos[r]);
-                tr_rope_forward(q + QD, c->rope_cos, c->rope_sin, 1, e - r, KVH, HD, S,
-                                c->row_pos[r]);
-                for (int i = r; i < e; i++) {
-                    const float *row = c->qkv + (size_t)i * S;
-                    for (int g = 0; g < KVH; g++) {
-                        size_t at = cache_index(c, l, c->row_slot[i], g) +
-                                    (size_t)c->row_pos[i] * HD;
-                        memcpy(c->kc + at, row + QD + g * HD, (size_t)HD * sizeof(float));
-                        memcpy(c->vc + at, row + QD + KVD + g * HD, (size_t)HD * sizeof(float));
+            split(NHT, T, t, 1, &a, &b);
+            if (b > a) {
+                tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
+                                w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
+                int q0 = a, q1 = b < NH ? b : NH;                      /* query heads */
+                int k0 = a > NH ? a : NH, k1 = b < NH + KVH ? b : NH + KVH; /* key heads */
+                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;          /* value heads */
+                /* consecutive rows of one slot at consecutive positions take one call */
+                for (int r = 0; r < R;) {
+                    int e = r + 1;
+                    while (e < R && c->row_slot[e] == c->row_slot[r] &&
+                           c->row_pos[e] == c->row_pos[e - 1] + 1)
+                        e++;
+                    float *row = c->qkv + (size_t)r * S;
+                    if (q1 > q0)
+                        tr_rope_forward(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
+                                        q1 - q0, HD, S, c->row_pos[r]);
+                    if (k1 > k0)
+                        tr_rope_forward(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
+                                        k1 - k0, HD, S, c->row_pos[r]);
+                    for (int i = r; i < e; i++) {
+                        const float *ri = c->qkv + (size_t)i * S;
+                        size_t pos = (size_t)c->row_pos[i] * HD;
+                        for (int h = k0; h < k1; h++)
+                            memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
+                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+                        for (int h = v0; h < v1; h++)
+                            memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
+                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
                     }
+                    r = e;
                 }
-                r = e;
             }
-#pragma omp barrier
-            /* attention: one item per (row, kv-head) */
-            split(R * KVH, T, t, 1, &a, &b);
-            for (int it = a; it < b; it++) {
-                int r = it / KVH, g = it % KVH;
-                attend(c, l, c->row_slot[r], c->row_pos[r], g, c->qkv + (size_t)r * S,
+            barrier_wait(&c->bar, &sense);
+            /* attention: one item per (row, query head); their costs grow with the position,
+             * so they are handed out one by one */
+            for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
+                int r = it / NH, h = it % NH;
+                attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
                        c->att + (size_t)r * QD, sc);
             }
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
                 tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD,
                                 b - a, 1);
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
             /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
             tr_rmsnorm_forward(xn, rstd, c->x, w->mlp_norm, R, D, eps);
             split(H, T, t, 8, &a, &b);
@@ -543,13 +616,13 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                     memcpy(c->act + (size_t)r * H + a, actl + (size_t)r * n,
                            (size_t)n * sizeof(float));
             }
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
             /* x += act Wdown^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
                 tr_infer_matmul(c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H,
                                 b - a, 1);
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
         }
         if (logits && n_out > 0) {
             /* final norm of the wanted rows (private copies), then this thread's vocab slice */
