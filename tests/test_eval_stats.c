@@ -120,7 +120,54 @@ static void test_summary(void) {
     CHECK(tr_eval_summarize(p, 4, 100, 3, &s, &err) == -1);
 }
 
+/* Scoring one problem with the real verifier and canonical answers: responses written by
+ * hand around the gold answer of a generated "add" problem. */
+static void test_score_problem(void) {
+    const tr_task *t = tr_task_find("add");
+    CHECK(t != NULL);
+    if (!t) return;
+    tr_problem p;
+    tr_err err;
+    CHECK(tr_task_generate(t, 5, 3, NULL, &p, &err) == 0);
+    long gold = atol(p.answer);
+    char right[128], right_spaced[128], wrong[128], wrong2[128];
+    snprintf(right, sizeof right, "<think> adding </think> <answer>%ld</answer>", gold);
+    snprintf(right_spaced, sizeof right_spaced, "<think>x</think><answer> %ld </answer>", gold);
+    snprintf(wrong, sizeof wrong, "<think> oops </think> <answer>%ld</answer>", gold + 1);
+    snprintf(wrong2, sizeof wrong2, "<think> oops </think> <answer>%ld</answer>", gold + 2);
+    const char *none = "I do not know";
+    tr_eval_problem st;
+    tr_verdict v[5];
+    int win;
+    /* 2 right (equivalent answers vote together), 1 wrong, 1 without an answer */
+    const char *r1[4] = {wrong, right, none, right_spaced};
+    int lens[4] = {10, 20, 30, 40};
+    CHECK(tr_eval_score_problem(t, &p, r1, lens, 4, right, &st, v, &win, &err) == 0);
+    CHECK(st.n_samples == 4 && st.n_correct == 2 && st.n_well_formed == 3);
+    CHECK(st.maj_correct == 1 && win == 1 && st.greedy_correct == 1);
+    CHECK(st.mean_length == 25.0);
+    CHECK(v[0].correct == 0 && v[1].correct == 1 && v[2].well_formed == 0);
+    /* a 1-1 tie between a wrong and a right answer: the first vote (wrong) wins */
+    const char *r2[3] = {wrong, none, right};
+    CHECK(tr_eval_score_problem(t, &p, r2, NULL, 3, NULL, &st, NULL, &win, &err) == 0);
+    CHECK(st.n_correct == 1 && st.maj_correct == 0 && win == 0 && st.greedy_correct == -1);
+    /* the same tie the other way round */
+    const char *r3[3] = {right, wrong, none};
+    CHECK(tr_eval_score_problem(t, &p, r3, NULL, 3, wrong, &st, NULL, &win, &err) == 0);
+    CHECK(st.maj_correct == 1 && win == 0 && st.greedy_correct == 0);
+    /* two wrong answers outvote one right one */
+    const char *r4[3] = {right, wrong2, wrong2};
+    CHECK(tr_eval_score_problem(t, &p, r4, NULL, 3, NULL, &st, NULL, &win, &err) == 0);
+    CHECK(st.n_correct == 1 && st.maj_correct == 0 && win == 1);
+    /* nobody answers: no vote, maj wrong */
+    const char *r5[2] = {none, none};
+    CHECK(tr_eval_score_problem(t, &p, r5, NULL, 2, NULL, &st, NULL, &win, &err) == 0);
+    CHECK(win == -1 && st.maj_correct == 0 && st.n_well_formed == 0);
+    tr_problem_free(&p);
+}
+
 int main(void) {
+    test_score_problem();
     test_pass_at_k();
     test_majority();
     test_wilson_bootstrap();
