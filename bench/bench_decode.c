@@ -91,10 +91,15 @@ static double bandwidth(size_t bytes, int threads) {
 
 static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
     if (bc->llama2c) return tr_load_llama2c(m, bc->llama2c, err);
-    tr_config c = {.vocab = bc->vocab, .dim = bc->dim, .n_layers = bc->layers,
-                   .n_heads = bc->heads, .n_kv_heads = bc->heads,
-                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256), .max_seq = bc->seq,
-                   .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    tr_config c = {.vocab = bc->vocab,
+                   .dim = bc->dim,
+                   .n_layers = bc->layers,
+                   .n_heads = bc->heads,
+                   .n_kv_heads = bc->heads,
+                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256),
+                   .max_seq = bc->seq,
+                   .rope_theta = 10000.0f,
+                   .norm_eps = 1e-5f};
     if (tr_model_init(m, &c, err) != 0) return -1;
     tr_model_init_random(m, 1, 0.02f);
     return 0;
@@ -179,10 +184,14 @@ int main(int argc, char **argv) {
     int threads = 2, use_torch = 1, tokens = 200;
     const char *which = "abs";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--configs") && i + 1 < argc) which = argv[++i];
-        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) tokens = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch")) use_torch = 0;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--configs") && i + 1 < argc)
+            which = argv[++i];
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
+            tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch"))
+            use_torch = 0;
         else {
             fprintf(stderr, "usage: bench_decode [--threads N] [--configs abs] [--tokens N] "
                             "[--no-torch]\n");

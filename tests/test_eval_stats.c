@@ -23,7 +23,7 @@ static double pass_at_k_brute(int n, int c, int k) {
 }
 
 static void test_pass_at_k(void) {
-    CHECK_CLOSE(tr_pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12, 1e-12);     /* 1 - C(3,2)/C(5,2) */
+    CHECK_CLOSE(tr_pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12, 1e-12);    /* 1 - C(3,2)/C(5,2) */
     CHECK_CLOSE(tr_pass_at_k(10, 3, 5), 1.0 - 21.0 / 252.0, 1e-12, 1e-12); /* 1 - C(7,5)/C(10,5) */
     CHECK(tr_pass_at_k(4, 0, 2) == 0.0);
     CHECK(tr_pass_at_k(4, 4, 2) == 1.0);
@@ -113,7 +113,8 @@ static void test_summary(void) {
     CHECK(s.pass1.lo <= s.pass1.value && s.pass1.value <= s.pass1.hi);
     CHECK(s.greedy.lo < 0.5 && s.greedy.hi > 0.5);
     /* k = 3 lists pass@1, pass@2, pass@3 */
-    for (int i = 0; i < 4; i++) p[i].n_samples = 3, p[i].n_correct = p[i].n_correct > 3 ? 3 : p[i].n_correct;
+    for (int i = 0; i < 4; i++)
+        p[i].n_samples = 3, p[i].n_correct = p[i].n_correct > 3 ? 3 : p[i].n_correct;
     CHECK(tr_eval_summarize(p, 4, 100, 3, &s, &err) == 0);
     CHECK(s.n_pass_at == 3 && s.pass_at_k[2] == 3);
     p[0].n_correct = 5;

@@ -30,7 +30,8 @@ static void make_requests(tr_gen_request *reqs, int32_t prompts[][12]) {
     tr_rng_seed(&rng, 31);
     for (int i = 0; i < NREQ; i++) {
         reqs[i].prompt_len = 1 + (int)tr_rng_below(&rng, 12);
-        for (int j = 0; j < reqs[i].prompt_len; j++) prompts[i][j] = (int32_t)tr_rng_below(&rng, 61);
+        for (int j = 0; j < reqs[i].prompt_len; j++)
+            prompts[i][j] = (int32_t)tr_rng_below(&rng, 61);
         reqs[i].prompt = prompts[i];
         reqs[i].seed = 1000 + (uint64_t)i;
     }

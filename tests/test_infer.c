@@ -75,8 +75,7 @@ static void test_matmul_kernel(void) {
                 for (int r = 0; r < R; r++) {
                     float one[32];
                     tr_infer_matmul(one, n, in + r * C, C, 1, w, bias, C, n, 0);
-                    for (int j = 0; j < n; j++)
-                        CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
+                    for (int j = 0; j < n; j++) CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
                 }
                 free(in), free(w), free(bias), free(out), free(ref);
             }

@@ -39,8 +39,8 @@ static double chi_square(const long *count, const double *p, int V, long n, long
 
 /* Upper 0.1% points of the chi-square distribution (tables), df 1..9. */
 static double chi_crit(int df) {
-    static const double q[10] = {0, 10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322,
-                                 26.124, 27.877};
+    static const double q[10] = {0,      10.828, 13.816, 16.266, 18.467,
+                                 20.515, 22.458, 24.322, 26.124, 27.877};
     return df >= 1 && df <= 9 ? q[df] : 0;
 }
 
@@ -190,7 +190,7 @@ static void test_greedy_logprobs_and_purity(void) {
     before = rng;
     tr_sample_info info;
     CHECK(tr_sampler_sample(&s, lg, NULL, 0, &rng, &info) == 1); /* tie 1 vs 3: lowest id */
-    CHECK(memcmp(&rng, &before, sizeof rng) == 0);                /* greedy draws nothing */
+    CHECK(memcmp(&rng, &before, sizeof rng) == 0);               /* greedy draws nothing */
     CHECK(info.logprob == 0.0f);
     double z = exp(0.5) + 2 * exp(3.0) + exp(-1.0) + exp(2.0) + exp(0.0);
     CHECK_CLOSE(info.logprob_model, 3.0 - log(z), 1e-6, 1e-6);

@@ -64,12 +64,12 @@ int tr_bootstrap_mean_ci(const double *values, int n, int reps, uint64_t seed, d
 /* ---- per problem, and the summary --------------------------------------------------- */
 
 typedef struct tr_eval_problem {
-    int n_samples;       /* k */
-    int n_correct;       /* c */
+    int n_samples; /* k */
+    int n_correct; /* c */
     int n_well_formed;
-    int maj_correct;     /* 1 if the majority answer is correct */
-    int greedy_correct;  /* 1 / 0, or -1 when no greedy sample was drawn */
-    double mean_length;  /* mean generated tokens of the k samples */
+    int maj_correct;    /* 1 if the majority answer is correct */
+    int greedy_correct; /* 1 / 0, or -1 when no greedy sample was drawn */
+    double mean_length; /* mean generated tokens of the k samples */
 } tr_eval_problem;
 
 typedef struct tr_eval_ci {
@@ -81,9 +81,9 @@ typedef struct tr_eval_ci {
 typedef struct tr_eval_summary {
     int n_problems, k;
     int has_greedy;
-    tr_eval_ci greedy;      /* Wilson */
-    tr_eval_ci pass1;       /* bootstrap over problems */
-    tr_eval_ci pass_k;      /* k = the samples per problem (the smallest n_samples) */
+    tr_eval_ci greedy; /* Wilson */
+    tr_eval_ci pass1;  /* bootstrap over problems */
+    tr_eval_ci pass_k; /* k = the samples per problem (the smallest n_samples) */
     tr_eval_ci maj_k;
     tr_eval_ci mean_length;
     tr_eval_ci well_formed;
@@ -110,24 +110,23 @@ void tr_eval_summary_json(FILE *f, const tr_eval_summary *s, const char *extra_j
  * whose answer won (-1: no vote). Returns 0, -1 without memory. */
 int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *const *responses,
                           const int *lengths, int k, const char *greedy_response,
-                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index,
-                          tr_err *err);
+                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index, tr_err *err);
 
 /* ---- running an evaluation --------------------------------------------------------- */
 
 typedef struct tr_eval_params {
-    int k;                    /* samples per problem (>= 1) */
-    int greedy;               /* 1: also one greedy answer per problem */
+    int k;                     /* samples per problem (>= 1) */
+    int greedy;                /* 1: also one greedy answer per problem */
     tr_sampler_params sampler; /* for the k samples (R1: temperature 0.6, top-p 0.95) */
     int max_new_tokens;
-    uint64_t seed;            /* sample j of problem i is seeded by tr_eval_sample_seed */
-    tr_template_kind tpl;     /* the prompt template */
-    const char *system;       /* system message (chat template), or NULL */
-    const char *stop;         /* an extra stop string (e.g. "</answer>"), or NULL */
-    int slots;                /* sequences decoded at once */
-    int bootstrap_reps;       /* 1000 */
-    FILE *samples;            /* samples.jsonl: one object per sample, or NULL */
-    int verbose;              /* progress on stderr */
+    uint64_t seed;        /* sample j of problem i is seeded by tr_eval_sample_seed */
+    tr_template_kind tpl; /* the prompt template */
+    const char *system;   /* system message (chat template), or NULL */
+    const char *stop;     /* an extra stop string (e.g. "</answer>"), or NULL */
+    int slots;            /* sequences decoded at once */
+    int bootstrap_reps;   /* 1000 */
+    FILE *samples;        /* samples.jsonl: one object per sample, or NULL */
+    int verbose;          /* progress on stderr */
 } tr_eval_params;
 
 /* k 4, greedy on, temperature 0.6, top-p 0.95, 1024 new tokens, seed 0, r1zero template,

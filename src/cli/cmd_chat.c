@@ -59,8 +59,7 @@ static int turn_tokens(const chat_style *cs, const char *user, int first, tr_ids
     if (first && tr_tokenizer_adds_bos(tok) && tr_tokenizer_bos(tok) >= 0 &&
         tr_ids_push(ids, tr_tokenizer_bos(tok), err) != 0)
         return -1;
-    if (cs->tpl == TR_TEMPLATE_NONE)
-        return push_text(tok, user, first ? 0 : plain, ids, err);
+    if (cs->tpl == TR_TEMPLATE_NONE) return push_text(tok, user, first ? 0 : plain, ids, err);
     if (first && cs->system &&
         (push_text(tok, "<|im_start|>system\n", special, ids, err) != 0 ||
          push_text(tok, cs->system, plain, ids, err) != 0 ||
@@ -81,17 +80,26 @@ int cmd_chat(int argc, char **argv) {
     s.p.top_p = 0.9f;
     cli_opt opts[32];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH", "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: the one inside the model)"};
-    opts[n++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "chat (ChatML turns; the default when the tokenizer has <|im_start|>), r1zero (each turn a fresh R1-Zero prompt) or none (the conversation is plain text the model continues)"};
+    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
+                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
+    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                          "tokenizer (default: the one inside the model)"};
+    opts[n++] = (cli_opt){
+        "template", CLI_STR, &tpl_name, "NAME",
+        "chat (ChatML turns; the default when the tokenizer has <|im_start|>), r1zero (each turn a "
+        "fresh R1-Zero prompt) or none (the conversation is plain text the model continues)"};
     opts[n++] = (cli_opt){"system", CLI_STR, &system, "TEXT", "system message (chat template)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "at most N tokens per reply (also -n N)"};
     n += cli_sampling_opts(&s, opts + n);
     opts[n++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0 = all cores)"};
     opts[n] = (cli_opt){0};
     const cli_spec spec = {
-        "chat", "Talk with a model: one line of input per turn, the reply streams back.", "",
-        opts, 0, 0,
+        "chat",
+        "Talk with a model: one line of input per turn, the reply streams back.",
+        "",
+        opts,
+        0,
+        0,
         "Lines '/reset' (start a new conversation) and '/quit' are commands; end of input\n"
         "quits. The whole conversation stays in the model's context; when it is full the\n"
         "conversation starts over."};
@@ -112,7 +120,9 @@ int cmd_chat(int argc, char **argv) {
         return cli_error(spec.command, err.msg);
     int has_chat = tr_tokenizer_token_id(tok, "<|im_start|>") >= 0 &&
                    tr_tokenizer_token_id(tok, "<|im_end|>") >= 0;
-    int tpl = tpl_name ? tr_template_from_name(tpl_name) : has_chat ? TR_TEMPLATE_CHAT : TR_TEMPLATE_NONE;
+    int tpl = tpl_name   ? tr_template_from_name(tpl_name)
+              : has_chat ? TR_TEMPLATE_CHAT
+                         : TR_TEMPLATE_NONE;
     int rc = 1;
     tr_infer *ctx = NULL;
     tr_sampler smp = {0};
@@ -178,7 +188,8 @@ int cmd_chat(int argc, char **argv) {
         }
         free(line);
         if ((int64_t)turn.n + 1 > max_seq || turn.n == 0) {
-            fprintf(stderr, "(the message does not fit the model's context of %d tokens)\n", max_seq);
+            fprintf(stderr, "(the message does not fit the model's context of %d tokens)\n",
+                    max_seq);
             tr_infer_truncate(ctx, slot, 0, NULL);
             hist.n = 0;
             continue;

@@ -13,8 +13,10 @@ static const char *data_path(const tr_task *t, const char *given, char *buf, siz
     const char *rel = tr_task_default_file(t);
     if (!rel) return NULL;
     const char *env = getenv("TINYR1_DATA");
-    if (env) snprintf(buf, cap, "%s/%s", env, rel);
-    else snprintf(buf, cap, "%s/../shared/data/%s", TR_SOURCE_DIR, rel);
+    if (env)
+        snprintf(buf, cap, "%s/%s", env, rel);
+    else
+        snprintf(buf, cap, "%s/../shared/data/%s", TR_SOURCE_DIR, rel);
     return buf;
 }
 
@@ -29,39 +31,58 @@ static void print_ci(const char *name, const tr_eval_ci *c, int percent) {
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *task = NULL, *data = NULL, *out = ".",
                *tpl_name = "r1zero", *system = NULL, *stop = "</answer>", *lang = "en";
-    int n_problems = 0, k = 4, max_tokens = 1024, slots = 16, threads = 0, json = 0,
-        no_greedy = 0, difficulty = 0, quiet = 0, reps = 1000;
+    int n_problems = 0, k = 4, max_tokens = 1024, slots = 16, threads = 0, json = 0, no_greedy = 0,
+        difficulty = 0, quiet = 0, reps = 1000;
     int64_t task_seed = 2024;
     cli_sampling s = {tr_sampler_default_params(), 0};
     s.p.temperature = 0.6f; /* DeepSeek-R1's evaluation */
     s.p.top_p = 0.95f;
     cli_opt opts[40];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH", "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: the one inside the model)"};
-    opts[n++] = (cli_opt){"task", CLI_STR, &task, "NAME", "add, mul, countdown, wordprob (generated) or gsm8k, math, aime, amc, countdown-file (real sets); 'tinyr1 data tasks' lists them"};
-    opts[n++] = (cli_opt){"data", CLI_STR, &data, "FILE", "JSONL of a real set (default: its file in the shared data folder, or $TINYR1_DATA)"};
-    opts[n++] = (cli_opt){"n", CLI_INT, &n_problems, "PROBLEMS", "problems to evaluate (0: 100 generated, or every row of a file)"};
+    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
+                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
+    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                          "tokenizer (default: the one inside the model)"};
+    opts[n++] = (cli_opt){"task", CLI_STR, &task, "NAME",
+                          "add, mul, countdown, wordprob (generated) or gsm8k, math, aime, amc, "
+                          "countdown-file (real sets); 'tinyr1 data tasks' lists them"};
+    opts[n++] = (cli_opt){
+        "data", CLI_STR, &data, "FILE",
+        "JSONL of a real set (default: its file in the shared data folder, or $TINYR1_DATA)"};
+    opts[n++] = (cli_opt){"n", CLI_INT, &n_problems, "PROBLEMS",
+                          "problems to evaluate (0: 100 generated, or every row of a file)"};
     opts[n++] = (cli_opt){"k", CLI_INT, &k, "SAMPLES", "samples per problem"};
     n += cli_sampling_opts(&s, opts + n);
-    opts[n++] = (cli_opt){"max-tokens", CLI_INT, &max_tokens, "N", "at most N generated tokens per answer"};
-    opts[n++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "prompt template: r1zero, chat or none"};
+    opts[n++] =
+        (cli_opt){"max-tokens", CLI_INT, &max_tokens, "N", "at most N generated tokens per answer"};
+    opts[n++] =
+        (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "prompt template: r1zero, chat or none"};
     opts[n++] = (cli_opt){"system", CLI_STR, &system, "TEXT", "system message (chat template)"};
-    opts[n++] = (cli_opt){"stop", CLI_STR, &stop, "TEXT", "stop an answer when its text contains TEXT (\"\" = only at the end token)"};
+    opts[n++] =
+        (cli_opt){"stop", CLI_STR, &stop, "TEXT",
+                  "stop an answer when its text contains TEXT (\"\" = only at the end token)"};
     opts[n++] = (cli_opt){"no-greedy", CLI_FLAG, &no_greedy, NULL, "skip the greedy answers"};
-    opts[n++] = (cli_opt){"task-seed", CLI_INT64, &task_seed, "S", "generator seed of the problems (sft's default is 1000: a different seed gives held-out problems)"};
-    opts[n++] = (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
+    opts[n++] = (cli_opt){"task-seed", CLI_INT64, &task_seed, "S",
+                          "generator seed of the problems (sft's default is 1000: a different seed "
+                          "gives held-out problems)"};
+    opts[n++] = (cli_opt){"difficulty", CLI_INT, &difficulty, "D",
+                          "task difficulty 1..10 (0: the task's default)"};
     opts[n++] = (cli_opt){"lang", CLI_STR, &lang, "en|zh", "language of generated problems"};
     opts[n++] = (cli_opt){"slots", CLI_INT, &slots, "N", "sequences decoded at once"};
-    opts[n++] = (cli_opt){"bootstrap", CLI_INT, &reps, "B", "bootstrap resamples for the intervals"};
+    opts[n++] =
+        (cli_opt){"bootstrap", CLI_INT, &reps, "B", "bootstrap resamples for the intervals"};
     opts[n++] = (cli_opt){"out", CLI_STR, &out, "DIR", "folder for samples.jsonl and eval.json"};
     opts[n++] = (cli_opt){"json", CLI_FLAG, &json, NULL, "print one JSON object with the numbers"};
     opts[n++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0 = all cores)"};
     opts[n++] = (cli_opt){"quiet", CLI_FLAG, &quiet, NULL, "no progress on stderr"};
     opts[n] = (cli_opt){0};
     const cli_spec spec = {
-        "eval", "Evaluate a model on a task: greedy, pass@1, pass@k, maj@k, with 95% intervals.",
-        "", opts, 0, 0,
+        "eval",
+        "Evaluate a model on a task: greedy, pass@1, pass@k, maj@k, with 95% intervals.",
+        "",
+        opts,
+        0,
+        0,
         "Each problem gets one greedy answer and k samples (temperature 0.6, top-p 0.95 by\n"
         "default, as DeepSeek-R1 evaluates), each checked by the task's verifier. Every sample\n"
         "is written to OUT/samples.jsonl and the summary to OUT/eval.json. Definitions and the\n"
@@ -73,13 +94,15 @@ int cmd_eval(int argc, char **argv) {
     int prc = cli_parse(&spec, argc, args, NULL, NULL);
     free(args);
     if (prc) return prc > 0 ? 0 : 2;
-    if (!model || !task) return cli_error(spec.command, "--model PATH and --task NAME are required");
+    if (!model || !task)
+        return cli_error(spec.command, "--model PATH and --task NAME are required");
     const tr_task *t = tr_task_find(task);
     if (!t) return cli_error(spec.command, "unknown --task; 'tinyr1 data tasks' lists them");
     int tpl = tr_template_from_name(tpl_name);
     if (tpl < 0) return cli_error(spec.command, "--template must be r1zero, chat or none");
     if (k < 1 || max_tokens < 1 || slots < 1 || n_problems < 0 || reps < 2)
-        return cli_error(spec.command, "--k, --max-tokens, --slots must be >= 1, --n >= 0, --bootstrap >= 2");
+        return cli_error(spec.command,
+                         "--k, --max-tokens, --slots must be >= 1, --n >= 0, --bootstrap >= 2");
     tr_set_threads(threads);
 
     tr_err err;
@@ -171,8 +194,7 @@ int cmd_eval(int argc, char **argv) {
         tr_eval_summary_json(stdout, &sum, extra);
     } else {
         printf("eval %s: %d problems, k = %d, temperature %g, top-p %g (95%% intervals)\n",
-               tr_task_name(t), sum.n_problems, sum.k, (double)s.p.temperature,
-               (double)s.p.top_p);
+               tr_task_name(t), sum.n_problems, sum.k, (double)s.p.temperature, (double)s.p.top_p);
         if (sum.has_greedy) print_ci("greedy", &sum.greedy, 1);
         print_ci("pass@1", &sum.pass1, 1);
         char name[32];

@@ -8,13 +8,21 @@
 
 int cli_sampling_opts(cli_sampling *s, cli_opt *opts) {
     int n = 0;
-    opts[n++] = (cli_opt){"temp", CLI_FLOAT, &s->p.temperature, "T", "sampling temperature; 0 = greedy"};
-    opts[n++] = (cli_opt){"top-p", CLI_FLOAT, &s->p.top_p, "P", "nucleus sampling: keep the smallest set of tokens with probability >= P (1 = off)"};
-    opts[n++] = (cli_opt){"top-k", CLI_INT, &s->p.top_k, "K", "keep the K most likely tokens (0 = off)"};
-    opts[n++] = (cli_opt){"min-p", CLI_FLOAT, &s->p.min_p, "M", "keep tokens with probability >= M x the most likely one's (0 = off)"};
-    opts[n++] = (cli_opt){"repeat-penalty", CLI_FLOAT, &s->p.repetition_penalty, "R", "penalty on tokens already in the context (1 = off)"};
-    opts[n++] = (cli_opt){"repeat-window", CLI_INT, &s->p.repetition_window, "N", "the last N tokens count for the penalty (0 = all)"};
-    opts[n++] = (cli_opt){"seed", CLI_INT64, &s->seed, "S", "random seed: the same seed gives the same text"};
+    opts[n++] =
+        (cli_opt){"temp", CLI_FLOAT, &s->p.temperature, "T", "sampling temperature; 0 = greedy"};
+    opts[n++] = (cli_opt){
+        "top-p", CLI_FLOAT, &s->p.top_p, "P",
+        "nucleus sampling: keep the smallest set of tokens with probability >= P (1 = off)"};
+    opts[n++] =
+        (cli_opt){"top-k", CLI_INT, &s->p.top_k, "K", "keep the K most likely tokens (0 = off)"};
+    opts[n++] = (cli_opt){"min-p", CLI_FLOAT, &s->p.min_p, "M",
+                          "keep tokens with probability >= M x the most likely one's (0 = off)"};
+    opts[n++] = (cli_opt){"repeat-penalty", CLI_FLOAT, &s->p.repetition_penalty, "R",
+                          "penalty on tokens already in the context (1 = off)"};
+    opts[n++] = (cli_opt){"repeat-window", CLI_INT, &s->p.repetition_window, "N",
+                          "the last N tokens count for the penalty (0 = all)"};
+    opts[n++] = (cli_opt){"seed", CLI_INT64, &s->seed, "S",
+                          "random seed: the same seed gives the same text"};
     return n;
 }
 
@@ -65,27 +73,39 @@ static int on_token(void *ctx, int seq, const tr_gen_result *r) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *prompt = "", *tpl_name = "none",
-               *system = NULL, *stop = NULL;
+    const char *model = NULL, *tokenizer = NULL, *prompt = "", *tpl_name = "none", *system = NULL,
+               *stop = NULL;
     int n_new = 256, threads = 0, no_echo = 0, quiet = 0;
     cli_sampling s = {tr_sampler_default_params(), 1};
     s.p.top_p = 0.9f; /* llama2.c run.c's defaults: temperature 1, top-p 0.9 */
     cli_opt opts[32];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH", "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: the one inside the model; required for a llama2.c .bin)"};
-    opts[n++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT", "text to continue (default: empty: start from BOS)"};
+    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
+                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
+    opts[n++] =
+        (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
+                  "tokenizer (default: the one inside the model; required for a llama2.c .bin)"};
+    opts[n++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT",
+                          "text to continue (default: empty: start from BOS)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "generate at most N tokens (also -n N)"};
     n += cli_sampling_opts(&s, opts + n);
-    opts[n++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "prompt template: none (plain continuation), r1zero or chat"};
+    opts[n++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME",
+                          "prompt template: none (plain continuation), r1zero or chat"};
     opts[n++] = (cli_opt){"system", CLI_STR, &system, "TEXT", "system message (chat template)"};
     opts[n++] = (cli_opt){"stop", CLI_STR, &stop, "TEXT", "also stop when the text contains TEXT"};
-    opts[n++] = (cli_opt){"no-echo", CLI_FLAG, &no_echo, NULL, "do not print the prompt (template none prints it, as llama2.c's run.c does)"};
+    opts[n++] =
+        (cli_opt){"no-echo", CLI_FLAG, &no_echo, NULL,
+                  "do not print the prompt (template none prints it, as llama2.c's run.c does)"};
     opts[n++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0 = all cores)"};
     opts[n++] = (cli_opt){"quiet", CLI_FLAG, &quiet, NULL, "no statistics on stderr"};
     opts[n] = (cli_opt){0};
     const cli_spec spec = {
-        "generate", "Generate text from a prompt, streaming tokens as they come.", "", opts, 0, 0,
+        "generate",
+        "Generate text from a prompt, streaming tokens as they come.",
+        "",
+        opts,
+        0,
+        0,
         "Stops at the tokenizer's end token (and, for llama2.c tokenizers, at BOS, as run.c\n"
         "does), at --stop, after N tokens, or when the model's context is full. A newline\n"
         "follows the text (as run.c prints); statistics go to stderr.\n"
@@ -119,7 +139,8 @@ int cmd_generate(int argc, char **argv) {
     if (in.ids.n == 0) { /* an empty prompt and a tokenizer that adds no BOS */
         int32_t start = tr_tokenizer_bos(tok) >= 0 ? tr_tokenizer_bos(tok) : tr_tokenizer_eos(tok);
         if (start < 0) {
-            cli_error(spec.command, "empty prompt and the tokenizer has no BOS or EOS to start from");
+            cli_error(spec.command,
+                      "empty prompt and the tokenizer has no BOS or EOS to start from");
             goto done;
         }
         if (tr_ids_push(&in.ids, start, &err) != 0) goto done;

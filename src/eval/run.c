@@ -56,8 +56,10 @@ static void write_sample(FILE *f, int64_t problem_index, int sample, const tr_pr
                          const sample_out *s, const tr_gen_result *r, uint64_t seed, int voted) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "problem", (double)problem_index);
-    if (sample < 0) cJSON_AddStringToObject(o, "kind", "greedy");
-    else cJSON_AddStringToObject(o, "kind", "sample");
+    if (sample < 0)
+        cJSON_AddStringToObject(o, "kind", "greedy");
+    else
+        cJSON_AddStringToObject(o, "kind", "sample");
     cJSON_AddNumberToObject(o, "sample", sample);
     char seed_text[32];
     snprintf(seed_text, sizeof seed_text, "%llu", (unsigned long long)seed);
@@ -92,8 +94,7 @@ static void verify(const tr_task *t, const tr_problem *p, sample_out *s) {
 
 int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *const *responses,
                           const int *lengths, int k, const char *greedy_response,
-                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index,
-                          tr_err *err) {
+                          tr_eval_problem *out, tr_verdict *verdicts, int *maj_index, tr_err *err) {
     memset(out, 0, sizeof *out);
     out->greedy_correct = -1;
     out->n_samples = k;
@@ -135,8 +136,8 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
                 tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
     if (n < 1) return tr_fail(err, "eval: no problems");
     if (ep->k < 1 || ep->slots < 1 || ep->max_new_tokens < 1)
-        return tr_fail(err, "eval: k (%d), slots (%d) and max_new_tokens (%d) must be >= 1",
-                       ep->k, ep->slots, ep->max_new_tokens);
+        return tr_fail(err, "eval: k (%d), slots (%d) and max_new_tokens (%d) must be >= 1", ep->k,
+                       ep->slots, ep->max_new_tokens);
     const int k = ep->k, G = ep->greedy ? 1 : 0;
     /* problems per round: about 256 sequences' results in memory at a time */
     int chunk = 256 / (k + G);
@@ -191,9 +192,10 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
                 goto done;
             }
             if ((int64_t)prompts[i].ids.n >= tr_infer_max_seq(ctx)) {
-                rc = tr_fail(err, "eval: problem %d: prompt of %zu tokens leaves no room in "
-                                  "the model's context of %d", first + i, prompts[i].ids.n,
-                             tr_infer_max_seq(ctx));
+                rc = tr_fail(err,
+                             "eval: problem %d: prompt of %zu tokens leaves no room in "
+                             "the model's context of %d",
+                             first + i, prompts[i].ids.n, tr_infer_max_seq(ctx));
                 goto done;
             }
         }
@@ -201,8 +203,9 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
         int ng = 0;
         if (G) {
             for (int i = 0; i < nc; i++) {
-                reqs[i] = (tr_gen_request){prompts[i].ids.v, (int)prompts[i].ids.n,
-                                           tr_eval_sample_seed(ep->seed, problems[first + i].index, -1)};
+                reqs[i] =
+                    (tr_gen_request){prompts[i].ids.v, (int)prompts[i].ids.n,
+                                     tr_eval_sample_seed(ep->seed, problems[first + i].index, -1)};
             }
             ng = nc;
             if (tr_generate(ctx, reqs, nc, &greedy_p, res, NULL, NULL, err) != 0) {
@@ -212,9 +215,9 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
         }
         for (int i = 0; i < nc; i++)
             for (int j = 0; j < k; j++)
-                reqs[ng + i * k + j] = (tr_gen_request){
-                    prompts[i].ids.v, (int)prompts[i].ids.n,
-                    tr_eval_sample_seed(ep->seed, problems[first + i].index, j)};
+                reqs[ng + i * k + j] =
+                    (tr_gen_request){prompts[i].ids.v, (int)prompts[i].ids.n,
+                                     tr_eval_sample_seed(ep->seed, problems[first + i].index, j)};
         if (tr_generate(ctx, reqs + ng, nc * k, &gp, res + ng, NULL, NULL, err) != 0) {
             rc = tr_fail_context(err, "eval: samples");
             goto done;
@@ -257,8 +260,8 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
         if (ep->verbose) {
             int done_n = first + nc, ok = 0, tot = 0;
             for (int i = 0; i < done_n; i++) ok += pp[i].n_correct, tot += pp[i].n_samples;
-            fprintf(stderr, "eval: %d/%d problems, pass@1 so far %.3f, %.0f tokens/s\n", done_n,
-                    n, (double)ok / tot, gen_tokens / (tr_now() - t0));
+            fprintf(stderr, "eval: %d/%d problems, pass@1 so far %.3f, %.0f tokens/s\n", done_n, n,
+                    (double)ok / tot, gen_tokens / (tr_now() - t0));
         }
         for (int q = 0; q < ng + nc * k; q++) {
             free(so[q].response);

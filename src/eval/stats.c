@@ -54,11 +54,13 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-int tr_bootstrap_mean_ci(const double *v, int n, int reps, uint64_t seed, double level,
-                         double *lo, double *hi, tr_err *err) {
+int tr_bootstrap_mean_ci(const double *v, int n, int reps, uint64_t seed, double level, double *lo,
+                         double *hi, tr_err *err) {
     if (n < 1 || reps < 2 || !(level > 0 && level < 1))
-        return tr_fail(err, "bootstrap: needs n >= 1 (got %d), reps >= 2 (got %d), level in "
-                            "(0, 1) (got %g)", n, reps, level);
+        return tr_fail(err,
+                       "bootstrap: needs n >= 1 (got %d), reps >= 2 (got %d), level in "
+                       "(0, 1) (got %g)",
+                       n, reps, level);
     double *means = tr_calloc((size_t)reps, sizeof(double), err);
     if (!means) return -1;
     tr_rng rng;
@@ -95,8 +97,8 @@ int tr_eval_summarize(const tr_eval_problem *p, int n, int reps, uint64_t seed,
     int k = p[0].n_samples;
     for (int i = 0; i < n; i++) {
         if (p[i].n_samples < 1 || p[i].n_correct < 0 || p[i].n_correct > p[i].n_samples)
-            return tr_fail(err, "eval: problem %d has %d correct of %d samples", i,
-                           p[i].n_correct, p[i].n_samples);
+            return tr_fail(err, "eval: problem %d has %d correct of %d samples", i, p[i].n_correct,
+                           p[i].n_samples);
         k = p[i].n_samples < k ? p[i].n_samples : k;
     }
     out->n_problems = n;
@@ -147,8 +149,10 @@ void tr_eval_summary_json(FILE *f, const tr_eval_summary *s, const char *extra) 
     fprintf(f, "{");
     if (extra && extra[0]) fprintf(f, "%s, ", extra);
     fprintf(f, "\"n_problems\": %d, \"k\": %d, ", s->n_problems, s->k);
-    if (s->has_greedy) ci_json(f, "greedy", &s->greedy, 0);
-    else fprintf(f, "\"greedy\": null, ");
+    if (s->has_greedy)
+        ci_json(f, "greedy", &s->greedy, 0);
+    else
+        fprintf(f, "\"greedy\": null, ");
     ci_json(f, "pass@1", &s->pass1, 0);
     char name[32];
     snprintf(name, sizeof name, "pass@%d", s->k);
@@ -160,5 +164,6 @@ void tr_eval_summary_json(FILE *f, const tr_eval_summary *s, const char *extra) 
     fprintf(f, "\"pass_at\": {");
     for (int i = 0; i < s->n_pass_at; i++)
         fprintf(f, "%s\"%d\": %.6g", i ? ", " : "", s->pass_at_k[i], s->pass_at[i]);
-    fprintf(f, "}, \"ci\": \"95%%: Wilson (greedy), percentile bootstrap over problems (others)\"}\n");
+    fprintf(f,
+            "}, \"ci\": \"95%%: Wilson (greedy), percentile bootstrap over problems (others)\"}\n");
 }

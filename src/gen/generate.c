@@ -6,12 +6,18 @@
 
 const char *tr_stop_reason_name(tr_stop_reason r) {
     switch (r) {
-    case TR_STOP_NONE: return "running";
-    case TR_STOP_TOKEN: return "stop_token";
-    case TR_STOP_STRING: return "stop_string";
-    case TR_STOP_MAX_TOKENS: return "max_tokens";
-    case TR_STOP_CONTEXT: return "context";
-    case TR_STOP_CALLBACK: return "callback";
+    case TR_STOP_NONE:
+        return "running";
+    case TR_STOP_TOKEN:
+        return "stop_token";
+    case TR_STOP_STRING:
+        return "stop_string";
+    case TR_STOP_MAX_TOKENS:
+        return "max_tokens";
+    case TR_STOP_CONTEXT:
+        return "context";
+    case TR_STOP_CALLBACK:
+        return "callback";
     }
     return "?";
 }
@@ -35,8 +41,8 @@ void tr_gen_result_free(tr_gen_result *r) {
 /* Per-slot state of the sequence it holds. */
 #define TAIL_CAP 512
 typedef struct {
-    int seq;         /* request index, -1 if the slot is idle */
-    int32_t *hist;   /* prompt + generated tokens (for the repetition penalty) */
+    int seq;       /* request index, -1 if the slot is idle */
+    int32_t *hist; /* prompt + generated tokens (for the repetition penalty) */
     int n_hist;
     char tail[TAIL_CAP]; /* the last bytes of the generated text (stop strings) */
     int n_tail;
@@ -70,15 +76,15 @@ static int check_stop_strings(const tr_gen_params *p, slot_state *ss, int32_t pr
     return -1;
 }
 
-static int validate(const tr_infer *ctx, const tr_gen_request *reqs, int n,
-                    const tr_gen_params *p, tr_err *err) {
+static int validate(const tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_params *p,
+                    tr_err *err) {
     if (n < 0) return tr_fail(err, "generate: negative number of requests %d", n);
     if (p->max_new_tokens <= 0)
         return tr_fail(err, "generate: max_new_tokens must be positive, got %d", p->max_new_tokens);
     if (p->n_stop_tokens < 0 || p->n_stop_tokens > TR_GEN_MAX_STOP || p->n_stop_strings < 0 ||
         p->n_stop_strings > TR_GEN_MAX_STOP)
-        return tr_fail(err, "generate: at most %d stop tokens and %d stop strings",
-                       TR_GEN_MAX_STOP, TR_GEN_MAX_STOP);
+        return tr_fail(err, "generate: at most %d stop tokens and %d stop strings", TR_GEN_MAX_STOP,
+                       TR_GEN_MAX_STOP);
     if (p->n_stop_strings > 0 && !p->token_text)
         return tr_fail(err, "generate: stop strings need a token_text function (a tokenizer)");
     for (int k = 0; k < p->n_stop_strings; k++) {

@@ -70,10 +70,10 @@ struct tr_infer {
     const tr_model *m;
     tr_config cfg;
     int max_slots, max_seq, max_rows, max_threads;
-    int *len;      /* [max_slots] positions held */
-    uint8_t *used; /* [max_slots] acquired */
-    uint8_t *mark; /* [max_slots] scratch: slot seen in this call */
-    float *kc, *vc; /* [L, max_slots, KVH, max_seq, HD] */
+    int *len;                   /* [max_slots] positions held */
+    uint8_t *used;              /* [max_slots] acquired */
+    uint8_t *mark;              /* [max_slots] scratch: slot seen in this call */
+    float *kc, *vc;             /* [L, max_slots, KVH, max_seq, HD] */
     float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
     /* per chunk */
     int32_t *row_tok;
@@ -83,15 +83,15 @@ struct tr_infer {
     float *att; /* [max_rows, QD] */
     float *act; /* [max_rows, H] */
     /* per thread */
-    float *xn;   /* [T, max_rows, D] normalised rows */
-    float *rstd; /* [T, max_rows] */
-    float *gu;   /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
-    float *actl; /* [T, max_rows, hchunk] */
+    float *xn;     /* [T, max_rows, D] normalised rows */
+    float *rstd;   /* [T, max_rows] */
+    float *gu;     /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
+    float *actl;   /* [T, max_rows, hchunk] */
     float *scores; /* [T, G, max_seq] */
     int hchunk;
-    int adaptive;        /* 1: one thread while the machine is oversubscribed */
-    int busy;            /* the last load check found it oversubscribed */
-    double load_checked; /* tr_now() of that check */
+    int adaptive;         /* 1: one thread while the machine is oversubscribed */
+    int busy;             /* the last load check found it oversubscribed */
+    double load_checked;  /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
     size_t bytes;
 };
@@ -115,42 +115,42 @@ static inline float finish(__m256 acc, const float *x, const float *w, int c, in
 }
 
 /* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C). */
-#define TILE(NAME, RB, OB)                                                                     \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
-                     int C, const float *bias, int accumulate) {                               \
-        __m256 acc[RB][OB];                                                                    \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                      \
-        int c = 0;                                                                             \
-        for (; c + 8 <= C; c += 8) {                                                           \
-            __m256 wv[OB];                                                                     \
-            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);      \
-            for (int i = 0; i < RB; i++) {                                                     \
-                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                 \
-                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]); \
-            }                                                                                  \
-        }                                                                                      \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) {                                                     \
-                float s = finish(acc[i][j], in + i * ldi, w + (int64_t)j * C, c, C);           \
-                if (bias) s += bias[j];                                                        \
-                float *o = out + i * ldo + j;                                                  \
-                *o = accumulate ? *o + s : s;                                                  \
-            }                                                                                  \
+#define TILE(NAME, RB, OB)                                                                         \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
+                     const float *bias, int accumulate) {                                          \
+        __m256 acc[RB][OB];                                                                        \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                          \
+        int c = 0;                                                                                 \
+        for (; c + 8 <= C; c += 8) {                                                               \
+            __m256 wv[OB];                                                                         \
+            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);          \
+            for (int i = 0; i < RB; i++) {                                                         \
+                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                     \
+                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
+            }                                                                                      \
+        }                                                                                          \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) {                                                         \
+                float s = finish(acc[i][j], in + i * ldi, w + (int64_t)j * C, c, C);               \
+                if (bias) s += bias[j];                                                            \
+                float *o = out + i * ldo + j;                                                      \
+                *o = accumulate ? *o + s : s;                                                      \
+            }                                                                                      \
     }
 #else
-#define TILE(NAME, RB, OB)                                                                     \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
-                     int C, const float *bias, int accumulate) {                               \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) {                                                     \
-                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                       \
-                float s = 0.0f;                                                                \
-                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                 \
-                if (bias) s += bias[j];                                                        \
-                float *o = out + i * ldo + j;                                                  \
-                *o = accumulate ? *o + s : s;                                                  \
-            }                                                                                  \
+#define TILE(NAME, RB, OB)                                                                         \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
+                     const float *bias, int accumulate) {                                          \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) {                                                         \
+                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                           \
+                float s = 0.0f;                                                                    \
+                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                     \
+                if (bias) s += bias[j];                                                            \
+                float *o = out + i * ldo + j;                                                      \
+                *o = accumulate ? *o + s : s;                                                      \
+            }                                                                                      \
     }
 #endif
 
@@ -253,8 +253,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->adaptive = 1;
     c->load_checked = -1e9;
     const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
-                 H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows,
-                 T = c->max_threads;
+                 H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows, T = c->max_threads;
     const size_t QD = NH * HD, S = QD + 2 * KVH * HD;
     c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
     c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
@@ -266,8 +265,8 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->row_slot = tr_calloc(Rm, sizeof(int), err);
     c->row_pos = tr_calloc(Rm, sizeof(int), err);
     c->out_row = tr_calloc(Rm, sizeof(int), err);
-    if (!c->att_next || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot || !c->row_pos ||
-        !c->out_row)
+    if (!c->att_next || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
+        !c->row_pos || !c->out_row)
         goto fail;
     const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
     if (!(c->kc = falloc(c, cache, err)) || !(c->vc = falloc(c, cache, err))) goto fail;
@@ -289,8 +288,12 @@ fail:
     return tr_fail_context(err, "infer: %d slots x %d positions", max_slots, max_seq);
 }
 
-int tr_infer_max_slots(const tr_infer *c) { return c->max_slots; }
-void tr_infer_set_adaptive(tr_infer *c, int on) { c->adaptive = on; }
+int tr_infer_max_slots(const tr_infer *c) {
+    return c->max_slots;
+}
+void tr_infer_set_adaptive(tr_infer *c, int on) {
+    c->adaptive = on;
+}
 
 /* Oversubscribed: the 1-minute load average above the online CPUs + 0.5 (checked at most
  * once a second; no /proc/loadavg: never). */
@@ -306,9 +309,15 @@ static int machine_busy(tr_infer *c) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return c->busy = ok && cpus > 0 && load > (double)cpus + 0.5;
 }
-int tr_infer_max_seq(const tr_infer *c) { return c->max_seq; }
-const tr_model *tr_infer_model(const tr_infer *c) { return c->m; }
-size_t tr_infer_bytes(const tr_infer *c) { return c->bytes; }
+int tr_infer_max_seq(const tr_infer *c) {
+    return c->max_seq;
+}
+const tr_model *tr_infer_model(const tr_infer *c) {
+    return c->m;
+}
+size_t tr_infer_bytes(const tr_infer *c) {
+    return c->bytes;
+}
 
 int tr_infer_acquire(tr_infer *c) {
     for (int s = 0; s < c->max_slots; s++)
@@ -334,8 +343,8 @@ int tr_infer_truncate(tr_infer *c, int slot, int n, tr_err *err) {
     if (slot < 0 || slot >= c->max_slots)
         return tr_fail(err, "infer: slot %d outside 0..%d", slot, c->max_slots - 1);
     if (n < 0 || n > c->len[slot])
-        return tr_fail(err, "infer: cannot truncate slot %d to %d positions (it holds %d)", slot,
-                       n, c->len[slot]);
+        return tr_fail(err, "infer: cannot truncate slot %d to %d positions (it holds %d)", slot, n,
+                       c->len[slot]);
     c->len[slot] = n;
     return 0;
 }
@@ -411,17 +420,17 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
 
 #if TR_INFER_AVX2
 /* acc[0..NV) += sum_t p[t] V[t][c0 + 8i ..] for NV vectors of one 32-column block. */
-#define WSUM(NV)                                                                               \
-    do {                                                                                       \
-        __m256 acc[NV];                                                                        \
-        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                             \
-        for (int t = 0; t < n; t++) {                                                          \
-            const float *v = V + (size_t)t * HD + c0;                                          \
-            __m256 pt = _mm256_broadcast_ss(p + t);                                            \
-            for (int i = 0; i < NV; i++)                                                       \
-                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);              \
-        }                                                                                      \
-        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                 \
+#define WSUM(NV)                                                                                   \
+    do {                                                                                           \
+        __m256 acc[NV];                                                                            \
+        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                                 \
+        for (int t = 0; t < n; t++) {                                                              \
+            const float *v = V + (size_t)t * HD + c0;                                              \
+            __m256 pt = _mm256_broadcast_ss(p + t);                                                \
+            for (int i = 0; i < NV; i++)                                                           \
+                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);                  \
+        }                                                                                          \
+        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                     \
     } while (0)
 #endif
 
@@ -431,10 +440,18 @@ static void weighted_sum(float *o, const float *p, const float *V, int n, int HD
     if (HD % 8 == 0) {
         for (int c0 = 0; c0 < HD; c0 += 32) {
             switch ((HD - c0) / 8) {
-            case 1: WSUM(1); break;
-            case 2: WSUM(2); break;
-            case 3: WSUM(3); break;
-            default: WSUM(4); break;
+            case 1:
+                WSUM(1);
+                break;
+            case 2:
+                WSUM(2);
+                break;
+            case 3:
+                WSUM(3);
+                break;
+            default:
+                WSUM(4);
+                break;
             }
         }
         return;
@@ -452,8 +469,8 @@ static void weighted_sum(float *o, const float *p, const float *V, int n, int HD
  * error about 2e-7. */
 static inline __m256 exp_ps(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 k = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f),
-                                               _mm256_set1_ps(0.5f)));
+    __m256 k = _mm256_floor_ps(
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
     __m256 y = _mm256_set1_ps(1.9875691500e-4f);
@@ -463,7 +480,8 @@ static inline __m256 exp_ps(__m256 x) {
     y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
     y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 #endif
@@ -548,8 +566,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
 
         split(R, T, t, 1, &r0, &r1);
         if (r1 > r0)
-            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0,
-                                 D);
+            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0, D);
         barrier_wait(&c->bar, &sense);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
@@ -560,9 +577,9 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
             if (b > a) {
                 tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
                                 w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
-                int q0 = a, q1 = b < NH ? b : NH;                      /* query heads */
+                int q0 = a, q1 = b < NH ? b : NH;                           /* query heads */
                 int k0 = a > NH ? a : NH, k1 = b < NH + KVH ? b : NH + KVH; /* key heads */
-                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;          /* value heads */
+                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;               /* value heads */
                 /* consecutive rows of one slot at consecutive positions take one call */
                 for (int r = 0; r < R;) {
                     int e = r + 1;
@@ -601,8 +618,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
             /* x += att Wo^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD,
-                                b - a, 1);
+                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD, b - a,
+                                1);
             barrier_wait(&c->bar, &sense);
             /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
             tr_rmsnorm_forward(xn, rstd, c->x, w->mlp_norm, R, D, eps);
@@ -637,8 +654,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                                        eps);
             split(V, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D,
-                                NULL, D, b - a, 0);
+                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D, NULL,
+                                D, b - a, 0);
         }
     }
 }
@@ -663,15 +680,15 @@ int tr_infer_forward(tr_infer *c, int n_runs, const int *slots, const int32_t *c
             break;
         }
         if ((int64_t)c->len[s] + n_tokens[i] > c->max_seq) {
-            rc = tr_fail(err,
-                         "infer: run %d: slot %d holds %d positions, %d more exceed max_seq %d",
-                         i, s, c->len[s], n_tokens[i], c->max_seq);
+            rc =
+                tr_fail(err, "infer: run %d: slot %d holds %d positions, %d more exceed max_seq %d",
+                        i, s, c->len[s], n_tokens[i], c->max_seq);
             break;
         }
         for (int j = 0; j < n_tokens[i]; j++)
             if (tokens[i][j] < 0 || tokens[i][j] >= c->cfg.vocab) {
-                rc = tr_fail(err, "infer: run %d: token %d at %d outside 0..%d", i, tokens[i][j],
-                             j, c->cfg.vocab - 1);
+                rc = tr_fail(err, "infer: run %d: token %d at %d outside 0..%d", i, tokens[i][j], j,
+                             c->cfg.vocab - 1);
                 break;
             }
         if (rc) break;
