@@ -101,6 +101,35 @@ static void test_batch_invariance(const tr_model *m) {
     }
 }
 
+/* Requests sharing a prompt (GRPO groups) copy the first one's cache instead of a
+ * prefill: the results are those of each request alone. */
+static void test_shared_prompts(const tr_model *m) {
+    int32_t prompt[9] = {7, 1, 4, 4, 9, 30, 2, 8, 11}, copy[9];
+    memcpy(copy, prompt, sizeof prompt);
+    tr_gen_request reqs[7];
+    for (int i = 0; i < 7; i++) {
+        reqs[i].prompt = i == 3 ? copy : prompt; /* equal content, another pointer */
+        reqs[i].prompt_len = i == 6 ? 5 : 9;     /* a prefix is not the same prompt */
+        reqs[i].seed = 50 + (uint64_t)i;
+    }
+    tr_gen_params p = tr_gen_default_params();
+    p.sampler.temperature = 1.0f;
+    p.max_new_tokens = 25;
+    p.n_stop_tokens = 1;
+    p.stop_tokens[0] = 3;
+    tr_gen_result grouped[7], three[7], alone;
+    run(m, 7, reqs, 7, &p, grouped);
+    run(m, 3, reqs, 7, &p, three); /* followers of live sequences too */
+    for (int i = 0; i < 7; i++) {
+        run(m, 1, &reqs[i], 1, &p, &alone);
+        CHECK_MSG(same_result(&grouped[i], &alone), "shared prompt %d: grouped vs alone", i);
+        CHECK_MSG(same_result(&three[i], &alone), "shared prompt %d: 3 slots vs alone", i);
+        tr_gen_result_free(&alone);
+        tr_gen_result_free(&grouped[i]);
+        tr_gen_result_free(&three[i]);
+    }
+}
+
 /* The model log-probs the generator reports equal log softmax of the TRAINING forward's
  * logits at the generated tokens (what GRPO recomputes), to 1e-5. */
 static void test_logprobs_vs_training(const tr_model *m) {
@@ -329,6 +358,7 @@ int main(void) {
     if (tr_model_init(&m, &c, &err) != 0) return 1;
     tr_model_init_random(&m, 3, 0.4f);
     test_batch_invariance(&m);
+    test_shared_prompts(&m);
     test_logprobs_vs_training(&m);
     test_stops(&m);
     tr_model_free(&m);
