@@ -99,17 +99,26 @@ struct tr_infer {
 /* ---- the matmul kernel --------------------------------------------------------------- */
 
 #if TR_INFER_AVX2
+/* The sum of the 8 lanes, in the order ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order
+ * in which hsum8x8 sums each of its vectors, so both give the same bits. */
 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
+    __m256 h = _mm256_hadd_ps(v, v);
+    h = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
 }
 
-/* The one way a dot product is finished: the 8 lanes summed in a fixed order, then the
+/* The horizontal sums of 8 vectors, as one vector (p[0]'s sum in lane 0, ...). */
+static inline __m256 hsum8x8(const __m256 *p) {
+    __m256 a = _mm256_hadd_ps(p[0], p[1]), b = _mm256_hadd_ps(p[2], p[3]);
+    __m256 c = _mm256_hadd_ps(p[4], p[5]), d = _mm256_hadd_ps(p[6], p[7]);
+    a = _mm256_hadd_ps(a, b);
+    c = _mm256_hadd_ps(c, d);
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
+}
+
+/* The one way a dot product is finished: the 8 lanes summed (hsum8's order, s), then the
  * columns past the last multiple of 8 added one by one. */
-static inline float finish(__m256 acc, const float *x, const float *w, int c, int C) {
-    float s = hsum8(acc);
+static inline float finish(float s, const float *x, const float *w, int c, int C) {
     for (; c < C; c++) s += x[c] * w[c];
     return s;
 }
@@ -130,9 +139,16 @@ static inline float finish(__m256 acc, const float *x, const float *w, int c, in
                 for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
             }                                                                                      \
         }                                                                                          \
+        float sums[RB][OB];                                                                        \
+        if (RB * OB == 8) { /* eight lane sums at once, in hsum8's order */                        \
+            _mm256_storeu_ps(&sums[0][0], hsum8x8(&acc[0][0]));                                    \
+        } else {                                                                                   \
+            for (int i = 0; i < RB; i++)                                                           \
+                for (int j = 0; j < OB; j++) sums[i][j] = hsum8(acc[i][j]);                        \
+        }                                                                                          \
         for (int i = 0; i < RB; i++)                                                               \
             for (int j = 0; j < OB; j++) {                                                         \
-                float s = finish(acc[i][j], in + i * ldi, w + (int64_t)j * C, c, C);               \
+                float s = finish(sums[i][j], in + i * ldi, w + (int64_t)j * C, c, C);              \
                 if (bias) s += bias[j];                                                            \
                 float *o = out + i * ldo + j;                                                      \
                 *o = accumulate ? *o + s : s;                                                      \
@@ -371,17 +387,6 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 }
 
 /* ---- attention over the cache ------------------------------------------------------ */
-
-#if TR_INFER_AVX2
-/* The horizontal sums of 8 vectors, as one vector (p[0]'s sum in lane 0, ...). */
-static inline __m256 hsum8x8(const __m256 *p) {
-    __m256 a = _mm256_hadd_ps(p[0], p[1]), b = _mm256_hadd_ps(p[2], p[3]);
-    __m256 c = _mm256_hadd_ps(p[4], p[5]), d = _mm256_hadd_ps(p[6], p[7]);
-    a = _mm256_hadd_ps(a, b);
-    c = _mm256_hadd_ps(c, d);
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
-}
-#endif
 
 /* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
 static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
