@@ -8,6 +8,7 @@
 #include "tinyr1/cost.h"
 #include "tinyr1/data.h"
 #include "tinyr1/dist.h"
+#include "tinyr1/eval.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/io.h"
 #include "tinyr1/model.h"

@@ -124,6 +124,24 @@ int cmd_pipeline(int argc, char **argv);
 int cli_run_command(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+/* ---- generation commands (generate, chat, eval; helpers in src/cli/cmd_generate.c) ---- */
+typedef struct cli_sampling {
+    tr_sampler_params p;
+    int64_t seed;
+} cli_sampling;
+/* Writes the sampling options (--temp --top-p --top-k --min-p --repeat-penalty
+ * --repeat-window --seed) into opts and returns how many (CLI_SAMPLING_N_OPTS). */
+#define CLI_SAMPLING_N_OPTS 7
+int cli_sampling_opts(cli_sampling *s, cli_opt *opts);
+/* Copies argv to out[argc + 1] with "-n" spelled "--n" (the parser knows long options). */
+void cli_translate_short_n(int argc, char **argv, char **out);
+/* The stop tokens for a tokenizer and template: eos; BOS for llama2.c tokenizers (run.c
+ * stops there); <|im_end|> for the chat template. Returns the count (<= max). */
+int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max);
+int cmd_generate(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
 int cmd_tokenizer(int argc, char **argv);
 int cmd_data(int argc, char **argv);

@@ -22,6 +22,9 @@ static const cli_command commands[] = {
     {"export", "write a model as a Hugging Face folder (transformers loads it)", cmd_export},
     {"pipeline", "the whole R1 recipe, distillation, evaluation and a report", cmd_pipeline},
     {"version", "print the version", cmd_version},
+    {"generate", "generate text from a prompt (streaming)", cmd_generate},
+    {"chat", "talk with a model in its chat template (streaming)", cmd_chat},
+    {"eval", "pass@1, pass@k, maj@k, greedy accuracy on a task, with confidence intervals", cmd_eval},
     {0},
 };
 
