@@ -123,6 +123,7 @@ int cmd_pipeline(int argc, char **argv);
 /* Runs a tinyr1 command in-process: argv[0] is the command name (main.c's table). */
 int cli_run_command(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_grpo(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
 /* ---- generation commands (generate, chat, eval; helpers in src/cli/cmd_generate.c) ---- */
 typedef struct cli_sampling {

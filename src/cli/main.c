@@ -15,6 +15,8 @@ static const cli_command commands[] = {
     {"pretrain", "train a model from scratch on text (next-token cross-entropy)", cmd_pretrain},
     {"sft", "supervised fine-tuning on prompt/completion pairs (completion-only loss)", cmd_sft},
     {"distill", "knowledge distillation: logit KD (online or cached teacher), on-policy, traces", cmd_distill},
+    {"grpo", "reinforcement learning with rule-based rewards (GRPO)", cmd_grpo},
+    {"version", "print the version", cmd_version},
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
