@@ -476,7 +476,7 @@ static int cmd_traces(int argc, char **argv) {
 }
 
 /* ---- tinyr1 distill eval ------------------------------------------------------------- */
-static int cmd_eval(int argc, char **argv) {
+static int cmd_distill_eval(int argc, char **argv) {
     tr_err err;
     const char *student = NULL, *teacher = NULL, *tokenizer = NULL, *tteacher = NULL;
     const char *task_name = NULL, *task_file = NULL;
@@ -865,6 +865,6 @@ done:
 int cmd_distill(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "cache") == 0) return cmd_cache(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "traces") == 0) return cmd_traces(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "eval") == 0) return cmd_distill_eval(argc - 1, argv + 1);
     return cmd_train(argc, argv);
 }

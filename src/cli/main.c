@@ -16,17 +16,16 @@ static const cli_command commands[] = {
     {"sft", "supervised fine-tuning on prompt/completion pairs (completion-only loss)", cmd_sft},
     {"distill", "knowledge distillation: logit KD (online or cached teacher), on-policy, traces", cmd_distill},
     {"grpo", "reinforcement learning with rule-based rewards (GRPO)", cmd_grpo},
-    {"version", "print the version", cmd_version},
     {"cost", "FLOPs, time, MFU and money of a run or a scenario", cmd_cost},
     {"tokenizer", "train, encode, decode, inspect tokenizers", cmd_tokenizer},
     {"data", "datasets and tasks: gen, check, score, tasks", cmd_data},
     {"report", "charts and tables of a run or a pipeline: report.md, report.html", cmd_report},
     {"export", "write a model as a Hugging Face folder (transformers loads it)", cmd_export},
     {"pipeline", "the whole R1 recipe, distillation, evaluation and a report", cmd_pipeline},
-    {"version", "print the version", cmd_version},
     {"generate", "generate text from a prompt (streaming)", cmd_generate},
     {"chat", "talk with a model in its chat template (streaming)", cmd_chat},
     {"eval", "pass@1, pass@k, maj@k, greedy accuracy on a task, with confidence intervals", cmd_eval},
+    {"version", "print the version", cmd_version},
     {0},
 };
 
