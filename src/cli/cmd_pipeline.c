@@ -3,10 +3,12 @@
  * A pipeline is a readable JSON file (configs/pipeline/NAME.json): variables and a list of
  * stages, each one tinyr1 command run in-process with its own folder. Strings may use
  * ${var} (a variable), ${dir} (the stage's folder), ${root} (the pipeline's folder) and
- * ${stage:NAME} (another stage's folder). After a stage succeeds its folder gets a file
+ * ${stage:NAME} (another stage's folder); an argument that is exactly one ${var} whose value
+ * holds spaces becomes several arguments (model flags). After a stage succeeds its folder gets a file
  * .done holding the command line; --resume skips stages whose .done matches and resumes
  * the interrupted one (--resume is added to training commands). An "eval" section lists
- * models and tasks: every (model, task) pair becomes an evaluation stage. The report
+ * models and tasks: every (model, task) pair becomes an evaluation stage, with ${model},
+ * ${model_dir} and ${task} set. The report
  * (report.md, report.html) puts the accuracy table, the cost table and every curve in one
  * page. */
 #include <cJSON.h>
@@ -133,7 +135,21 @@ static int add_stage(pipeline *p, const char *name, const char *title, const cJS
         if (st->argc == MAX_ARGS - 2) return tr_fail(err, "%s: stage %s: too many arguments", where, name);
         char *v = expand(p, name, a->valuestring, err);
         if (!v) return -1;
-        st->argv[st->argc++] = v;
+        const char *raw = a->valuestring;
+        int whole_ref = raw[0] == '$' && raw[1] == '{' && strchr(raw, '}') == raw + strlen(raw) - 1;
+        if (whole_ref && strchr(v, ' ')) { /* "${model_flags}" alone: several arguments */
+            char *save = NULL;
+            for (char *w = strtok_r(v, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                if (st->argc == MAX_ARGS - 2) {
+                    free(v);
+                    return tr_fail(err, "%s: stage %s: too many arguments", where, name);
+                }
+                st->argv[st->argc++] = strdup(w);
+            }
+            free(v);
+        } else {
+            st->argv[st->argc++] = v;
+        }
     }
     p->n_stages++;
     return 0;
@@ -227,7 +243,10 @@ static int load_pipeline(pipeline *p, const char *path, const char *overrides,
                     char name[64], title[160];
                     snprintf(name, sizeof name, "eval/%s-%s", p->models[mi], p->tasks[ti]);
                     snprintf(title, sizeof title, "evaluate %s on %s", p->models[mi], p->tasks[ti]);
+                    char model_dir[1200];
+                    snprintf(model_dir, sizeof model_dir, "%s/%s", p->root, p->models[mi]);
                     var_set(p, "model", p->models[mi], err);
+                    var_set(p, "model_dir", model_dir, err);
                     var_set(p, "task", p->tasks[ti], err);
                     rc = add_stage(p, name, title, run, 0, path, err);
                     p->stages[p->n_stages - 1].eval_model = p->models[mi];

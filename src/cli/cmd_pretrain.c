@@ -131,7 +131,7 @@ int cmd_pretrain(int argc, char **argv) {
     opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: bytes, ids 0-255, 256 = end of text); stored in the checkpoint"};
     n += cli_train_opts_table(&t, opts + n);
     opts[n++] = (cli_opt){"init-std", CLI_FLOAT, &init_std, "S", "standard deviation of the initial weights"};
-    opts[n++] = (cli_opt){"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows (raised to the tokenizer's size if smaller)"};
+    opts[n++] = (cli_opt){"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows of the byte vocabulary (with --tokenizer: the tokenizer's size)"};
     opts[n++] = (cli_opt){"dim", CLI_INT, &cfg.dim, "D", "model: width"};
     opts[n++] = (cli_opt){"layers", CLI_INT, &cfg.n_layers, "L", "model: layers"};
     opts[n++] = (cli_opt){"heads", CLI_INT, &cfg.n_heads, "NH", "model: attention heads"};
@@ -176,7 +176,9 @@ int cmd_pretrain(int argc, char **argv) {
     if (rc == 0) rc = tr_token_stream_init(&stream, corpus.ids, corpus.n, &err);
     else free(corpus.ids);
     if (rc == 0 && !resumed) {
-        if (cfg.vocab < min_vocab) cfg.vocab = min_vocab;
+        /* a fresh model gets exactly the tokenizer's rows: padding rows would never be
+         * trained, yet a sampler could still pick them */
+        if (run.tok || cfg.vocab < min_vocab) cfg.vocab = min_vocab;
         rc = tr_model_init(&run.model, &cfg, &err);
         if (rc == 0) tr_model_init_random(&run.model, (uint64_t)t.seed, init_std);
         cli_run_fresh_state(&run, &t);
