@@ -325,6 +325,7 @@ static int cmd_traces(int argc, char **argv) {
     tr_err err;
     const char *teacher = NULL, *tokenizer = NULL, *out = NULL, *task_name = NULL, *data = NULL;
     const char *keep = "correct", *tpl_name = "r1zero", *prompt = NULL, *lang = "en";
+    int allow_empty = 0;
     int n = 100, k = 4, max_new = 256, threads = 0, slots = 32, difficulty = 0;
     int64_t task_seed = 1000, first = 0, seed = 1;
     float temp = 0.7f, top_p = 1.0f;
@@ -349,6 +350,8 @@ static int cmd_traces(int argc, char **argv) {
         (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: default)"};
     opts[m++] = (cli_opt){"lang", CLI_STR, &lang, "en|zh", "language of generated problems"};
     opts[m++] = (cli_opt){"n-per-prompt", CLI_INT, &k, "K", "samples per problem"};
+    opts[m++] = (cli_opt){"allow-empty", CLI_FLAG, &allow_empty, NULL,
+                          "keeping no trace is a warning (an empty file), not an error"};
     opts[m++] = (cli_opt){"keep", CLI_STR, &keep, "correct|all",
                           "keep only verified-correct traces (rejection sampling) or all"};
     opts[m++] =
@@ -449,7 +452,10 @@ static int cmd_traces(int argc, char **argv) {
             }
             covered += any;
         }
-        if (rc == 0 && kept == 0)
+        if (rc == 0 && kept == 0 && allow_empty)
+            fprintf(stderr, "distill traces: warning: no trace was kept (0 of %lld verified "
+                            "correct); the file is empty\n", (long long)total);
+        else if (rc == 0 && kept == 0)
             rc = tr_fail(&err,
                          "no trace was kept (0 of %lld verified correct): a stronger "
                          "teacher, more samples (--n-per-prompt) or --keep all",
