@@ -16,7 +16,7 @@ check "quick pipeline exits 0" "[ $rc -eq 0 ]"
 [ $rc -eq 0 ] || tail -30 "$tmp/a.log"
 check "report.md and report.html exist" "[ -s '$tmp/a/report.md' ] && [ -s '$tmp/a/report.html' ]"
 check "accuracy table has a row per model with numbers" \
-  "[ \$(grep -cE '^\| (base|r1zero|coldstart|teacher|student_seq|student_kd|student_onpolicy|student_rl) \| [0-9.]+%' '$tmp/a/report.md') -eq 8 ]"
+  "[ \$(sed 's/\\\\_/_/g' '$tmp/a/report.md' | grep -cE '^\| (base|r1zero|coldstart|teacher|student_seq|student_kd|student_onpolicy|student_rl) \| [0-9.]+%') -eq 8 ]"
 check "the pass@1 chart has bars" "grep -q '<rect' '$tmp/a/fig-pass1.svg'"
 check "every evaluation wrote eval.json" "[ \$(ls '$tmp'/a/eval/*/eval.json | wc -l) -eq 8 ]"
 check "a cost table is in the report" "grep -qi 'MFU' '$tmp/a/report.md'"
