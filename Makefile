@@ -33,7 +33,7 @@ bench: deps build
 	bash bench/run.sh $(BUILD)
 
 demo: deps build
-	./$(BUILD)/tinyr1 pretrain --preset tiny --out runs/demo
+	./$(BUILD)/tinyr1 pipeline --preset default --out runs/demo
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -11,7 +11,8 @@ What makes it fast (measured on Debian's python3-torch 1.13, see docs/oracle.md)
 - q/k/v fused into one [(NH+2 KVH) HD, D] matrix and gate/up into one [2H, D] matrix, so
   each layer does 4 GEMMs forward instead of 7; RoPE applied to q and k in one pass.
 - attention as one baddbmm over [B*NH, T, HD] with a precomputed additive causal mask
-  (fuses scale + mask), softmax, one bmm (1.13 has no scaled_dot_product_attention).
+  (fuses scale + mask), softmax, one bmm (1.13 has no scaled_dot_product_attention; a
+  newer torch that has it uses it).
 - AdamW with foreach=True (multi-tensor; fused=True is CUDA-only in 1.13: tried, it fails).
 - torch.set_num_threads(N); OMP_WAIT_POLICY=PASSIVE: Debian's torch links the pthread
   OpenBLAS, whose threads fight with spinning OpenMP workers otherwise.
@@ -29,6 +30,20 @@ import torch
 import torch.nn.functional as F
 
 
+def set_blas_threads(n):
+    """Debian's torch is built against the generic BLAS interface, so torch.set_num_threads
+    does not reach OpenBLAS (which uses every core by default); set it directly. Returns
+    the library's thread count afterwards, or None when no OpenBLAS is loaded."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0", mode=ctypes.RTLD_GLOBAL)
+        if n > 0:
+            lib.openblas_set_num_threads(int(n))
+        return lib.openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return None
+
+
 def hidden_llama(dim, multiple_of=256):
     h = (8 * dim + 2) // 3
     return (h + multiple_of - 1) // multiple_of * multiple_of
@@ -44,6 +59,7 @@ def add_model_args(ap):
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=0, help="0 = 8*dim/3 rounded up to 256")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--blas-threads", type=int, default=0, help="OpenBLAS threads; 0 = --threads")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
     ap.add_argument("--eps", type=float, default=1e-5)
 
@@ -75,6 +91,7 @@ class Model(torch.nn.Module):
         self.HD = dim // heads
         self.H, self.V, self.eps, self.tied = hidden, vocab, eps, tied
         self.manual_softmax = False
+        self.sdpa = hasattr(F, "scaled_dot_product_attention")  # False on 1.13
         g = torch.Generator().manual_seed(0)
         P = torch.nn.Parameter
 
@@ -133,12 +150,16 @@ class Model(torch.nn.Module):
             if KVH != NH:
                 k = k.repeat_interleave(NH // KVH, dim=1)
                 v = v.repeat_interleave(NH // KVH, dim=1)
-            q = q.reshape(B * NH, T, HD)
-            k = k.reshape(B * NH, T, HD)
-            v = v.reshape(B * NH, T, HD)
-            att = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=scale)
-            att = Softmax.apply(att) if self.manual_softmax else att.softmax(-1)
-            y = torch.bmm(att, v).view(B, NH, T, HD).transpose(1, 2).reshape(B, T, NH * HD)
+            if self.sdpa:  # torch >= 2.0 only
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                y = y.transpose(1, 2).reshape(B, T, NH * HD)
+            else:
+                q = q.reshape(B * NH, T, HD)
+                k = k.reshape(B * NH, T, HD)
+                v = v.reshape(B * NH, T, HD)
+                att = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=scale)
+                att = Softmax.apply(att) if self.manual_softmax else att.softmax(-1)
+                y = torch.bmm(att, v).view(B, NH, T, HD).transpose(1, 2).reshape(B, T, NH * HD)
             x = x + F.linear(y, self.wo[l])
             h = self.rms(x, self.mlp_norm[l])
             g, u = F.linear(h, self.wgu[l]).split(H, dim=-1)
@@ -167,6 +188,7 @@ def main():
     ap.add_argument("--flush-denormal", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    blas = set_blas_threads(a.blas_threads or a.threads)
     kvh = a.kv_heads or a.heads
     hidden = a.hidden or hidden_llama(a.dim)
     torch.set_flush_denormal(bool(a.flush_denormal))
@@ -195,14 +217,17 @@ def main():
         print(f"torch_train: step failed: {e}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for _ in range(a.steps):
         loss = step()
     loss = loss.item()
     dt = (time.perf_counter() - t0) / a.steps
+    cpu = (time.process_time() - c0) / a.steps
     nparams = sum(p.numel() for p in model.parameters())
     print(json.dumps({"tok_s": round(a.batch * a.seq / dt, 1), "step_s": round(dt, 4),
-                      "loss": round(loss, 4), "params": nparams, "threads": a.threads,
-                      "adamw": a.adamw,
+                      "loss": round(loss, 4), "params": nparams, "threads": a.threads, "blas_threads": blas,
+                      "adamw": a.adamw, "sdpa": model.sdpa, "cpu_s_per_step": round(cpu, 4),
+                      "loadavg": os.getloadavg()[0],
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     return 0
 

@@ -8,6 +8,7 @@
 #include "tinyr1/cost.h"
 #include "tinyr1/data.h"
 #include "tinyr1/dist.h"
+#include "tinyr1/eval.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/grpo.h"
 #include "tinyr1/io.h"
@@ -19,5 +20,6 @@
 #include "tinyr1/tasks.h"
 #include "tinyr1/text.h"
 #include "tinyr1/train.h"
+#include "tinyr1/distill.h"
 
 #endif

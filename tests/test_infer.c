@@ -75,8 +75,7 @@ static void test_matmul_kernel(void) {
                 for (int r = 0; r < R; r++) {
                     float one[32];
                     tr_infer_matmul(one, n, in + r * C, C, 1, w, bias, C, n, 0);
-                    for (int j = 0; j < n; j++)
-                        CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
+                    for (int j = 0; j < n; j++) CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
                 }
                 free(in), free(w), free(bias), free(out), free(ref);
             }
@@ -112,6 +111,7 @@ static void test_against_training(tr_config cfg, const char *label) {
 
     tr_infer *ctx;
     CHECK(tr_infer_init(&ctx, &m, 4, 0, &err) == 0);
+    tr_infer_set_adaptive(ctx, 0); /* the threads asked for, even on a busy machine */
     float *lg = malloc((size_t)T * V * sizeof(float));
 
     /* one prefill, all logits */
@@ -190,6 +190,7 @@ static void test_batch_invariance(void) {
     /* batched: all prompts in one prefill, then STEPS decode steps of all 7 */
     tr_infer *big;
     CHECK(tr_infer_init(&big, &m, NS, 64, &err) == 0);
+    tr_infer_set_adaptive(big, 0);
     int slots[7];
     const int32_t *ptr[7];
     for (int i = 0; i < NS; i++) slots[i] = i, ptr[i] = prompts[i];
@@ -208,6 +209,7 @@ static void test_batch_invariance(void) {
         tr_set_threads(i % 2 ? 1 : 2);
         tr_infer *one;
         CHECK(tr_infer_init(&one, &m, 1, 64, &err) == 0);
+        tr_infer_set_adaptive(one, 0);
         int s = 0;
         CHECK(tr_infer_prefill(one, s, prompts[i], plen[i], 0, la, &err) == 0);
         mism += memcmp(la, lb + (size_t)i * V, sizeof(float) * V) != 0;

@@ -243,6 +243,29 @@ static void test_gpt2(strs *inp) {
     tr_tokenizer_free(tok2);
     free(data);
 
+    /* streaming: an emoji split over byte tokens comes out whole, at its last token */
+    tr_ids e = {0};
+    CHECK(tr_tokenizer_encode(tok, "\xF0\x9F\x98\x80", 4, 0, &e, &err) == 0);
+    CHECK(e.n >= 2); /* not one token in GPT-2 */
+    tr_decoder dec;
+    CHECK(tr_decoder_init(&dec, tok, 0, &err) == 0);
+    const char *chunk;
+    size_t k;
+    for (size_t i = 0; i < e.n; i++) {
+        CHECK(tr_decoder_push(&dec, e.v[i], &chunk, &k, &err) == 0);
+        if (i + 1 < e.n) CHECK(k == 0);
+        else CHECK(k == 4 && memcmp(chunk, "\xF0\x9F\x98\x80", 4) == 0);
+    }
+    /* a byte that can never start a character is released at once; an unfinished one at flush */
+    int32_t ff = tr_tokenizer_token_id(tok, "\xff"), e4 = tr_tokenizer_token_id(tok, "\xe4");
+    CHECK(ff >= 0 && e4 >= 0);
+    CHECK(tr_decoder_push(&dec, ff, &chunk, &k, &err) == 0 && k == 1 && (unsigned char)chunk[0] == 0xFF);
+    CHECK(tr_decoder_push(&dec, e4, &chunk, &k, &err) == 0 && k == 0);
+    tr_decoder_flush(&dec, &chunk, &k);
+    CHECK(k == 1 && (unsigned char)chunk[0] == 0xE4);
+    tr_decoder_free(&dec);
+    tr_ids_free(&e);
+
     /* decode rejects ids out of range */
     int32_t bad[] = {5, 50257};
     char *text;

@@ -18,6 +18,9 @@ tr_dist tr_dist_single(void);
 /* Initialises MPI if built with it and launched under mpirun (world > 1 possible). */
 int tr_dist_init(tr_dist *d, int *argc, char ***argv, tr_err *err);
 void tr_dist_finalize(tr_dist *d);
+/* Ends the whole job at once (every rank) with exit code `code`: what a rank that failed
+ * alone must do, or the others would wait for it in their next collective forever. */
+void tr_dist_abort(const tr_dist *d, int code);
 /* In-place sums across ranks (no-ops for one process). */
 int tr_dist_allreduce_sum_f32(const tr_dist *d, float *buf, size_t n, tr_err *err);
 int tr_dist_allreduce_sum_f64(const tr_dist *d, double *buf, size_t n, tr_err *err);

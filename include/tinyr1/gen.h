@@ -56,6 +56,14 @@ int tr_infer_init(tr_infer **ctx, const tr_model *m, int max_slots, int max_seq,
 void tr_infer_free(tr_infer *ctx);
 
 int tr_infer_max_slots(const tr_infer *ctx);
+/* Threads: a call uses tr_get_threads() threads, fewer when the rows are few (at least about
+ * 1 MFLOP of matmul work per thread), and, while `adaptive` is on (the default), ONE thread
+ * when the machine is oversubscribed (1-minute load average above the online CPUs + 0.5,
+ * read from /proc/loadavg at most once a second): the phases of a layer end in barriers,
+ * and a partner thread that the OS has descheduled stalls every one of them. Results do not
+ * depend on the thread count. With adaptive off a call uses exactly tr_get_threads() threads
+ * (the benchmark, to match --threads; the tests, to exercise the threaded path). */
+void tr_infer_set_adaptive(tr_infer *ctx, int on);
 int tr_infer_max_seq(const tr_infer *ctx);
 const tr_model *tr_infer_model(const tr_infer *ctx);
 /* Bytes of the KV cache and of the scratch buffers. */
@@ -189,8 +197,8 @@ typedef struct tr_sample_info {
  * so far (for the repetition penalty; may be NULL). One uniform number is drawn from rng
  * per call unless the chain is greedy (then none), so a sequence's stream of draws depends
  * only on its own RNG. info may be NULL. */
-int32_t tr_sampler_sample(tr_sampler *s, const float *logits, const int32_t *history,
-                          int n_history, tr_rng *rng, tr_sample_info *info);
+int32_t tr_sampler_sample(tr_sampler *s, const float *logits, const int32_t *history, int n_history,
+                          tr_rng *rng, tr_sample_info *info);
 
 /* log softmax(logits)[token] computed stably (max subtracted, sum in double). */
 float tr_logprob(const float *logits, int V, int32_t token);
@@ -218,12 +226,12 @@ typedef const char *(*tr_token_text_fn)(const void *ctx, int32_t prev, int32_t i
 
 typedef struct tr_gen_params {
     tr_sampler_params sampler;
-    int max_new_tokens;                      /* > 0 */
-    int32_t stop_tokens[TR_GEN_MAX_STOP];    /* e.g. eos, <|im_end|> */
+    int max_new_tokens;                   /* > 0 */
+    int32_t stop_tokens[TR_GEN_MAX_STOP]; /* e.g. eos, <|im_end|> */
     int n_stop_tokens;
     const char *stop_strings[TR_GEN_MAX_STOP]; /* e.g. "</answer>" */
     int n_stop_strings;
-    tr_token_text_fn token_text;             /* required when n_stop_strings > 0 */
+    tr_token_text_fn token_text; /* required when n_stop_strings > 0 */
     const void *token_text_ctx;
 } tr_gen_params;
 
@@ -233,7 +241,7 @@ tr_gen_params tr_gen_default_params(void);
 typedef struct tr_gen_request {
     const int32_t *prompt; /* at least one token (e.g. bos) */
     int prompt_len;
-    uint64_t seed;         /* seeds this sequence's RNG (tr_rng_seed) */
+    uint64_t seed; /* seeds this sequence's RNG (tr_rng_seed) */
 } tr_gen_request;
 
 /* One sequence's output. Arrays are malloc'd with room for max_new_tokens; free with
@@ -245,8 +253,8 @@ typedef struct tr_gen_result {
     float *logprobs_model; /* [n] log-prob under the plain model (temperature 1) */
     int n;
     tr_stop_reason stop;
-    int stop_index;        /* TR_STOP_TOKEN / TR_STOP_STRING: which stop token / string */
-    tr_rng rng;            /* the sequence's RNG state after its last draw */
+    int stop_index; /* TR_STOP_TOKEN / TR_STOP_STRING: which stop token / string */
+    tr_rng rng;     /* the sequence's RNG state after its last draw */
 } tr_gen_result;
 
 void tr_gen_result_free(tr_gen_result *r);

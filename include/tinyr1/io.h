@@ -28,6 +28,7 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/model.h"
+#include "tinyr1/text.h"
 
 /* ---- dtypes -------------------------------------------------------------------- */
 typedef enum tr_dtype {
@@ -185,5 +186,57 @@ int tr_model_load(tr_model *m, const char *path, tr_err *err);
 struct tr_tokenizer;
 int tr_load_bundle(const char *model_path, const char *tokenizer_path, tr_model *m,
                    struct tr_tokenizer **tok, tr_err *err);
+
+/* ---- export: any model -> a Hugging Face folder (src/io/export.c, docs/hf.md) ---- */
+/* What a model path is (the same detection as tr_model_load). */
+typedef enum tr_model_format {
+    TR_FMT_HF = 0,      /* folder with config.json */
+    TR_FMT_LLAMA2C = 1, /* llama2.c .bin */
+    TR_FMT_TINYR1 = 2,  /* tinyr1 checkpoint.bin, or a run folder holding one */
+} tr_model_format;
+const char *tr_model_format_name(tr_model_format f); /* "hf", "llama2c", "tinyr1" */
+
+typedef struct tr_export_params {
+    int bf16;              /* model.safetensors in BF16 (round to nearest even), else F32 */
+    const char *tokenizer; /* tokenizer to write (any path tr_tokenizer_load takes) instead of
+                            * the source's; NULL: the source's (see tr_export_hf) */
+    int no_tokenizer;      /* 1: write no tokenizer files at all */
+} tr_export_params;
+tr_export_params tr_export_default_params(void); /* F32, the source's tokenizer */
+
+typedef struct tr_export_info {
+    tr_model_format source;
+    size_t n_params;
+    int bos_id, eos_id;     /* written to config.json / generation_config.json; -1: null */
+    int tokenizer_files;    /* number of tokenizer files written (0: none) */
+    char tokenizer[256];    /* one line saying what was done about the tokenizer */
+} tr_export_info;
+
+/* Writes a model and (when tok is not NULL) its tokenizer as a Hugging Face folder that
+ * transformers' AutoModelForCausalLM / AutoTokenizer load unchanged:
+ *   config.json, model.safetensors     tr_save_hf (F32, or BF16 when bf16)
+ *   generation_config.json             {"bos_token_id", "eos_token_id"} (null when < 0)
+ *   vocab.json, merges.txt,            tr_tokenizer_save_hf: byte-level BPE only (a llama2.c
+ *   tokenizer_config.json              scored tokenizer has no such form and is refused)
+ * The tokenizer's vocabulary must fit the model's (vocab_size <= cfg.vocab; the model may
+ * have padding rows). Refuses a folder holding a file the export would not overwrite but
+ * transformers would read (model.safetensors.index.json, pytorch_model.bin, and the
+ * tokenizer files above when tok is NULL or tokenizer.json / tokenizer.model otherwise). */
+int tr_export_hf_model(const tr_model *m, const tr_tokenizer *tok, const char *dir, int bf16,
+                       int bos_id, int eos_id, tr_err *err);
+
+/* Exports the model at model_path (a tinyr1 checkpoint or run folder, a llama2.c .bin, or
+ * a Hugging Face folder) to dir, as tr_export_hf_model does. The tokenizer, unless
+ * p->tokenizer or p->no_tokenizer says otherwise:
+ *   tinyr1 checkpoint  the tokenizer embedded in it (tr_checkpoint_info.tokenizer), written
+ *                      as vocab.json + merges.txt + tokenizer_config.json; none if the
+ *                      checkpoint has none (byte ids)
+ *   Hugging Face       the source folder's tokenizer files and generation_config.json,
+ *                      copied byte for byte (dir must then differ from model_path)
+ *   llama2.c           none (its tokenizer.bin is SentencePiece-style, not byte-level BPE)
+ * bos/eos: the tokenizer's; else the source config.json's; else llama2.c's 1 and 2; else
+ * none. info (may be NULL) says what was done. */
+int tr_export_hf(const char *model_path, const char *dir, const tr_export_params *p,
+                 tr_export_info *info, tr_err *err);
 
 #endif

@@ -140,6 +140,7 @@ void cli_print_help(const cli_spec *spec) {
 }
 
 void cli_print_resolved(const cli_spec *spec) {
+    if (cli_dist()->rank != 0) return;
     fprintf(stderr, "tinyr1 %s", spec->command);
     for (const cli_opt *o = spec->opts; o && o->name; o++) {
         char v[256];

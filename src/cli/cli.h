@@ -59,6 +59,10 @@ typedef struct cli_train_defaults {
     float lr;
 } cli_train_defaults;
 int cli_load_preset(const char *name, tr_config *cfg, cli_train_defaults *train, tr_err *err);
+/* The process's MPI context (rank 0 of 1 without mpirun); main() sets it up. */
+int cli_dist_init(int *argc, char ***argv);
+void cli_dist_finalize(void);
+const tr_dist *cli_dist(void);
 /* The value of --NAME in argv (both "--name v" and "--name=v"), or NULL. */
 const char *cli_peek_option(int argc, char **argv, const char *name);
 /* Writes DIR/args.json: the command, its resolved options and the model config. */
@@ -101,15 +105,48 @@ void cli_run_fresh_state(cli_run *run, const cli_train_opts *t);
 int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
                   const tr_objective *obj, tr_batch_fn next, void *next_ctx,
                   const char *meta_json);
+/* The same with an evaluation every eval_every steps (and at step 0 of a fresh run and at
+ * the end): eval writes JSON fields ("\"pass1\":0.42") into buf; they are appended to
+ * OUT/metrics.jsonl as {"stage", "step", fields}. The loop then runs in segments that end
+ * at the evaluation steps (each segment ends with a checkpoint). */
+typedef int (*cli_eval_fn)(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap,
+                           tr_err *err);
+int cli_run_train_eval(cli_run *run, const char *stage, const cli_train_opts *t,
+                       const tr_objective *obj, tr_batch_fn next, void *next_ctx,
+                       const char *meta_json, int eval_every, cli_eval_fn eval, void *eval_ctx);
 void cli_run_free(cli_run *run);
 
 /* ---- commands (one file each in src/cli/); each returns the process exit code ---- */
 int cmd_pretrain(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+/* Runs a tinyr1 command in-process: argv[0] is the command name (main.c's table). */
+int cli_run_command(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 int cmd_grpo(int argc, char **argv);
 int cmd_cost(int argc, char **argv);
+/* ---- generation commands (generate, chat, eval; helpers in src/cli/cmd_generate.c) ---- */
+typedef struct cli_sampling {
+    tr_sampler_params p;
+    int64_t seed;
+} cli_sampling;
+/* Writes the sampling options (--temp --top-p --top-k --min-p --repeat-penalty
+ * --repeat-window --seed) into opts and returns how many (CLI_SAMPLING_N_OPTS). */
+#define CLI_SAMPLING_N_OPTS 7
+int cli_sampling_opts(cli_sampling *s, cli_opt *opts);
+/* Copies argv to out[argc + 1] with "-n" spelled "--n" (the parser knows long options). */
+void cli_translate_short_n(int argc, char **argv, char **out);
+/* The stop tokens for a tokenizer and template: eos; BOS for llama2.c tokenizers (run.c
+ * stops there); <|im_end|> for the chat template. Returns the count (<= max). */
+int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max);
+int cmd_generate(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
 /* Commands (one file each in src/cli/). Each returns the process exit code. */
 int cmd_tokenizer(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -47,35 +47,38 @@ static int push_bytes(id_buf *b, const char *text, size_t len, tr_err *err) {
     return 0;
 }
 
-/* A .jsonl file: one {"text": ...} object per line. Anything else: one plain-text document. */
-static int read_corpus(const char *path, id_buf *out, tr_err *err) {
-    size_t len;
-    char *text = tr_read_file(path, &len, err);
-    if (!text) return -1;
+/* A .jsonl file: any dataset kind tinyr1 reads (docs/data.md): "text" rows as they are;
+ * rows with a prompt and a completion (prompt-completion, GSM8K, MATH-style, messages)
+ * rendered through the template. Anything else: one plain-text document. */
+static int read_corpus(const char *path, tr_template_kind tpl, id_buf *out, tr_err *err) {
     size_t plen = strlen(path);
-    int rc = 0;
-    if (plen > 6 && strcmp(path + plen - 6, ".jsonl") == 0) {
-        long line_no = 0;
-        for (char *line = text; *line && rc == 0;) {
-            char *nl = strchr(line, '\n');
-            if (nl) *nl = '\0';
-            line_no++;
-            if (strspn(line, " \t\r") != strlen(line)) {
-                cJSON *j = cJSON_Parse(line);
-                const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-                if (!j) rc = tr_fail(err, "%s:%ld: not valid JSON", path, line_no);
-                else if (!cJSON_IsString(t))
-                    rc = tr_fail(err, "%s:%ld: expected an object with a string field \"text\"",
-                                 path, line_no);
-                else rc = push_bytes(out, t->valuestring, strlen(t->valuestring), err);
-                cJSON_Delete(j);
-            }
-            line = nl ? nl + 1 : line + strlen(line);
-        }
-    } else {
-        rc = push_bytes(out, text, len, err);
+    if (!(plen > 6 && strcmp(path + plen - 6, ".jsonl") == 0)) {
+        size_t len;
+        char *text = tr_read_file(path, &len, err);
+        if (!text) return -1;
+        int rc = push_bytes(out, text, len, err);
+        free(text);
+        return rc;
     }
-    free(text);
+    tr_dataset ds = {0};
+    tr_dataset_params dp = tr_dataset_default_params();
+    if (tr_dataset_load(&ds, path, &dp, err) != 0) return -1;
+    int rc = 0;
+    for (int64_t i = 0; i < ds.n && rc == 0; i++) {
+        const tr_example *ex = &ds.ex[i];
+        if (ex->text) {
+            rc = push_bytes(out, ex->text, strlen(ex->text), err);
+        } else if (ex->prompt && ex->completion) {
+            char *doc = tr_template_render(tpl, NULL, ex->prompt, ex->completion, err);
+            if (!doc) rc = -1;
+            else rc = push_bytes(out, doc, strlen(doc), err);
+            free(doc);
+        } else {
+            rc = tr_fail(err, "%s:%lld: a %s row without text or prompt + completion", path,
+                         (long long)ex->line, tr_ds_kind_name(ex->kind));
+        }
+    }
+    tr_dataset_free(&ds);
     return rc;
 }
 
@@ -118,16 +121,17 @@ int cmd_pretrain(int argc, char **argv) {
     t.seq = td.seq;
     t.warmup = td.warmup;
     t.lr = td.lr;
-    const char *data = NULL, *tokenizer = NULL;
+    const char *data = NULL, *tokenizer = NULL, *tpl_name = "none";
     float init_std = 0.02f;
     cli_opt opts[CLI_TRAIN_N_OPTS + 20];
     int n = 0;
     opts[n++] = (cli_opt){"preset", CLI_STR, &preset, "NAME", "model and training preset: tiny|small|base (configs/models/NAME.json) or a path"};
     opts[n++] = (cli_opt){"data", CLI_STR, &data, "FILE", "training text: a .jsonl file of {\"text\": ...} rows or a plain text file (default: built-in arithmetic corpus)"};
+    opts[n++] = (cli_opt){"template", CLI_STR, &tpl_name, "NAME", "how prompt/completion rows become text: none (prompt, newline, completion), r1zero, chat"};
     opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: bytes, ids 0-255, 256 = end of text); stored in the checkpoint"};
     n += cli_train_opts_table(&t, opts + n);
     opts[n++] = (cli_opt){"init-std", CLI_FLOAT, &init_std, "S", "standard deviation of the initial weights"};
-    opts[n++] = (cli_opt){"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows (raised to the tokenizer's size if smaller)"};
+    opts[n++] = (cli_opt){"vocab", CLI_INT, &cfg.vocab, "V", "model: vocabulary rows of the byte vocabulary (with --tokenizer: the tokenizer's size)"};
     opts[n++] = (cli_opt){"dim", CLI_INT, &cfg.dim, "D", "model: width"};
     opts[n++] = (cli_opt){"layers", CLI_INT, &cfg.n_layers, "L", "model: layers"};
     opts[n++] = (cli_opt){"heads", CLI_INT, &cfg.n_heads, "NH", "model: attention heads"};
@@ -162,12 +166,19 @@ int cmd_pretrain(int argc, char **argv) {
     id_buf corpus = {0};
     corpus.tok = run.tok;
     corpus.eot = eot;
-    int rc = data ? read_corpus(data, &corpus, &err) : builtin_corpus(&corpus, (uint64_t)t.seed, &err);
+    int tpl = tr_template_from_name(tpl_name);
+    if (tpl < 0) {
+        cli_run_free(&run);
+        return cli_error("pretrain", "--template must be none, r1zero or chat");
+    }
+    int rc = data ? read_corpus(data, (tr_template_kind)tpl, &corpus, &err) : builtin_corpus(&corpus, (uint64_t)t.seed, &err);
     tr_token_stream stream = {0};
     if (rc == 0) rc = tr_token_stream_init(&stream, corpus.ids, corpus.n, &err);
     else free(corpus.ids);
     if (rc == 0 && !resumed) {
-        if (cfg.vocab < min_vocab) cfg.vocab = min_vocab;
+        /* a fresh model gets exactly the tokenizer's rows: padding rows would never be
+         * trained, yet a sampler could still pick them */
+        if (run.tok || cfg.vocab < min_vocab) cfg.vocab = min_vocab;
         rc = tr_model_init(&run.model, &cfg, &err);
         if (rc == 0) tr_model_init_random(&run.model, (uint64_t)t.seed, init_std);
         cli_run_fresh_state(&run, &t);

@@ -33,7 +33,7 @@ int cmd_sft(int argc, char **argv) {
     opts[n++] = (cli_opt){"init", CLI_STR, &init, "MODEL", "model to fine-tune: a tinyr1 checkpoint or run folder, a Hugging Face folder, a llama2.c .bin"};
     opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH", "tokenizer (default: the one inside the model)"};
     opts[n++] = (cli_opt){"data", CLI_STR, &data, "FILE", "JSONL: prompt/completion, messages, GSM8K, MATH-style or Countdown rows"};
-    opts[n++] = (cli_opt){"task", CLI_STR, &tasks, "T1,T2", "instead of --data: worked solutions of generated tasks (add, mul, countdown, wordprob)"};
+    opts[n++] = (cli_opt){"task", CLI_STR, &tasks, "T1,T2", "worked solutions of generated tasks (add, mul, countdown, wordprob); with --data, mixed in"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_per_task, "N", "problems per task with --task"};
     opts[n++] = (cli_opt){"task-seed", CLI_INT64, &task_seed, "S", "generator seed with --task"};
     opts[n++] = (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
@@ -57,7 +57,7 @@ int cmd_sft(int argc, char **argv) {
     tr_trunc trunc = strcmp(trunc_name, "left") == 0 ? TR_TRUNC_LEFT : TR_TRUNC_RIGHT;
     if (strcmp(trunc_name, "left") && strcmp(trunc_name, "right"))
         return cli_error("sft", "--trunc must be left or right");
-    if (!data == !tasks) return cli_error("sft", "give exactly one of --data FILE or --task NAMES");
+    if (!data && !tasks) return cli_error("sft", "give --data FILE, --task NAMES, or both (mixed)");
     if (tr_mkdirs(t.out, &err) != 0) return cli_error("sft", err.msg);
 
     cli_run run;
@@ -84,7 +84,8 @@ int cmd_sft(int argc, char **argv) {
                     (long long)ds.n_bad, (long long)skipped, ds.n_bad ? "; first: " : "",
                     ds.n_bad ? ds.first_bad : "");
         tr_dataset_free(&ds);
-    } else {
+    }
+    if (rc == 0 && tasks) {
         tr_task_params tp = tr_task_default_params();
         tp.difficulty = difficulty;
         tp.lang = lang;

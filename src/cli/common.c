@@ -9,6 +9,22 @@
 #include "model/config_json.h"
 
 static volatile sig_atomic_t stop_requested = 0;
+/* The process's place in an MPI job, set once by main() before any command runs (like the
+ * signal flag, a fact about the process, not state a command owns). */
+static tr_dist process_dist = {.rank = 0, .world = 1, .mpi = 0};
+
+int cli_dist_init(int *argc, char ***argv) {
+    tr_err err;
+    if (tr_dist_init(&process_dist, argc, argv, &err) != 0) {
+        fprintf(stderr, "tinyr1: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_dist_finalize(void) { tr_dist_finalize(&process_dist); }
+
+const tr_dist *cli_dist(void) { return &process_dist; }
 
 static void on_signal(int sig) {
     if (stop_requested) {
@@ -76,6 +92,7 @@ int cli_load_preset(const char *name, tr_config *cfg, cli_train_defaults *train,
 }
 
 int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *cfg, tr_err *err) {
+    if (cli_dist()->rank != 0) return 0; /* one writer per run folder */
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "command", spec->command);
     cJSON_AddStringToObject(root, "version", TR_VERSION);

@@ -67,6 +67,25 @@ void cli_run_fresh_state(cli_run *run, const cli_train_opts *t) {
 int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
                   const tr_objective *obj, tr_batch_fn next, void *next_ctx,
                   const char *meta_json) {
+    return cli_run_train_eval(run, stage, t, obj, next, next_ctx, meta_json, 0, NULL, NULL);
+}
+
+/* Appends {"stage", "step", <fields>} to OUT/metrics.jsonl (the loop has closed it). */
+static int write_eval_line(const char *stage, const char *out, int64_t step, const char *fields,
+                           tr_err *err) {
+    if (cli_dist()->rank != 0) return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", out);
+    FILE *f = fopen(path, "a");
+    if (!f) return tr_fail(err, "%s: cannot open for appending", path);
+    fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,%s}\n", stage, (long long)step, fields);
+    return fclose(f) == 0 ? 0 : tr_fail(err, "%s: write failed", path);
+}
+
+int cli_run_train_eval(cli_run *run, const char *stage, const cli_train_opts *t,
+                       const tr_objective *obj, tr_batch_fn next, void *next_ctx,
+                       const char *meta_json, int eval_every, cli_eval_fn eval,
+                       void *eval_ctx) {
     tr_err err;
     tr_schedule_kind kind;
     if (tr_schedule_parse(t->schedule, &kind, &err) != 0) return cli_error(stage, err.msg);
@@ -88,9 +107,15 @@ int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
     size_t blob_len = 0;
     if (run->tok && tr_tokenizer_serialize(run->tok, &blob, &blob_len, &err) != 0)
         return cli_error(stage, err.msg);
+    const tr_dist *dist = cli_dist();
+    if (t->batch % dist->world != 0) {
+        free(blob);
+        return cli_error(stage, "--batch (the global batch) must be a multiple of the number "
+                                "of MPI processes");
+    }
     tr_trainer trainer;
     if (tr_trainer_init(&trainer, &run->model, ap, run->has_restored ? &run->restored : NULL,
-                        sched, t->clip, t->batch, t->seq, tr_dist_single(), &err) != 0) {
+                        sched, t->clip, t->batch / dist->world, t->seq, *dist, &err) != 0) {
         free(blob);
         return cli_error(stage, err.msg);
     }
@@ -100,9 +125,29 @@ int cli_run_train(cli_run *run, const char *stage, const cli_train_opts *t,
                          .checkpoint_every = t->checkpoint_every, .log_every = 10,
                          .stop = cli_install_stop_handler(), .meta_json = meta_json,
                          .tokenizer = {blob, blob_len}, .quiet = t->quiet};
-    int rc = tr_train_loop(&trainer, &lc, next, next_ctx, obj, &run->st, &err);
-    if (rc < 0) fprintf(stderr, "tinyr1 %s: %s\n", stage, err.msg);
-    else if (rc == 0) fprintf(stderr, "%s: done; checkpoint %s/checkpoint.bin\n", stage, t->out);
+    int rc = 0;
+    char fields[1024];
+    if (eval && run->st.step == 0) { /* the starting point of the curve */
+        rc = eval(eval_ctx, &run->model, 0, fields, sizeof fields, &err);
+        if (rc == 0) rc = write_eval_line(stage, t->out, 0, fields, &err);
+    }
+    while (rc == 0 && run->st.step < t->steps) {
+        /* with an evaluation, the loop runs in segments that end at its steps */
+        int64_t end = t->steps;
+        if (eval && eval_every > 0) {
+            int64_t e = (run->st.step / eval_every + 1) * eval_every;
+            if (e < end) end = e;
+        }
+        lc.steps = end;
+        rc = tr_train_loop(&trainer, &lc, next, next_ctx, obj, &run->st, &err);
+        if (rc == 0 && eval && (end == t->steps || (eval_every > 0 && end % eval_every == 0))) {
+            rc = eval(eval_ctx, &run->model, end, fields, sizeof fields, &err);
+            if (rc == 0) rc = write_eval_line(stage, t->out, end, fields, &err);
+        }
+    }
+    if (rc < 0) fprintf(stderr, "tinyr1 %s: rank %d: %s\n", stage, dist->rank, err.msg);
+    else if (rc == 0 && dist->rank == 0)
+        fprintf(stderr, "%s: done; checkpoint %s/checkpoint.bin\n", stage, t->out);
     tr_trainer_free(&trainer);
     free(blob);
     return rc < 0 ? 1 : (rc == 1 ? 130 : 0);

@@ -42,6 +42,15 @@ void tr_dist_finalize(tr_dist *d) {
     d->mpi = 0;
 }
 
+void tr_dist_abort(const tr_dist *d, int code) {
+#ifdef TR_HAVE_MPI
+    if (d->mpi && d->world > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+    (void)d;
+    (void)code;
+#endif
+}
+
 #ifdef TR_HAVE_MPI
 static int mpi_check(int rc, const char *what, tr_err *err) {
     if (rc == MPI_SUCCESS) return 0;
@@ -54,34 +63,37 @@ static int mpi_check(int rc, const char *what, tr_err *err) {
 #define CHUNK ((size_t)1 << 28)
 #endif
 
+#ifdef TR_HAVE_MPI
+/* In-place sum of n elements of `type` (elem bytes each), in int-sized chunks. */
+static int allreduce_sum(const tr_dist *d, void *buf, size_t n, MPI_Datatype type, size_t elem,
+                         tr_err *err) {
+    if (!d->mpi || d->world <= 1) return 0;
+    for (size_t i = 0; i < n; i += CHUNK) {
+        int cnt = (int)(n - i < CHUNK ? n - i : CHUNK);
+        if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + i * elem, cnt, type, MPI_SUM,
+                                    MPI_COMM_WORLD), "MPI_Allreduce", err))
+            return -1;
+    }
+    return 0;
+}
+#endif
+
 int tr_dist_allreduce_sum_f32(const tr_dist *d, float *buf, size_t n, tr_err *err) {
 #ifdef TR_HAVE_MPI
-    if (d->mpi && d->world > 1)
-        for (size_t i = 0; i < n; i += CHUNK) {
-            int cnt = (int)(n - i < CHUNK ? n - i : CHUNK);
-            if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf + i, cnt, MPI_FLOAT, MPI_SUM,
-                                        MPI_COMM_WORLD), "MPI_Allreduce", err))
-                return -1;
-        }
+    return allreduce_sum(d, buf, n, MPI_FLOAT, sizeof *buf, err);
 #else
     (void)d, (void)buf, (void)n, (void)err;
-#endif
     return 0;
+#endif
 }
 
 int tr_dist_allreduce_sum_f64(const tr_dist *d, double *buf, size_t n, tr_err *err) {
 #ifdef TR_HAVE_MPI
-    if (d->mpi && d->world > 1)
-        for (size_t i = 0; i < n; i += CHUNK) {
-            int cnt = (int)(n - i < CHUNK ? n - i : CHUNK);
-            if (mpi_check(MPI_Allreduce(MPI_IN_PLACE, buf + i, cnt, MPI_DOUBLE, MPI_SUM,
-                                        MPI_COMM_WORLD), "MPI_Allreduce", err))
-                return -1;
-        }
+    return allreduce_sum(d, buf, n, MPI_DOUBLE, sizeof *buf, err);
 #else
     (void)d, (void)buf, (void)n, (void)err;
-#endif
     return 0;
+#endif
 }
 
 int tr_dist_broadcast(const tr_dist *d, void *buf, size_t bytes, tr_err *err) {

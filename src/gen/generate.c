@@ -6,12 +6,18 @@
 
 const char *tr_stop_reason_name(tr_stop_reason r) {
     switch (r) {
-    case TR_STOP_NONE: return "running";
-    case TR_STOP_TOKEN: return "stop_token";
-    case TR_STOP_STRING: return "stop_string";
-    case TR_STOP_MAX_TOKENS: return "max_tokens";
-    case TR_STOP_CONTEXT: return "context";
-    case TR_STOP_CALLBACK: return "callback";
+    case TR_STOP_NONE:
+        return "running";
+    case TR_STOP_TOKEN:
+        return "stop_token";
+    case TR_STOP_STRING:
+        return "stop_string";
+    case TR_STOP_MAX_TOKENS:
+        return "max_tokens";
+    case TR_STOP_CONTEXT:
+        return "context";
+    case TR_STOP_CALLBACK:
+        return "callback";
     }
     return "?";
 }
@@ -35,11 +41,12 @@ void tr_gen_result_free(tr_gen_result *r) {
 /* Per-slot state of the sequence it holds. */
 #define TAIL_CAP 512
 typedef struct {
-    int seq;         /* request index, -1 if the slot is idle */
-    int32_t *hist;   /* prompt + generated tokens (for the repetition penalty) */
+    int seq;       /* request index, -1 if the slot is idle */
+    int32_t *hist; /* prompt + generated tokens (for the repetition penalty) */
     int n_hist;
     char tail[TAIL_CAP]; /* the last bytes of the generated text (stop strings) */
     int n_tail;
+    int follower_pending; /* admitted as a follower, its prompt not in the cache yet */
 } slot_state;
 
 /* Appends the new token's bytes to the tail and returns the index of a stop string that
@@ -70,15 +77,15 @@ static int check_stop_strings(const tr_gen_params *p, slot_state *ss, int32_t pr
     return -1;
 }
 
-static int validate(const tr_infer *ctx, const tr_gen_request *reqs, int n,
-                    const tr_gen_params *p, tr_err *err) {
+static int validate(const tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_params *p,
+                    tr_err *err) {
     if (n < 0) return tr_fail(err, "generate: negative number of requests %d", n);
     if (p->max_new_tokens <= 0)
         return tr_fail(err, "generate: max_new_tokens must be positive, got %d", p->max_new_tokens);
     if (p->n_stop_tokens < 0 || p->n_stop_tokens > TR_GEN_MAX_STOP || p->n_stop_strings < 0 ||
         p->n_stop_strings > TR_GEN_MAX_STOP)
-        return tr_fail(err, "generate: at most %d stop tokens and %d stop strings",
-                       TR_GEN_MAX_STOP, TR_GEN_MAX_STOP);
+        return tr_fail(err, "generate: at most %d stop tokens and %d stop strings", TR_GEN_MAX_STOP,
+                       TR_GEN_MAX_STOP);
     if (p->n_stop_strings > 0 && !p->token_text)
         return tr_fail(err, "generate: stop strings need a token_text function (a tokenizer)");
     for (int k = 0; k < p->n_stop_strings; k++) {
@@ -114,6 +121,7 @@ int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_p
     int *live = NULL, *runs_slot = NULL, *runs_len = NULL;
     const int32_t **runs_tok = NULL;
     int32_t *feed = NULL;
+    int *follow_slot = NULL, *follow_leader = NULL;
     logits = tr_calloc((size_t)S * V, sizeof(float), err);
     ss = tr_calloc((size_t)S, sizeof *ss, err);
     live = tr_calloc((size_t)S, sizeof(int), err);
@@ -121,7 +129,10 @@ int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_p
     runs_len = tr_calloc((size_t)S, sizeof(int), err);
     runs_tok = tr_calloc((size_t)S, sizeof *runs_tok, err);
     feed = tr_calloc((size_t)S, sizeof(int32_t), err);
-    if (!logits || !ss || !live || !runs_slot || !runs_len || !runs_tok || !feed) {
+    follow_slot = tr_calloc((size_t)S, sizeof(int), err);
+    follow_leader = tr_calloc((size_t)S, sizeof(int), err);
+    if (!logits || !ss || !live || !runs_slot || !runs_len || !runs_tok || !feed || !follow_slot ||
+        !follow_leader) {
         rc = -1;
         goto done;
     }
@@ -146,28 +157,47 @@ int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_p
 
     int next = 0, n_live = 0;
     while (next < n || n_live > 0) {
-        /* 1. admit waiting requests into free slots: one batched prefill */
-        int n_new = 0;
+        /* 1. admit waiting requests into free slots. A request whose prompt another
+         * occupied slot already holds (or is about to: GRPO's G samples of one prompt, eval's
+         * k samples) is a follower: it copies that slot's first P-1 cache positions and
+         * feeds only its last prompt token. The cache rows are computed row by row, so the
+         * copy is bitwise what its own prefill would write. */
+        int n_new = 0, n_follow = 0;
         while (next < n) {
             int s = tr_infer_acquire(ctx);
             if (s < 0) break;
+            const tr_gen_request *rq = &reqs[next];
+            int leader = -1;
+            for (int x = 0; x < S && rq->prompt_len > 1 && leader < 0; x++) {
+                const tr_gen_request *o = ss[x].seq >= 0 ? &reqs[ss[x].seq] : NULL;
+                if (x != s && o && !ss[x].follower_pending && o->prompt_len == rq->prompt_len &&
+                    (o->prompt == rq->prompt ||
+                     memcmp(o->prompt, rq->prompt, sizeof(int32_t) * rq->prompt_len) == 0))
+                    leader = x;
+            }
             ss[s].seq = next;
-            memcpy(ss[s].hist, reqs[next].prompt, (size_t)reqs[next].prompt_len * sizeof(int32_t));
-            ss[s].n_hist = reqs[next].prompt_len;
+            memcpy(ss[s].hist, rq->prompt, (size_t)rq->prompt_len * sizeof(int32_t));
+            ss[s].n_hist = rq->prompt_len;
             ss[s].n_tail = 0;
-            runs_slot[n_new] = s;
-            runs_tok[n_new] = reqs[next].prompt;
-            runs_len[n_new] = reqs[next].prompt_len;
-            n_new++;
+            ss[s].follower_pending = leader >= 0;
+            if (leader >= 0) {
+                follow_slot[n_follow] = s;
+                follow_leader[n_follow++] = leader;
+            } else {
+                runs_slot[n_new] = s;
+                runs_tok[n_new] = rq->prompt;
+                runs_len[n_new] = rq->prompt_len;
+                n_new++;
+            }
             next++;
         }
-        if (n_new == 0 && n_live == 0) {
+        if (n_new == 0 && n_follow == 0 && n_live == 0) {
             rc = tr_fail(err, "generate: no free slot in the inference context (release them "
                               "before calling)");
             goto done;
         }
         /* 2. one forward: the new prompts (their last logits) and one decode step for the
-         * sequences already running, in one batch */
+         * sequences already running, in one batch; then the followers' last prompt tokens */
         for (int i = 0; i < n_live; i++) {
             const slot_state *st = &ss[live[i]];
             feed[i] = st->hist[st->n_hist - 1];
@@ -176,9 +206,31 @@ int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_p
             runs_len[n_new + i] = 1;
         }
         int n_all = n_new + n_live;
-        if (tr_infer_forward(ctx, n_all, runs_slot, runs_tok, runs_len, 0, logits, err) != 0) {
+        if (n_all > 0 &&
+            tr_infer_forward(ctx, n_all, runs_slot, runs_tok, runs_len, 0, logits, err) != 0) {
             rc = -1;
             goto done;
+        }
+        if (n_follow > 0) {
+            for (int i = 0; i < n_follow; i++) {
+                slot_state *st = &ss[follow_slot[i]];
+                const tr_gen_request *rq = &reqs[st->seq];
+                if (tr_infer_copy(ctx, follow_slot[i], follow_leader[i], rq->prompt_len - 1, err) !=
+                    0) {
+                    rc = -1;
+                    goto done;
+                }
+                st->follower_pending = 0;
+                runs_slot[n_all + i] = follow_slot[i];
+                runs_tok[n_all + i] = rq->prompt + rq->prompt_len - 1;
+                runs_len[n_all + i] = 1;
+            }
+            if (tr_infer_forward(ctx, n_follow, runs_slot + n_all, runs_tok + n_all,
+                                 runs_len + n_all, 0, logits + (size_t)n_all * V, err) != 0) {
+                rc = -1;
+                goto done;
+            }
+            n_all += n_follow;
         }
         n_live = 0;
         /* 3. sample a token for every row; stop or keep each sequence */
@@ -242,6 +294,8 @@ done:
     free(runs_len);
     free(runs_tok);
     free(feed);
+    free(follow_slot);
+    free(follow_leader);
     tr_sampler_free(&smp);
     return rc;
 }

@@ -44,15 +44,19 @@ int tr_sampler_add(tr_sampler *s, tr_sampler_stage st, tr_err *err) {
     switch (st.kind) {
     case TR_STAGE_REPETITION:
         if (!(st.value > 0.0f) || st.k < 0)
-            return tr_fail(err, "sampler: repetition penalty must be > 0 (got %g) and its "
-                                "window >= 0 (got %d)", (double)st.value, st.k);
+            return tr_fail(err,
+                           "sampler: repetition penalty must be > 0 (got %g) and its "
+                           "window >= 0 (got %d)",
+                           (double)st.value, st.k);
         if (s->n_stages != 0)
             return tr_fail(err, "sampler: the repetition penalty must be the first stage");
         break;
     case TR_STAGE_TEMPERATURE:
         if (!(st.value > 0.0f) || isinf(st.value))
-            return tr_fail(err, "sampler: temperature stage needs T > 0 (got %g; T = 0 is the "
-                                "greedy stage)", (double)st.value);
+            return tr_fail(err,
+                           "sampler: temperature stage needs T > 0 (got %g; T = 0 is the "
+                           "greedy stage)",
+                           (double)st.value);
         break;
     case TR_STAGE_TOP_K:
         if (st.k <= 0) return tr_fail(err, "sampler: top-k needs k >= 1, got %d", st.k);
@@ -83,19 +87,22 @@ int tr_sampler_init(tr_sampler *s, int vocab, const tr_sampler_params *p, tr_err
     if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
         return tr_fail(err, "sampler: min-p must be in [0, 1], got %g", (double)p->min_p);
     if (!(p->repetition_penalty > 0.0f) || p->repetition_window < 0)
-        return tr_fail(err, "sampler: repetition penalty must be > 0 (got %g), window >= 0 (got "
-                            "%d)", (double)p->repetition_penalty, p->repetition_window);
+        return tr_fail(err,
+                       "sampler: repetition penalty must be > 0 (got %g), window >= 0 (got "
+                       "%d)",
+                       (double)p->repetition_penalty, p->repetition_window);
     if (tr_sampler_init_empty(s, vocab, err) != 0) return -1;
     int rc = 0;
     if (p->repetition_penalty != 1.0f)
-        rc |= tr_sampler_add(s, (tr_sampler_stage){TR_STAGE_REPETITION, p->repetition_penalty,
-                                                   p->repetition_window}, err);
+        rc |= tr_sampler_add(
+            s, (tr_sampler_stage){TR_STAGE_REPETITION, p->repetition_penalty, p->repetition_window},
+            err);
     if (p->temperature == 0.0f) {
         rc |= tr_sampler_add(s, (tr_sampler_stage){TR_STAGE_GREEDY, 0, 0}, err);
     } else {
         if (p->temperature != 1.0f)
-            rc |= tr_sampler_add(s, (tr_sampler_stage){TR_STAGE_TEMPERATURE, p->temperature, 0},
-                                 err);
+            rc |=
+                tr_sampler_add(s, (tr_sampler_stage){TR_STAGE_TEMPERATURE, p->temperature, 0}, err);
         if (p->top_k > 0)
             rc |= tr_sampler_add(s, (tr_sampler_stage){TR_STAGE_TOP_K, 0, p->top_k}, err);
         if (p->top_p < 1.0f)
@@ -135,8 +142,10 @@ static void select_top(tr_candidate *c, int n, int k) {
         /* median of three as pivot */
         int mid = lo + (hi - lo) / 2;
         tr_candidate a = c[lo], b = c[mid], d = c[hi], piv;
-        if (before(&a, &b)) piv = before(&b, &d) ? b : (before(&a, &d) ? d : a);
-        else piv = before(&a, &d) ? a : (before(&b, &d) ? d : b);
+        if (before(&a, &b))
+            piv = before(&b, &d) ? b : (before(&a, &d) ? d : a);
+        else
+            piv = before(&a, &d) ? a : (before(&b, &d) ? d : b);
         int i = lo, j = hi;
         while (i <= j) {
             while (before(&c[i], &piv)) i++;
@@ -150,9 +159,12 @@ static void select_top(tr_candidate *c, int n, int k) {
             }
         }
         /* [lo, j] precede-or-equal the pivot, [i, hi] follow-or-equal it */
-        if (k - 1 <= j) hi = j;
-        else if (k - 1 >= i) lo = i;
-        else break;
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            break;
     }
 }
 
@@ -185,8 +197,8 @@ float tr_logprob(const float *logits, int V, int32_t token) {
 
 /* ---- sampling -------------------------------------------------------------------------- */
 
-int32_t tr_sampler_sample(tr_sampler *s, const float *logits, const int32_t *history,
-                          int n_history, tr_rng *rng, tr_sample_info *info) {
+int32_t tr_sampler_sample(tr_sampler *s, const float *logits, const int32_t *history, int n_history,
+                          tr_rng *rng, tr_sample_info *info) {
     const int V = s->vocab;
     tr_candidate *c = s->cand;
     double *pr = s->probs, mx;

@@ -18,8 +18,12 @@
  * the chunking or on the thread count. */
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tinyr1/gen.h"
 #include "tinyr1/ops.h"
@@ -31,14 +35,45 @@
 #define TR_INFER_AVX2 0
 #endif
 
+/* A barrier for the threads of one parallel region: spins briefly, then yields the core
+ * (an OpenMP barrier spins much longer, which wastes the core a descheduled partner needs
+ * when the machine is shared). Sense-reversing; sequentially consistent atomics order the
+ * phases' writes. */
+typedef struct {
+    _Alignas(64) atomic_int count;
+    _Alignas(64) atomic_int sense;
+    int n;
+} spin_barrier;
+
+static void barrier_wait(spin_barrier *b, int *local_sense) {
+    int s = !*local_sense;
+    *local_sense = s;
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) {
+        atomic_store(&b->count, 0);
+        atomic_store(&b->sense, s);
+        return;
+    }
+    for (int spins = 0; atomic_load(&b->sense) != s; spins++) {
+        if (spins < 200) {
+#if TR_INFER_AVX2
+            _mm_pause();
+#endif
+        } else {
+            sched_yield();
+        }
+    }
+}
+
 struct tr_infer {
+    spin_barrier bar;
+    atomic_int *att_next; /* [L] next attention item of each layer */
     const tr_model *m;
     tr_config cfg;
     int max_slots, max_seq, max_rows, max_threads;
-    int *len;      /* [max_slots] positions held */
-    uint8_t *used; /* [max_slots] acquired */
-    uint8_t *mark; /* [max_slots] scratch: slot seen in this call */
-    float *kc, *vc; /* [L, max_slots, KVH, max_seq, HD] */
+    int *len;                   /* [max_slots] positions held */
+    uint8_t *used;              /* [max_slots] acquired */
+    uint8_t *mark;              /* [max_slots] scratch: slot seen in this call */
+    float *kc, *vc;             /* [L, max_slots, KVH, max_seq, HD] */
     float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
     /* per chunk */
     int32_t *row_tok;
@@ -48,105 +83,124 @@ struct tr_infer {
     float *att; /* [max_rows, QD] */
     float *act; /* [max_rows, H] */
     /* per thread */
-    float *xn;   /* [T, max_rows, D] normalised rows */
-    float *rstd; /* [T, max_rows] */
-    float *gu;   /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
-    float *actl; /* [T, max_rows, hchunk] */
+    float *xn;     /* [T, max_rows, D] normalised rows */
+    float *rstd;   /* [T, max_rows] */
+    float *gu;     /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
+    float *actl;   /* [T, max_rows, hchunk] */
     float *scores; /* [T, G, max_seq] */
     int hchunk;
+    int adaptive;         /* 1: one thread while the machine is oversubscribed */
+    int busy;             /* the last load check found it oversubscribed */
+    double load_checked;  /* tr_now() of that check */
+    double matmul_params; /* floats of the weight matrices a row multiplies */
     size_t bytes;
 };
 
 /* ---- the matmul kernel --------------------------------------------------------------- */
 
 #if TR_INFER_AVX2
+/* The sum of the 8 lanes, in the order ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order
+ * in which hsum8x8 sums each of its vectors, so both give the same bits. */
 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
+    __m256 h = _mm256_hadd_ps(v, v);
+    h = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
 }
 
-/* The one way a dot product is finished: the 8 lanes summed in a fixed order, then the
+/* The horizontal sums of 8 vectors, as one vector (p[0]'s sum in lane 0, ...). */
+static inline __m256 hsum8x8(const __m256 *p) {
+    __m256 a = _mm256_hadd_ps(p[0], p[1]), b = _mm256_hadd_ps(p[2], p[3]);
+    __m256 c = _mm256_hadd_ps(p[4], p[5]), d = _mm256_hadd_ps(p[6], p[7]);
+    a = _mm256_hadd_ps(a, b);
+    c = _mm256_hadd_ps(c, d);
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
+}
+
+/* The one way a dot product is finished: the 8 lanes summed (hsum8's order, s), then the
  * columns past the last multiple of 8 added one by one. */
-static inline float finish(__m256 acc, const float *x, const float *w, int c, int C) {
-    float s = hsum8(acc);
+static inline float finish(float s, const float *x, const float *w, int c, int C) {
     for (; c < C; c++) s += x[c] * w[c];
     return s;
 }
 
 /* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C). */
-#define TILE(NAME, RB, OB)                                                                     \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
-                     int C, const float *bias, int accumulate) {                               \
-        __m256 acc[RB][OB];                                                                    \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                      \
-        int c = 0;                                                                             \
-        for (; c + 8 <= C; c += 8) {                                                           \
-            __m256 wv[OB];                                                                     \
-            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);      \
-            for (int i = 0; i < RB; i++) {                                                     \
-                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                 \
-                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]); \
-            }                                                                                  \
-        }                                                                                      \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) {                                                     \
-                float s = finish(acc[i][j], in + i * ldi, w + (int64_t)j * C, c, C);           \
-                if (bias) s += bias[j];                                                        \
-                float *o = out + i * ldo + j;                                                  \
-                *o = accumulate ? *o + s : s;                                                  \
-            }                                                                                  \
+#define TILE(NAME, RB, OB)                                                                         \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
+                     const float *bias, int accumulate) {                                          \
+        __m256 acc[RB][OB];                                                                        \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                          \
+        int c = 0;                                                                                 \
+        for (; c + 8 <= C; c += 8) {                                                               \
+            __m256 wv[OB];                                                                         \
+            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);          \
+            for (int i = 0; i < RB; i++) {                                                         \
+                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                     \
+                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
+            }                                                                                      \
+        }                                                                                          \
+        float sums[RB][OB];                                                                        \
+        if (RB * OB == 8) { /* eight lane sums at once, in hsum8's order */                        \
+            _mm256_storeu_ps(&sums[0][0], hsum8x8(&acc[0][0]));                                    \
+        } else {                                                                                   \
+            for (int i = 0; i < RB; i++)                                                           \
+                for (int j = 0; j < OB; j++) sums[i][j] = hsum8(acc[i][j]);                        \
+        }                                                                                          \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) {                                                         \
+                float s = finish(sums[i][j], in + i * ldi, w + (int64_t)j * C, c, C);              \
+                if (bias) s += bias[j];                                                            \
+                float *o = out + i * ldo + j;                                                      \
+                *o = accumulate ? *o + s : s;                                                      \
+            }                                                                                      \
     }
 #else
-#define TILE(NAME, RB, OB)                                                                     \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w,   \
-                     int C, const float *bias, int accumulate) {                               \
-        for (int i = 0; i < RB; i++)                                                           \
-            for (int j = 0; j < OB; j++) {                                                     \
-                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                       \
-                float s = 0.0f;                                                                \
-                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                 \
-                if (bias) s += bias[j];                                                        \
-                float *o = out + i * ldo + j;                                                  \
-                *o = accumulate ? *o + s : s;                                                  \
-            }                                                                                  \
+#define TILE(NAME, RB, OB)                                                                         \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
+                     const float *bias, int accumulate) {                                          \
+        for (int i = 0; i < RB; i++)                                                               \
+            for (int j = 0; j < OB; j++) {                                                         \
+                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                           \
+                float s = 0.0f;                                                                    \
+                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                     \
+                if (bias) s += bias[j];                                                            \
+                float *o = out + i * ldo + j;                                                      \
+                *o = accumulate ? *o + s : s;                                                      \
+            }                                                                                      \
     }
 #endif
 
 TILE(tile_4x2, 4, 2)
+TILE(tile_1x2, 1, 2)
 TILE(tile_1x8, 1, 8)
 TILE(tile_1x1, 1, 1)
 
 void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
                      const float *bias, int C, int n, int accumulate) {
-    int r = 0;
-    /* rows four at a time: each pair of weight rows is loaded once for four inputs */
-    for (; r + 4 <= R; r += 4) {
-        const float *x = in + r * ldi;
-        float *o = out + r * ldo;
-        int j = 0;
-        for (; j + 2 <= n; j += 2)
-            tile_4x2(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-        for (; j < n; j++)
-            for (int i = 0; i < 4; i++)
-                tile_1x1(o + i * ldo + j, ldo, x + i * ldi, ldi, w + (int64_t)j * C, C,
+    int j = 0;
+    if (R >= 4) {
+        /* two weight rows at a time against every input row (4 at a time): the weight rows
+         * stay in L1 while the inputs are reused from L1/L2, so each weight is read from
+         * memory once per call */
+        for (; j + 2 <= n; j += 2) {
+            const float *wj = w + (int64_t)j * C, *bj = bias ? bias + j : NULL;
+            int r = 0;
+            for (; r + 4 <= R; r += 4)
+                tile_4x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
+            for (; r < R; r++)
+                tile_1x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
+        }
+    } else {
+        /* matrix-vector (R = 1..3): eight weight rows per pass */
+        for (; j + 8 <= n; j += 8)
+            for (int r = 0; r < R; r++)
+                tile_1x8(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
                          bias ? bias + j : NULL, accumulate);
     }
-    /* the remaining rows (all of them at batch 1): eight weight rows per pass */
-    for (; r < R; r++) {
-        const float *x = in + r * ldi;
-        float *o = out + r * ldo;
-        int j = 0;
-        for (; j + 8 <= n; j += 8)
-            tile_1x8(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-        for (; j < n; j++)
-            tile_1x1(o + j, ldo, x, ldi, w + (int64_t)j * C, C, bias ? bias + j : NULL,
-                     accumulate);
-    }
+    for (; j < n; j++)
+        for (int r = 0; r < R; r++)
+            tile_1x1(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
+                     bias ? bias + j : NULL, accumulate);
 }
 
 /* ---- context ------------------------------------------------------------------------- */
@@ -166,6 +220,7 @@ static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
 
 void tr_infer_free(tr_infer *c) {
     if (!c) return;
+    free(c->att_next);
     free(c->len);
     free(c->used);
     free(c->mark);
@@ -211,11 +266,14 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->max_seq = max_seq;
     c->max_rows = max_slots > 64 ? max_slots : 64;
     c->max_threads = omp_get_max_threads();
+    c->adaptive = 1;
+    c->load_checked = -1e9;
     const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
-                 H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows,
-                 T = c->max_threads;
-    const size_t QD = NH * HD, S = QD + 2 * KVH * HD, G = NH / KVH;
+                 H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows, T = c->max_threads;
+    const size_t QD = NH * HD, S = QD + 2 * KVH * HD;
     c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
+    c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
+    c->att_next = tr_calloc((size_t)L, sizeof(atomic_int), err);
     c->len = tr_calloc(max_slots, sizeof(int), err);
     c->used = tr_calloc(max_slots, 1, err);
     c->mark = tr_calloc(max_slots, 1, err);
@@ -223,8 +281,8 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->row_slot = tr_calloc(Rm, sizeof(int), err);
     c->row_pos = tr_calloc(Rm, sizeof(int), err);
     c->out_row = tr_calloc(Rm, sizeof(int), err);
-    if (!c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot || !c->row_pos ||
-        !c->out_row)
+    if (!c->att_next || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
+        !c->row_pos || !c->out_row)
         goto fail;
     const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
     if (!(c->kc = falloc(c, cache, err)) || !(c->vc = falloc(c, cache, err))) goto fail;
@@ -237,7 +295,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
         !(c->xn = falloc(c, T * Rm * D, err)) || !(c->rstd = falloc(c, T * Rm, err)) ||
         !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
         !(c->actl = falloc(c, T * Rm * c->hchunk, err)) ||
-        !(c->scores = falloc(c, T * G * max_seq, err)))
+        !(c->scores = falloc(c, T * max_seq, err)))
         goto fail;
     *out = c;
     return 0;
@@ -246,10 +304,36 @@ fail:
     return tr_fail_context(err, "infer: %d slots x %d positions", max_slots, max_seq);
 }
 
-int tr_infer_max_slots(const tr_infer *c) { return c->max_slots; }
-int tr_infer_max_seq(const tr_infer *c) { return c->max_seq; }
-const tr_model *tr_infer_model(const tr_infer *c) { return c->m; }
-size_t tr_infer_bytes(const tr_infer *c) { return c->bytes; }
+int tr_infer_max_slots(const tr_infer *c) {
+    return c->max_slots;
+}
+void tr_infer_set_adaptive(tr_infer *c, int on) {
+    c->adaptive = on;
+}
+
+/* Oversubscribed: the 1-minute load average above the online CPUs + 0.5 (checked at most
+ * once a second; no /proc/loadavg: never). */
+static int machine_busy(tr_infer *c) {
+    double now = tr_now();
+    if (now - c->load_checked < 1.0) return c->busy;
+    c->load_checked = now;
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return c->busy = 0;
+    int ok = fscanf(f, "%lf", &load) == 1;
+    fclose(f);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return c->busy = ok && cpus > 0 && load > (double)cpus + 0.5;
+}
+int tr_infer_max_seq(const tr_infer *c) {
+    return c->max_seq;
+}
+const tr_model *tr_infer_model(const tr_infer *c) {
+    return c->m;
+}
+size_t tr_infer_bytes(const tr_infer *c) {
+    return c->bytes;
+}
 
 int tr_infer_acquire(tr_infer *c) {
     for (int s = 0; s < c->max_slots; s++)
@@ -275,8 +359,8 @@ int tr_infer_truncate(tr_infer *c, int slot, int n, tr_err *err) {
     if (slot < 0 || slot >= c->max_slots)
         return tr_fail(err, "infer: slot %d outside 0..%d", slot, c->max_slots - 1);
     if (n < 0 || n > c->len[slot])
-        return tr_fail(err, "infer: cannot truncate slot %d to %d positions (it holds %d)", slot,
-                       n, c->len[slot]);
+        return tr_fail(err, "infer: cannot truncate slot %d to %d positions (it holds %d)", slot, n,
+                       c->len[slot]);
     c->len[slot] = n;
     return 0;
 }
@@ -304,52 +388,142 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 
 /* ---- attention over the cache ------------------------------------------------------ */
 
-static inline float dot(const float *a, const float *b, int n) {
+/* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
+static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
+    int t = 0;
 #if TR_INFER_AVX2
-    if (n % 8 == 0) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int i = 0; i < n; i += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-        return hsum8(acc);
+    if (HD % 8 == 0) {
+        const __m256 vs = _mm256_set1_ps(scale);
+        for (; t + 8 <= n; t += 8) {
+            __m256 p[8];
+            for (int u = 0; u < 8; u++) {
+                const float *k = K + (size_t)(t + u) * HD;
+                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
+                for (int i = 8; i < HD; i += 8)
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+                p[u] = acc;
+            }
+            _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
+        }
+        for (; t < n; t++) {
+            const float *k = K + (size_t)t * HD;
+            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
+            for (int i = 8; i < HD; i += 8)
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
+            sc[t] = hsum8(acc) * scale;
+        }
+        return;
     }
 #endif
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+    for (; t < n; t++) {
+        const float *k = K + (size_t)t * HD;
+        float s = 0.0f;
+        for (int i = 0; i < HD; i++) s += q[i] * k[i];
+        sc[t] = s * scale;
+    }
 }
 
-/* The G query heads of kv-head g for one row at position pos: softmax(q K^T / sqrt(HD)) V
- * over cache positions 0..pos. sc: [G, max_seq] scratch. */
-static void attend(const tr_infer *c, int layer, int slot, int pos, int g, const float *qrow,
+#if TR_INFER_AVX2
+/* acc[0..NV) += sum_t p[t] V[t][c0 + 8i ..] for NV vectors of one 32-column block. */
+#define WSUM(NV)                                                                                   \
+    do {                                                                                           \
+        __m256 acc[NV];                                                                            \
+        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                                 \
+        for (int t = 0; t < n; t++) {                                                              \
+            const float *v = V + (size_t)t * HD + c0;                                              \
+            __m256 pt = _mm256_broadcast_ss(p + t);                                                \
+            for (int i = 0; i < NV; i++)                                                           \
+                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);                  \
+        }                                                                                          \
+        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                     \
+    } while (0)
+#endif
+
+/* o[HD] = sum_t p[t] V[t] for t < n. */
+static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
+#if TR_INFER_AVX2
+    if (HD % 8 == 0) {
+        for (int c0 = 0; c0 < HD; c0 += 32) {
+            switch ((HD - c0) / 8) {
+            case 1:
+                WSUM(1);
+                break;
+            case 2:
+                WSUM(2);
+                break;
+            case 3:
+                WSUM(3);
+                break;
+            default:
+                WSUM(4);
+                break;
+            }
+        }
+        return;
+    }
+#endif
+    memset(o, 0, (size_t)HD * sizeof(float));
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
+}
+
+#if TR_INFER_AVX2
+/* exp(x) for x in [-87, 0] (softmax after the max is subtracted; smaller x give e^-87, which
+ * is negligible next to the max's 1): Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
+ * then e^r by a degree-6 polynomial (the Cephes expf coefficients), times 2^k. Relative
+ * error about 2e-7. */
+static inline __m256 exp_ps(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    __m256 k = _mm256_floor_ps(
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+#endif
+
+/* In place: sc[t] = softmax(sc[0..n))[t]. */
+static void softmax_inplace(float *sc, int n) {
+    float mx = sc[0], sum = 0.0f;
+    for (int t = 1; t < n; t++) mx = sc[t] > mx ? sc[t] : mx;
+    int t = 0;
+#if TR_INFER_AVX2
+    __m256 vm = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
+    for (; t + 8 <= n; t += 8) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vm));
+        _mm256_storeu_ps(sc + t, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    sum = hsum8(vs);
+#endif
+    for (; t < n; t++) {
+        sc[t] = expf(sc[t] - mx);
+        sum += sc[t];
+    }
+    float inv = 1.0f / sum;
+    for (t = 0; t < n; t++) sc[t] *= inv;
+}
+
+/* Query head h of one row at position pos: softmax(q K^T / sqrt(HD)) V over the cache
+ * positions 0..pos of its kv-head h / G. sc: [max_seq] scratch. */
+static void attend(const tr_infer *c, int layer, int slot, int pos, int h, const float *qrow,
                    float *orow, float *sc) {
     const int HD = c->cfg.head_dim, G = c->cfg.n_heads / c->cfg.n_kv_heads, n = pos + 1;
     const float scale = 1.0f / sqrtf((float)HD);
-    const float *K = c->kc + cache_index(c, layer, slot, g);
-    const float *Vv = c->vc + cache_index(c, layer, slot, g);
-    const float *q = qrow + (size_t)g * G * HD;
-    float *o = orow + (size_t)g * G * HD;
-    for (int t = 0; t < n; t++) {
-        const float *k = K + (size_t)t * HD;
-        for (int j = 0; j < G; j++) sc[(size_t)j * c->max_seq + t] = dot(q + j * HD, k, HD) * scale;
-    }
-    for (int j = 0; j < G; j++) {
-        float *row = sc + (size_t)j * c->max_seq, mx = row[0], sum = 0.0f;
-        for (int t = 1; t < n; t++) mx = row[t] > mx ? row[t] : mx;
-        for (int t = 0; t < n; t++) {
-            row[t] = expf(row[t] - mx);
-            sum += row[t];
-        }
-        float inv = 1.0f / sum;
-        for (int t = 0; t < n; t++) row[t] *= inv;
-    }
-    memset(o, 0, (size_t)G * HD * sizeof(float));
-    for (int t = 0; t < n; t++) {
-        const float *v = Vv + (size_t)t * HD;
-        for (int j = 0; j < G; j++) {
-            float p = sc[(size_t)j * c->max_seq + t], *oj = o + j * HD;
-            for (int i = 0; i < HD; i++) oj[i] += p * v[i];
-        }
-    }
+    const float *K = c->kc + cache_index(c, layer, slot, h / G);
+    const float *Vv = c->vc + cache_index(c, layer, slot, h / G);
+    scores(sc, qrow + (size_t)h * HD, K, n, HD, scale);
+    softmax_inplace(sc, n);
+    weighted_sum(orow + (size_t)h * HD, sc, Vv, n, HD);
 }
 
 /* ---- one chunk of rows --------------------------------------------------------------- */
@@ -363,71 +537,95 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
               H = cfg->hidden_dim, V = cfg->vocab, L = cfg->n_layers;
     const int QD = NH * HD, KVD = KVH * HD, S = QD + 2 * KVD;
     const float eps = cfg->norm_eps;
+    /* Threads: as many as set (tr_set_threads). Adaptive (the default): at least ~1 MFLOP
+     * of matmul work each (below that the barriers between phases cost more than the extra
+     * core saves), and one thread on an oversubscribed machine (a descheduled thread stalls
+     * every barrier until it runs again). */
     int nt = tr_get_threads();
-    if (nt < 1) nt = 1;
     if (nt > c->max_threads) nt = c->max_threads;
+    if (c->adaptive) {
+        double work = 2.0 * R * c->matmul_params;
+        if (nt > work / 1e6) nt = (int)(work / 1e6);
+        if (nt > 1 && machine_busy(c)) nt = 1;
+    }
+    if (nt < 1) nt = 1;
+    for (int l = 0; l < L; l++) atomic_store(&c->att_next[l], 0);
+    c->bar.count = 0;
+    c->bar.sense = 0;
+    c->bar.n = nt;
+    const int NHT = NH + 2 * KVH; /* heads of the fused q|k|v row */
 
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        /* the shared kernels called below have their own `omp parallel for`: make those
+         * nested regions single-threaded (this ICV is private to this implicit task) */
+        omp_set_num_threads(1);
         float *xn = c->xn + (size_t)t * c->max_rows * D;
         float *rstd = c->rstd + (size_t)t * c->max_rows;
         float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
         float *actl = c->actl + (size_t)t * c->max_rows * c->hchunk;
-        float *sc = c->scores + (size_t)t * (NH / KVH) * c->max_seq;
-        int a, b, r0, r1;
+        float *sc = c->scores + (size_t)t * c->max_seq;
+        int a, b, r0, r1, sense = 0;
+        if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
 
         split(R, T, t, 1, &r0, &r1);
         if (r1 > r0)
-            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0,
-                                 D);
-#pragma omp barrier
+            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0, D);
+        barrier_wait(&c->bar, &sense);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
-            /* q|k|v = norm(x) Wqkv^T (+ b): this thread's columns of S */
+            /* q|k|v = norm(x) Wqkv^T (+ b) for this thread's heads [a, b) of the fused row,
+             * then RoPE on its q and k heads and its k and v heads into the cache */
             tr_rmsnorm_forward(xn, rstd, c->x, w->attn_norm, R, D, eps);
-            split(S, T, t, 8, &a, &b);
-            if (b > a)
-                tr_infer_matmul(c->qkv + a, S, xn, D, R, w->wq + (size_t)a * D,
-                                w->bq ? w->bq + a : NULL, D, b - a, 0);
-#pragma omp barrier
-            /* RoPE on q and k; k and v into the cache. Consecutive rows of one slot at
-             * consecutive positions (a prompt) take one call. */
-            for (int r = r0; r < r1;) {
-                int e = r + 1;
-                while (e < r1 && c->row_slot[e] == c->row_slot[r] &&
-                       c->row_pos[e] == c->row_pos[e - 1] + 1)
-                    e++;
-                float *q = c->qkv + (size_t)r * S;
-                tr_rope_forward(q, c->rope_cos, c->rope_sin, 1, e - r, NH, HD, S, c->row_pos[r]);
-                tr_rope_forward(q + QD, c->rope_cos, c->rope_sin, 1, e - r, KVH, HD, S,
-                                c->row_pos[r]);
-                for (int i = r; i < e; i++) {
-                    const float *row = c->qkv + (size_t)i * S;
-                    for (int g = 0; g < KVH; g++) {
-                        size_t at = cache_index(c, l, c->row_slot[i], g) +
-                                    (size_t)c->row_pos[i] * HD;
-                        memcpy(c->kc + at, row + QD + g * HD, (size_t)HD * sizeof(float));
-                        memcpy(c->vc + at, row + QD + KVD + g * HD, (size_t)HD * sizeof(float));
+            split(NHT, T, t, 1, &a, &b);
+            if (b > a) {
+                tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
+                                w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
+                int q0 = a, q1 = b < NH ? b : NH;                           /* query heads */
+                int k0 = a > NH ? a : NH, k1 = b < NH + KVH ? b : NH + KVH; /* key heads */
+                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;               /* value heads */
+                /* consecutive rows of one slot at consecutive positions take one call */
+                for (int r = 0; r < R;) {
+                    int e = r + 1;
+                    while (e < R && c->row_slot[e] == c->row_slot[r] &&
+                           c->row_pos[e] == c->row_pos[e - 1] + 1)
+                        e++;
+                    float *row = c->qkv + (size_t)r * S;
+                    if (q1 > q0)
+                        tr_rope_forward(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
+                                        q1 - q0, HD, S, c->row_pos[r]);
+                    if (k1 > k0)
+                        tr_rope_forward(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
+                                        k1 - k0, HD, S, c->row_pos[r]);
+                    for (int i = r; i < e; i++) {
+                        const float *ri = c->qkv + (size_t)i * S;
+                        size_t pos = (size_t)c->row_pos[i] * HD;
+                        for (int h = k0; h < k1; h++)
+                            memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
+                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+                        for (int h = v0; h < v1; h++)
+                            memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
+                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
                     }
+                    r = e;
                 }
-                r = e;
             }
-#pragma omp barrier
-            /* attention: one item per (row, kv-head) */
-            split(R * KVH, T, t, 1, &a, &b);
-            for (int it = a; it < b; it++) {
-                int r = it / KVH, g = it % KVH;
-                attend(c, l, c->row_slot[r], c->row_pos[r], g, c->qkv + (size_t)r * S,
+            barrier_wait(&c->bar, &sense);
+            /* attention: one item per (row, query head); their costs grow with the position,
+             * so they are handed out one by one */
+            for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
+                int r = it / NH, h = it % NH;
+                attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
                        c->att + (size_t)r * QD, sc);
             }
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD,
-                                b - a, 1);
-#pragma omp barrier
+                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD, b - a,
+                                1);
+            barrier_wait(&c->bar, &sense);
             /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
             tr_rmsnorm_forward(xn, rstd, c->x, w->mlp_norm, R, D, eps);
             split(H, T, t, 8, &a, &b);
@@ -440,13 +638,13 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                     memcpy(c->act + (size_t)r * H + a, actl + (size_t)r * n,
                            (size_t)n * sizeof(float));
             }
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
             /* x += act Wdown^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
                 tr_infer_matmul(c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H,
                                 b - a, 1);
-#pragma omp barrier
+            barrier_wait(&c->bar, &sense);
         }
         if (logits && n_out > 0) {
             /* final norm of the wanted rows (private copies), then this thread's vocab slice */
@@ -461,8 +659,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                                        eps);
             split(V, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D,
-                                NULL, D, b - a, 0);
+                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D, NULL,
+                                D, b - a, 0);
         }
     }
 }
@@ -487,15 +685,15 @@ int tr_infer_forward(tr_infer *c, int n_runs, const int *slots, const int32_t *c
             break;
         }
         if ((int64_t)c->len[s] + n_tokens[i] > c->max_seq) {
-            rc = tr_fail(err,
-                         "infer: run %d: slot %d holds %d positions, %d more exceed max_seq %d",
-                         i, s, c->len[s], n_tokens[i], c->max_seq);
+            rc =
+                tr_fail(err, "infer: run %d: slot %d holds %d positions, %d more exceed max_seq %d",
+                        i, s, c->len[s], n_tokens[i], c->max_seq);
             break;
         }
         for (int j = 0; j < n_tokens[i]; j++)
             if (tokens[i][j] < 0 || tokens[i][j] >= c->cfg.vocab) {
-                rc = tr_fail(err, "infer: run %d: token %d at %d outside 0..%d", i, tokens[i][j],
-                             j, c->cfg.vocab - 1);
+                rc = tr_fail(err, "infer: run %d: token %d at %d outside 0..%d", i, tokens[i][j], j,
+                             c->cfg.vocab - 1);
                 break;
             }
         if (rc) break;

@@ -82,6 +82,7 @@ void tr_tokenizer_free(tr_tokenizer *tok) {
     free(tok->attr);
     free(tok->byteval);
     free(tok->map.slot);
+    free(tok->map.tag);
     free(tok->merges.key);
     free(tok->merges.rank);
     free(tok->merges.result);
@@ -138,24 +139,28 @@ static const char *piece_of(const tr_tokenizer *tok, int32_t id) { return tok->a
 
 int32_t tok_find(const tr_tokenizer *tok, const char *bytes, size_t len) {
     if (!tok->map.slot) return -1;
-    uint64_t i = hash_bytes(bytes, len) & tok->map.mask;
+    uint64_t h = hash_bytes(bytes, len), i = h & tok->map.mask;
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         int32_t id = tok->map.slot[i];
         if (id < 0) return -1;
-        if (tok->len[id] == len && memcmp(piece_of(tok, id), bytes, len) == 0) return id;
+        if (tok->map.tag[i] == tag && tok->len[id] == len && memcmp(piece_of(tok, id), bytes, len) == 0)
+            return id;
         i = (i + 1) & tok->map.mask;
     }
 }
 
 static int map_put(tok_strmap *m, const tr_tokenizer *tok, int32_t id) {
-    uint64_t i = hash_bytes(piece_of(tok, id), tok->len[id]) & m->mask;
+    uint64_t h = hash_bytes(piece_of(tok, id), tok->len[id]), i = h & m->mask;
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         int32_t other = m->slot[i];
         if (other < 0) {
             m->slot[i] = id;
+            m->tag[i] = tag;
             return 1;
         }
-        if (tok->len[other] == tok->len[id] &&
+        if (m->tag[i] == tag && tok->len[other] == tok->len[id] &&
             memcmp(piece_of(tok, other), piece_of(tok, id), tok->len[id]) == 0)
             return 0; /* first id wins */
         i = (i + 1) & m->mask;
@@ -166,12 +171,17 @@ static int map_resize(tr_tokenizer *tok, uint64_t want, tr_err *err) {
     uint64_t cap = 1024;
     while (cap < want * 2) cap *= 2;
     int32_t *slot = malloc(cap * sizeof *slot);
-    if (!slot) return tr_fail(err, "out of memory for a vocabulary map of %llu slots",
-                              (unsigned long long)cap);
+    uint32_t *tag = malloc(cap * sizeof *tag);
+    if (!slot || !tag) {
+        free(slot);
+        free(tag);
+        return tr_fail(err, "out of memory for a vocabulary map of %llu slots", (unsigned long long)cap);
+    }
     memset(slot, 0xff, cap * sizeof *slot);
-    tok_strmap m = {slot, cap - 1};
+    tok_strmap m = {slot, tag, cap - 1};
     for (int32_t id = 0; id < tok->n_vocab; id++) map_put(&m, tok, id);
     free(tok->map.slot);
+    free(tok->map.tag);
     tok->map = m;
     return 0;
 }
@@ -510,12 +520,10 @@ void tok_byte_to_unicode(int cp_of_byte[256]) {
 static int byte_of_cp(int cp) {
     if ((cp >= '!' && cp <= '~') || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE && cp <= 0xFF))
         return cp;
-    if (cp < 256 || cp >= 256 + 68) return -1;
-    int n = 0;
-    for (int b = 0; b < 256; b++) {
-        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        if (!keep && 256 + n++ == cp) return b;
-    }
+    /* the 68 other bytes, in order: 0x00-0x20 -> U+0100.., 0x7F-0xA0 -> U+0121.., 0xAD -> U+0143 */
+    if (cp >= 256 && cp <= 256 + 32) return cp - 256;
+    if (cp >= 289 && cp <= 289 + 33) return 0x7F + (cp - 289);
+    if (cp == 323) return 0xAD;
     return -1;
 }
 

@@ -16,6 +16,7 @@ enum {
 /* Open-addressing hash set of token ids keyed by the tokens' bytes. */
 typedef struct tok_strmap {
     int32_t *slot; /* -1 = empty */
+    uint32_t *tag; /* high bits of the hash of the slot's token (skips most compares) */
     uint64_t mask;
 } tok_strmap;
 

@@ -95,9 +95,8 @@ static int load_tinyr1(tr_tokenizer **out, const char *data, size_t len, const c
         tr_fail(err, "%s: pattern: contains a NUL byte", name);
         goto fail;
     }
-    if ((kind == TR_TOK_SCORED) != (pretok == TR_PRETOK_NONE)) {
-        tr_fail(err, "%s: pretok: %u does not fit kind %u (scored tokenizers have no regex)",
-                name, pretok, kind);
+    if (kind == TR_TOK_SCORED && pretok != TR_PRETOK_NONE) {
+        tr_fail(err, "%s: pretok: got %u, expected 0 (scored tokenizers have no regex)", name, pretok);
         goto fail;
     }
     if (tok_set_pretok(tok, (tr_pretok)pretok, pretok == TR_PRETOK_CUSTOM ? pattern : NULL, err)) {
@@ -118,8 +117,8 @@ static int load_tinyr1(tr_tokenizer **out, const char *data, size_t len, const c
                     name, i, attr);
             goto fail;
         }
-        if (!isfinite(score)) {
-            tr_fail(err, "%s: token %u: score is not finite", name, i);
+        if (isnan(score)) { /* infinities are allowed, as in llama2.c files */
+            tr_fail(err, "%s: token %u: score is NaN", name, i);
             goto fail;
         }
         if (tok_append(tok, data + r.at, plen, score, 0, err) < 0) goto fail;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tinyr1/cost.h"
 #include "tinyr1/objectives.h"
 #include "tinyr1/train.h"
 
@@ -119,19 +120,56 @@ int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_
     return 0;
 }
 
-static int save(tr_trainer *t, const tr_loop_config *lc, const tr_train_state *st, tr_err *err) {
+static int save(tr_trainer *t, const tr_loop_config *lc, const tr_train_state *st,
+                tr_cost_meter *cost, tr_err *err) {
     if (t->dist.rank != 0) return 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.bin", lc->out_dir);
-    return tr_checkpoint_save(path, t->model, &t->opt, st, lc->meta_json, lc->tokenizer, err);
+    if (tr_checkpoint_save(path, t->model, &t->opt, st, lc->meta_json, lc->tokenizer, err) != 0)
+        return -1;
+    return tr_cost_meter_write(cost, lc->out_dir, err);
+}
+
+/* The run's cost meter: continued from OUT/cost.json when resuming, else fresh. The peak
+ * FLOP/s comes from tr_peak_get (cached probe, or TINYR1_PEAK_GFLOPS). */
+static void cost_start(tr_cost_meter *cost, const tr_trainer *t, const tr_loop_config *lc,
+                       const tr_train_state *st) {
+    tr_peak peak;
+    tr_err ignore;
+    int have_peak = tr_peak_get(&peak, 0, &ignore) == 0;
+    tr_cost_meter_init(cost, lc->stage, &t->model->cfg, have_peak ? &peak : NULL);
+    if (st->step > 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/cost.json", lc->out_dir);
+        tr_cost_meter old;
+        if (tr_cost_meter_read(&old, path, &ignore) == 0)
+            for (int ph = 0; ph < TR_PHASE_COUNT; ph++) cost->phase[ph] = old.phase[ph];
+    }
+}
+
+/* Rows [r*B/W, (r+1)*B/W) of a batch, as a view (no copy: rows are contiguous). */
+static tr_batch shard_view(const tr_batch *b, const tr_dist *d) {
+    int rows = b->B / d->world, r0 = d->rank * rows;
+    tr_batch v = {.B = rows, .T = b->T, .tokens = b->tokens + (size_t)r0 * b->T,
+                  .targets = b->targets + (size_t)r0 * b->T,
+                  .weights = b->weights + (size_t)r0 * b->T, .lengths = b->lengths + r0};
+    return v;
 }
 
 int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, void *next_ctx,
                   const tr_objective *obj, tr_train_state *st, tr_err *err) {
     const int rank0 = t->dist.rank == 0;
     int n_micro = lc->micro_batches > 0 ? lc->micro_batches : 1;
-    tr_batch *micro = tr_calloc((size_t)n_micro, sizeof *micro, err);
+    if (lc->B % t->dist.world != 0)
+        return tr_fail(err, "the batch (%d sequences) must be a multiple of the number of "
+                            "processes (%d)",
+                       lc->B, t->dist.world);
+    /* Every rank fills the same global micro-batches (the data sources know nothing of
+     * ranks) and trains on its own rows: the run is the same as one process's with the
+     * same global batch, and so is its resume. */
+    tr_batch *micro = tr_calloc((size_t)n_micro * 2, sizeof *micro, err);
     if (!micro) return -1;
+    tr_batch *local = micro + n_micro;
     int rc = -1;
     tr_metrics metrics = {0};
     for (int i = 0; i < n_micro; i++)
@@ -140,6 +178,8 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
     snprintf(path, sizeof path, "%s/metrics.jsonl", lc->out_dir);
     if (rank0 && tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0)
         goto done;
+    tr_cost_meter cost;
+    cost_start(&cost, t, lc, st);
     tr_progress bar;
     tr_progress_start(&bar, lc->stage, lc->steps, st->step);
     bar.quiet = lc->quiet || !rank0;
@@ -147,20 +187,28 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
     double tok_window = 0, sec_window = 0;
     while (st->step < lc->steps) {
         if (lc->stop && *lc->stop) {
-            if (save(t, lc, st, err) != 0) goto done;
+            if (save(t, lc, st, &cost, err) != 0) goto done;
             if (rank0) fprintf(stderr, "\n%s: interrupted; checkpoint saved at step %lld\n",
                                lc->stage, (long long)st->step);
             rc = 1;
             goto done;
         }
-        for (int i = 0; i < n_micro; i++)
+        for (int i = 0; i < n_micro; i++) {
             if (next(next_ctx, &micro[i], st, err) != 0) goto done;
+            local[i] = shard_view(&micro[i], &t->dist);
+        }
         tr_step_stats s;
-        if (tr_trainer_step(t, micro, n_micro, obj, &s, err) != 0) goto done;
+        if (tr_trainer_step(t, local, n_micro, obj, &s, err) != 0) goto done;
+        double step_flops = 0; /* useful FLOPs of the whole step, all ranks (docs/cost.md) */
+        for (int i = 0; i < n_micro; i++)
+            step_flops += tr_flops_train_step(&t->model->cfg, micro[i].B, micro[i].T);
+        double step_tokens = 0;
+        for (int i = 0; i < n_micro; i++) step_tokens += (double)micro[i].B * micro[i].T;
+        /* the step's time is each rank's; FLOPs are the job's: MFU is per machine x ranks */
+        tr_cost_add(&cost, TR_PHASE_TRAIN, s.seconds, step_tokens, step_flops / t->dist.world);
         st->step++;
         double tokens = 0; /* every input position is processed, weighted or not */
         for (int i = 0; i < n_micro; i++) tokens += (double)micro[i].B * micro[i].T;
-        tokens *= t->dist.world;
         st->tokens += tokens;
         st->elapsed += s.seconds;
         tok_window += tokens;
@@ -176,6 +224,8 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
             for (int k = 0; k < TR_MAX_PARTS && obj->part_names[k]; k++)
                 n += snprintf(line + n, sizeof line - (size_t)n, ",\"%s\":%.7g",
                               obj->part_names[k], s.parts[k]);
+            n += snprintf(line + n, sizeof line - (size_t)n, ",");
+            n += tr_cost_metrics_fragment(&cost, line + n, sizeof line - (size_t)n);
             snprintf(line + n, sizeof line - (size_t)n, "}");
             if (tr_metrics_write(&metrics, line, err) != 0) goto done;
             char fields[160];
@@ -185,10 +235,10 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
             if (st->step == lc->steps) tr_progress_finish(&bar, fields);
         }
         if (lc->checkpoint_every > 0 && st->step % lc->checkpoint_every == 0 &&
-            st->step < lc->steps && save(t, lc, st, err) != 0)
+            st->step < lc->steps && save(t, lc, st, &cost, err) != 0)
             goto done;
     }
-    if (save(t, lc, st, err) != 0) goto done;
+    if (save(t, lc, st, &cost, err) != 0) goto done;
     rc = 0;
 done:
     tr_metrics_close(&metrics);

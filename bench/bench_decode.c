@@ -1,0 +1,245 @@
+/* Decoding throughput: tinyr1's KV-cache decode against the PyTorch peer
+ * (bench/torch_decode.py, OMP_WAIT_POLICY=PASSIVE) on the same model, batch and threads,
+ * measured in the same run, and against what the machine allows. Prints per case
+ *   bench decode <name> batch=<b> tinyr1_tok_s=... torch_tok_s=... ratio=... limit_tok_s=...
+ * Both sides: a 1-token prompt (BOS), then greedy decoding of --tokens tokens per sequence;
+ * tok/s counts every sequence of the batch over the decode loop (prefill excluded).
+ *
+ * The limit: a decode step must read every weight matrix (the 7 per layer and the LM head;
+ * the embedding only one row per sequence) and the KV cache so far, and do
+ * tr_flops_decode_step FLOPs. limit time per step = max(bytes / bandwidth, FLOPs / peak),
+ * where the bandwidth is measured here by streaming reads of a buffer of the same size with
+ * the same threads (so a working set that fits in cache gets the cache's bandwidth, a larger
+ * one DRAM's) and the peak is the sgemm probe (tr_peak_get). The KV bytes and FLOPs are
+ * averaged over the context lengths the run goes through.
+ * Usage: bench_decode [--threads N] [--configs abs] [--tokens N] [--no-torch] */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tinyr1.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+typedef struct {
+    const char *name;
+    int dim, layers, heads, vocab, seq;
+    const char *llama2c; /* a .bin file instead of a random model */
+} bench_config;
+
+static const bench_config configs[] = {
+    {"a", 128, 4, 4, 512, 256, NULL},
+    {"b", 256, 6, 8, 4096, 256, NULL},
+    {"stories260K", 0, 0, 0, 0, 0, TR_SHARED_DATA "/models/stories260K/stories260K.bin"},
+};
+
+/* ---- streaming read bandwidth -------------------------------------------------------- */
+
+static float read_pass(const float *buf, size_t n, int threads) {
+    float total = 0.0f;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        size_t chunk = (n / T + 63) / 64 * 64, a = t * chunk, b = a + chunk < n ? a + chunk : n;
+        float s = 0.0f;
+#if defined(__AVX2__)
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        size_t i = a;
+        for (; i + 32 <= b; i += 32) {
+            s0 = _mm256_add_ps(s0, _mm256_loadu_ps(buf + i));
+            s1 = _mm256_add_ps(s1, _mm256_loadu_ps(buf + i + 8));
+            s2 = _mm256_add_ps(s2, _mm256_loadu_ps(buf + i + 16));
+            s3 = _mm256_add_ps(s3, _mm256_loadu_ps(buf + i + 24));
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+        for (int k = 0; k < 8; k++) s += lanes[k];
+        for (; i < b; i++) s += buf[i];
+#else
+        for (size_t i = a; i < b; i++) s += buf[i];
+#endif
+        total += s;
+    }
+    return total;
+}
+
+/* Best read bandwidth (bytes/s) over a few passes of a `bytes` buffer. */
+static double bandwidth(size_t bytes, int threads) {
+    size_t n = bytes / sizeof(float) + 64;
+    float *buf = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    volatile float sink = 0.0f;
+    double best = 0.0;
+    int passes = (int)(2e9 / (double)bytes);
+    passes = passes < 3 ? 3 : passes > 200 ? 200 : passes;
+    sink += read_pass(buf, n, threads); /* warm */
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = tr_now();
+        for (int p = 0; p < passes; p++) sink += read_pass(buf, n, threads);
+        double bw = (double)n * sizeof(float) * passes / (tr_now() - t0);
+        best = bw > best ? bw : best;
+    }
+    (void)sink;
+    free(buf);
+    return best;
+}
+
+/* ---- tinyr1 --------------------------------------------------------------------------- */
+
+static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
+    if (bc->llama2c) return tr_load_llama2c(m, bc->llama2c, err);
+    tr_config c = {.vocab = bc->vocab,
+                   .dim = bc->dim,
+                   .n_layers = bc->layers,
+                   .n_heads = bc->heads,
+                   .n_kv_heads = bc->heads,
+                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256),
+                   .max_seq = bc->seq,
+                   .rope_theta = 10000.0f,
+                   .norm_eps = 1e-5f};
+    if (tr_model_init(m, &c, err) != 0) return -1;
+    tr_model_init_random(m, 1, 0.02f);
+    return 0;
+}
+
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Greedy decoding of `tokens` per sequence after a BOS prompt; returns decode tok/s. */
+static double run_tinyr1(tr_model *m, int batch, int tokens, tr_err *err) {
+    const int V = m->cfg.vocab;
+    tr_infer *ctx;
+    if (tr_infer_init(&ctx, m, batch, tokens + 1 <= m->cfg.max_seq ? tokens + 1 : 0, err) != 0)
+        return -1;
+    tr_infer_set_adaptive(ctx, 0); /* exactly --threads, as the PyTorch peer gets */
+    int *slots = malloc(sizeof(int) * batch);
+    int32_t *tok = malloc(sizeof(int32_t) * batch);
+    float *logits = malloc(sizeof(float) * (size_t)batch * V);
+    double best = 0;
+    for (int rep = 0; rep < 2; rep++) { /* the first is a warm-up */
+        for (int i = 0; i < batch; i++) {
+            slots[i] = i;
+            tok[i] = 1;
+            tr_infer_truncate(ctx, i, 0, NULL);
+        }
+        tr_infer_decode(ctx, batch, slots, tok, logits, err); /* the prompt */
+        for (int i = 0; i < batch; i++) tok[i] = argmax(logits + (size_t)i * V, V);
+        double t0 = tr_now();
+        for (int step = 1; step < tokens; step++) {
+            if (tr_infer_decode(ctx, batch, slots, tok, logits, err) != 0) return -1;
+            for (int i = 0; i < batch; i++) tok[i] = argmax(logits + (size_t)i * V, V);
+        }
+        double tps = (double)batch * (tokens - 1) / (tr_now() - t0);
+        best = tps > best ? tps : best;
+    }
+    free(slots);
+    free(tok);
+    free(logits);
+    tr_infer_free(ctx);
+    return best;
+}
+
+static double run_torch(const bench_config *bc, int batch, int tokens, int threads) {
+    char cmd[2048];
+    if (bc->llama2c)
+        snprintf(cmd, sizeof cmd,
+                 "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d %s %s/torch_decode.py --llama2c %s "
+                 "--batch %d --new-tokens %d --threads %d",
+                 threads, TR_PYTHON, TR_BENCH_DIR, bc->llama2c, batch, tokens, threads);
+    else
+        snprintf(cmd, sizeof cmd,
+                 "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d %s %s/torch_decode.py --dim %d "
+                 "--layers %d --heads %d --vocab %d --seq %d --batch %d --new-tokens %d "
+                 "--threads %d",
+                 threads, TR_PYTHON, TR_BENCH_DIR, bc->dim, bc->layers, bc->heads, bc->vocab,
+                 bc->seq, batch, tokens, threads);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    char line[1024];
+    double tok_s = 0;
+    while (fgets(line, sizeof line, p)) {
+        const char *k = strstr(line, "\"tok_s\":");
+        if (k) tok_s = atof(k + 8);
+    }
+    if (pclose(p) != 0) fprintf(stderr, "bench: the PyTorch peer failed: %s\n", cmd);
+    return tok_s;
+}
+
+/* Bytes a decode step reads: the matmul weights (embedding excluded: one row per sequence)
+ * and the keys and values of `ctx` positions for each of `batch` sequences. */
+static double step_bytes(const tr_config *c, int batch, double ctx) {
+    double mm = tr_flops_params_matmul(c); /* L (D Q + 2 D KV + Q D + 3 D H) + V D floats */
+    double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * ctx * batch;
+    return 4.0 * (mm + kv);
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, use_torch = 1, tokens = 200;
+    const char *which = "abs";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--configs") && i + 1 < argc)
+            which = argv[++i];
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
+            tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch"))
+            use_torch = 0;
+        else {
+            fprintf(stderr, "usage: bench_decode [--threads N] [--configs abs] [--tokens N] "
+                            "[--no-torch]\n");
+            return 2;
+        }
+    }
+    if (threads < 1 || tokens < 2) return 2;
+    tr_set_threads(threads);
+    tr_err err;
+    tr_peak peak;
+    if (tr_peak_get(&peak, 0, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    printf("bench peak sgemm_gflops=%.1f threads=%d (%s)\n", peak.gflops, threads, peak.source);
+    const int batches[2] = {1, 16};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        const bench_config *bc = &configs[i];
+        if (!strchr(which, bc->name[0])) continue;
+        tr_model m;
+        if (make_model(bc, &m, &err) != 0) {
+            fprintf(stderr, "bench decode %s: %s\n", bc->name, err.msg);
+            continue;
+        }
+        int n_tok = tokens + 1 <= m.cfg.max_seq ? tokens : m.cfg.max_seq - 1;
+        for (int bi = 0; bi < 2; bi++) {
+            int B = batches[bi];
+            double ours = run_tinyr1(&m, B, n_tok, &err);
+            if (ours < 0) {
+                fprintf(stderr, "bench decode %s: %s\n", bc->name, err.msg);
+                continue;
+            }
+            double theirs = use_torch ? run_torch(bc, B, n_tok, threads) : 0;
+            /* average over the decode steps: the step at context c reads c+1 positions */
+            double ctx = 1.0 + n_tok / 2.0;
+            double bytes = step_bytes(&m.cfg, B, ctx);
+            double bw = bandwidth((size_t)bytes, threads);
+            double flops = tr_flops_decode_step(&m.cfg, B, (int64_t)ctx);
+            double t_bw = bytes / bw, t_fl = flops / (peak.gflops * 1e9);
+            double limit = B / (t_bw > t_fl ? t_bw : t_fl);
+            printf("bench decode %s batch=%d tinyr1_tok_s=%.0f torch_tok_s=%.0f ratio=%.2f "
+                   "limit_tok_s=%.0f (%.0f%% of limit; %.1f MB/step at %.1f GB/s, %.2f "
+                   "MFLOP/step)\n",
+                   bc->name, B, ours, theirs, theirs > 0 ? ours / theirs : 0, limit,
+                   100.0 * ours / limit, bytes / 1e6, bw / 1e9, flops / 1e6);
+            fflush(stdout);
+        }
+        tr_model_free(&m);
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# tinyr1 eval end to end (with llama2.c's stories260K, which cannot do arithmetic: the point
+# is the pipeline, not the scores): the JSON summary has every figure with an interval in
+# [0, 1], samples.jsonl has one line per sample with the verifier's verdict, the samples do
+# not depend on the batch (--slots) or the thread count, a real set is read from the shared
+# data, and bad input fails with a message.
+set -euo pipefail
+BIN="$1"
+DATA="$2"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+M=(--model "$DATA/models/stories260K/stories260K.bin" --tokenizer "$DATA/models/stories260K/tok512.bin")
+
+"$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots 5 --threads 2 --json \
+    --out "$TMP/a" --quiet > "$TMP/a.json"
+"$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots 1 --threads 1 \
+    --out "$TMP/b" --quiet > "$TMP/b.txt"
+cmp "$TMP/a/samples.jsonl" "$TMP/b/samples.jsonl" || fail "samples depend on --slots/--threads"
+grep -q "pass@1" "$TMP/b.txt" || fail "no table without --json"
+python3 - "$TMP/a.json" "$TMP/a/samples.jsonl" "$TMP/a/eval.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == {**json.load(open(sys.argv[3])), "seconds": d["seconds"]}, "eval.json differs"
+assert d["task"] == "add" and d["n_problems"] == 4 and d["k"] == 3, d
+assert d["temperature"] == 0.6 and abs(d["top_p"] - 0.95) < 1e-6, d
+for key in ["greedy", "pass@1", "pass@3", "maj@3", "well_formed"]:
+    c = d[key]
+    assert 0 <= c["lo"] <= c["value"] <= c["hi"] <= 1, (key, c)
+assert d["mean_length"]["value"] <= 24
+assert set(d["pass_at"]) == {"1", "2", "3"}
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert len(rows) == 4 * (1 + 3), len(rows)
+assert sum(r["kind"] == "greedy" for r in rows) == 4
+for r in rows:
+    assert r["gold"] and r["prompt"] and r["tokens"] <= 24
+    assert r["correct"] in (True, False) and r["well_formed"] in (True, False)
+    assert r["stop"] in ("max_tokens", "stop_token", "stop_string", "context")
+seeds = {r["seed"] for r in rows if r["kind"] == "sample"}
+assert len(seeds) == 12, "sample seeds are not distinct"
+PY
+
+# a real set from the shared data folder
+"$BIN" eval "${M[@]}" --task gsm8k --data "$DATA/gsm8k/test.jsonl" --n 2 --k 1 --no-greedy \
+    --max-tokens 8 --json --out "$TMP/g" --quiet > "$TMP/g.json"
+python3 - "$TMP/g.json" "$TMP/g/samples.jsonl" "$DATA/gsm8k/test.jsonl" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["n_problems"] == 2 and d["greedy"] is None, d
+rows = [json.loads(l) for l in open(sys.argv[2])]
+gold = [json.loads(l)["answer"].split("####")[-1].strip() for l in open(sys.argv[3])][:2]
+assert [r["gold"] for r in rows] == gold, ([r["gold"] for r in rows], gold)
+PY
+
+if "$BIN" eval "${M[@]}" --task nosuchtask 2> "$TMP/err"; then fail "unknown task accepted"; fi
+grep -q "unknown --task" "$TMP/err" || fail "no message for an unknown task"
+if "$BIN" eval --task add 2> "$TMP/err"; then fail "missing --model accepted"; fi
+grep -q "model" "$TMP/err" || fail "no message for a missing model"
+echo "eval: ok"
