@@ -60,6 +60,7 @@ nice "$B" grpo --init "$W/sft" --task add --difficulty 1 --template chat \
     --eval-temp 0 --eval-every 5 --out "$W/grpo"
 # 5. the held-out pass@1 before and after, and the curves
 python3 "$(dirname "$0")/grpo_table.py" "$W/grpo"
+"$B" report "$W/grpo"
 # 6. a more precise measurement of the start and the end: 512 held-out problems, greedy
 #    and at R1's evaluation temperature (0.6, top-p 0.95, 4 samples)
 for m in sft grpo; do

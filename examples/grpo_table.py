@@ -25,8 +25,8 @@ for r in steps:
         continue
     cells = [str(r["step"]), f"{r['reward']:.3f} ± {r['reward_std']:.3f}"]
     cells += [f"{r['reward_' + c]:.3f}" for c in comps]
-    cells += [f"{r['accuracy']:.3f}", f"{r['length']:.1f}", f"{r['entropy']:.3f}",
-              f"{r['zero_std_frac']:.2f}", f"{r['gen_seconds']:.1f}",
+    cells += [f"{r['accuracy']:.3f}", f"{r['response_len']:.1f}", f"{r['entropy']:.3f}",
+              f"{r['zero_var_frac']:.2f}", f"{r['gen_seconds']:.1f}",
               f"{r['train_seconds'] + r['ref_seconds']:.1f}"]
     print("| " + " | ".join(cells) + " |")
 if steps:

@@ -77,7 +77,7 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
         double clip =
             s.obj.tokens > 0 ? (s.obj.clip_low_sum + s.obj.clip_high_sum) / s.obj.tokens : 0;
         snprintf(line + n, sizeof line - (size_t)n,
-                 ",\"accuracy\":%.6g,\"length\":%.6g,\"truncated\":%.6g,\"zero_std_frac\":%.6g,"
+                 ",\"accuracy\":%.6g,\"response_len\":%.6g,\"truncated\":%.6g,\"zero_var_frac\":%.6g,"
                  "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
                  "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
                  "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"

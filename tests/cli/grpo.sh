@@ -27,8 +27,8 @@ test -f "$W/a/checkpoint.bin" || fail "no checkpoint"
 test -f "$W/a/samples.jsonl" || fail "no samples.jsonl"
 [ "$(grep -c '"stage":"grpo"' "$W/a/metrics.jsonl")" = 4 ] || fail "expected 4 step lines"
 [ "$(grep -c '"stage":"grpo_eval"' "$W/a/metrics.jsonl")" = 2 ] || fail "expected 2 eval lines"
-for key in reward reward_std reward_accuracy reward_tags_std accuracy length kl clip_frac \
-           entropy zero_std_frac gen_seconds train_seconds; do
+for key in reward reward_std reward_accuracy reward_tags_std accuracy response_len kl clip_frac \
+           entropy zero_var_frac gen_seconds train_seconds; do
     grep -q "\"$key\":" "$W/a/metrics.jsonl" || fail "metrics.jsonl lacks $key"
 done
 
