@@ -59,8 +59,11 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, char **positional, in
             cli_print_help(spec);
             return 1;
         }
-        if (strncmp(arg, "--", 2) == 0 && arg[2]) {
-            const char *name = arg + 2;
+        /* "-n 200" is "--n 200": one-letter options may take one dash */
+        int short_form = arg[0] == '-' && arg[1] && arg[1] != '-' && arg[2] == '\0' &&
+                         find_opt(spec, arg + 1, 1);
+        if ((strncmp(arg, "--", 2) == 0 && arg[2]) || short_form) {
+            const char *name = arg + (short_form ? 1 : 2);
             const char *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             const cli_opt *o = find_opt(spec, name, len);

@@ -134,8 +134,6 @@ typedef struct cli_sampling {
  * --repeat-window --seed) into opts and returns how many (CLI_SAMPLING_N_OPTS). */
 #define CLI_SAMPLING_N_OPTS 7
 int cli_sampling_opts(cli_sampling *s, cli_opt *opts);
-/* Copies argv to out[argc + 1] with "-n" spelled "--n" (the parser knows long options). */
-void cli_translate_short_n(int argc, char **argv, char **out);
 /* The stop tokens for a tokenizer and template: eos; BOS for llama2.c tokenizers (run.c
  * stops there); <|im_end|> for the chat template. Returns the count (<= max). */
 int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max);

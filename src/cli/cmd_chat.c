@@ -103,11 +103,7 @@ int cmd_chat(int argc, char **argv) {
         "Lines '/reset' (start a new conversation) and '/quit' are commands; end of input\n"
         "quits. The whole conversation stays in the model's context; when it is full the\n"
         "conversation starts over."};
-    char **args = malloc(sizeof(char *) * (argc + 1));
-    if (!args) return 1;
-    cli_translate_short_n(argc, argv, args);
-    int prc = cli_parse(&spec, argc, args, NULL, NULL);
-    free(args);
+    int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     if (!model) return cli_error(spec.command, "--model PATH is required");
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");

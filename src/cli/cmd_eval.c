@@ -88,11 +88,7 @@ int cmd_eval(int argc, char **argv) {
         "is written to OUT/samples.jsonl and the summary to OUT/eval.json. Definitions and the\n"
         "majority-vote tie rule: docs/generate.md.\n"
         "Example: tinyr1 eval --model runs/grpo --task countdown --n 200 --k 8 --json"};
-    char **args = malloc(sizeof(char *) * (argc + 1));
-    if (!args) return 1;
-    cli_translate_short_n(argc, argv, args);
-    int prc = cli_parse(&spec, argc, args, NULL, NULL);
-    free(args);
+    int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     if (!model || !task)
         return cli_error(spec.command, "--model PATH and --task NAME are required");

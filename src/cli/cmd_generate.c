@@ -26,10 +26,6 @@ int cli_sampling_opts(cli_sampling *s, cli_opt *opts) {
     return n;
 }
 
-void cli_translate_short_n(int argc, char **argv, char **out) {
-    for (int i = 0; i < argc; i++) out[i] = strcmp(argv[i], "-n") == 0 ? "--n" : argv[i];
-    out[argc] = NULL;
-}
 
 int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max) {
     int n = 0;
@@ -110,11 +106,7 @@ int cmd_generate(int argc, char **argv) {
         "does), at --stop, after N tokens, or when the model's context is full. A newline\n"
         "follows the text (as run.c prints); statistics go to stderr.\n"
         "Example: tinyr1 generate --model stories260K.bin --tokenizer tok512.bin --temp 0 -n 200"};
-    char **args = malloc(sizeof(char *) * (argc + 1));
-    if (!args) return 1;
-    cli_translate_short_n(argc, argv, args);
-    int prc = cli_parse(&spec, argc, args, NULL, NULL);
-    free(args);
+    int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     if (!model) return cli_error(spec.command, "--model PATH is required");
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");
