@@ -2,6 +2,7 @@
 #include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,9 @@ int tr_peak_get(tr_peak *peak, int force_probe, tr_err *err) {
     }
     static const int sizes[] = {1024, 2048};
     if (tr_peak_probe(sizes, 2, 3, &peak->gflops, err) != 0) return -1;
+    /* Two decimals are far below the probe's noise, and a short decimal survives the JSON
+     * cache's round trip (cJSON prints 15 significant digits), so probe and cache agree. */
+    peak->gflops = round(peak->gflops * 100.0) / 100.0;
     if (machine_busy(&peak->load)) {
         snprintf(peak->source, sizeof peak->source, "probe-busy");
         return 0; /* used for this process, not cached */
