@@ -12,15 +12,96 @@
  * are race-free and summed in row order (reproducible) without per-thread partials. */
 #define COL_BLOCK 64
 
+/* e^x without a libm call, so that loops over it vectorise (libm's expf is scalar and was
+ * a tenth of a training step). x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
+ * product), e^r by Cephes' degree-6 minimax polynomial (relative error < 2e-7), 2^n built
+ * in the exponent bits. Inputs are clamped to [-87, 88], where e^x is a normal float. */
+static inline float exp_fast(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* n = floor(x log2(e) + 1/2) by truncation of a positive number (floorf does not
+     * vectorise); the clamp keeps the sum inside (0, 256) */
+    int32_t n = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;
+    float nf = (float)n;
+    float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* Sum and maximum of x[0..n) in eight interleaved lanes: vectorised, and still one fixed
+ * order of additions (reproducible), unlike a compiler reassociating under -ffast-math. */
+static inline float sum_lanes(const float *x, int n) {
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[j + k];
+    for (; j < n; j++) acc[j & 7] += x[j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static inline float max_lanes(const float *x, int n) {
+    float acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = x[0];
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
+    for (; j < n; j++) acc[0] = x[j] > acc[0] ? x[j] : acc[0];
+    float m = acc[0];
+    for (int k = 1; k < 8; k++) m = acc[k] > m ? acc[k] : m;
+    return m;
+}
+
+/* Below this many multiply-adds a GEMM is not worth a parallel region. */
+#define GEMM_SPLIT_MIN (1 << 18)
+
+/* C[M, N] = alpha op(A) op(B) + beta C on every thread, then `bias` (if not NULL) added to each
+ * row. Each thread computes its own block of rows of C (of columns when M is small) with a
+ * single-threaded sgemm: OpenBLAS's own threading synchronises its threads several times
+ * inside every GEMM (they spin in sched_yield while panels are packed), while independent
+ * blocks need one barrier at the end. Inside a parallel region OpenBLAS runs on the calling
+ * thread, so this is also safe to call from one. The partition depends only on the shapes
+ * and the thread count, so results are bitwise reproducible at a thread count. */
+static void sgemm_blocks(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                         float alpha, const float *A, int lda, const float *B, int ldb,
+                         float beta, float *C, int ldc, const float *bias) {
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if ((int64_t)M * N * K < GEMM_SPLIT_MIN) threads = 1;
+    const int by_rows = M >= N || threads == 1, len = by_rows ? M : N;
+#pragma omp parallel num_threads(threads)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int chunk = ((len + nt - 1) / nt + 15) / 16 * 16; /* whole micro-tiles per thread */
+        int s = t * chunk, e = s + chunk < len ? s + chunk : len;
+        if (s < e && by_rows) {
+            const float *a = ta == CblasNoTrans ? A + (int64_t)s * lda : A + s;
+            float *c = C + (int64_t)s * ldc;
+            cblas_sgemm(CblasRowMajor, ta, tb, e - s, N, K, alpha, a, lda, B, ldb, beta, c, ldc);
+            if (bias)
+                for (int i = 0; i < e - s; i++)
+                    for (int j = 0; j < N; j++) c[(int64_t)i * ldc + j] += bias[j];
+        } else if (s < e) {
+            const float *b = tb == CblasNoTrans ? B + s : B + (int64_t)s * ldb;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, e - s, K, alpha, A, lda, b, ldb, beta, C + s,
+                        ldc);
+            if (bias)
+                for (int i = 0; i < M; i++)
+                    for (int j = s; j < e; j++) C[(int64_t)i * ldc + j] += bias[j];
+        }
+    }
+}
+
 void tr_matmul_forward(float *out, const float *in, const float *w, const float *bias, int64_t N,
                        int C, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, C, 1.0f, in, C, w, C, 0.0f,
-                out, OC);
-    if (bias) {
-#pragma omp parallel for schedule(static)
-        for (int64_t n = 0; n < N; n++)
-            for (int o = 0; o < OC; o++) out[n * OC + o] += bias[o];
-    }
+    sgemm_blocks(CblasNoTrans, CblasTrans, (int)N, OC, C, 1.0f, in, C, w, C, 0.0f, out, OC, bias);
 }
 
 void tr_matmul_forward_naive(float *out, const float *in, const float *w, const float *bias,
@@ -36,11 +117,11 @@ void tr_matmul_forward_naive(float *out, const float *in, const float *w, const 
 void tr_matmul_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
                         const float *w, int64_t N, int C, int OC) {
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, OC, 1.0f, dout, OC, w, C,
-                    1.0f, din, C);
+        sgemm_blocks(CblasNoTrans, CblasNoTrans, (int)N, C, OC, 1.0f, dout, OC, w, C, 1.0f, din,
+                     C, NULL);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, (int)N, 1.0f, dout, OC, in, C,
-                    1.0f, dw, C);
+        sgemm_blocks(CblasTrans, CblasNoTrans, OC, C, (int)N, 1.0f, dout, OC, in, C, 1.0f, dw, C,
+                     NULL);
     if (dbias) {
         int nblocks = (OC + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for schedule(static)
@@ -160,14 +241,9 @@ void tr_attention_forward(float *out, float *probs, const float *qkv, int B, int
                             (int)S, k, (int)S, 0.0f, P + (int64_t)i0 * T, T);
                 for (int i = i0; i < i1; i++) {
                     float *row = P + (int64_t)i * T;
-                    float mx = row[0];
-                    for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-                    float sum = 0.0f;
-                    for (int j = 0; j <= i; j++) {
-                        row[j] = expf(row[j] - mx);
-                        sum += row[j];
-                    }
-                    float inv = 1.0f / sum;
+                    float mx = max_lanes(row, i + 1);
+                    for (int j = 0; j <= i; j++) row[j] = exp_fast(row[j] - mx);
+                    float inv = 1.0f / sum_lanes(row, i + 1);
                     for (int j = 0; j <= i; j++) row[j] *= inv;
                     for (int j = i + 1; j < T; j++) row[j] = 0.0f;
                 }
@@ -253,7 +329,7 @@ void tr_attention_backward(float *dqkv, float *probs, float *scratch, const floa
         }
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 
 void tr_swiglu_forward(float *out, const float *gu, int64_t N, int H) {
 #pragma omp parallel for schedule(static)
