@@ -361,12 +361,17 @@ void tr_embedding_forward(float *out, const int32_t *tokens, const float *embed,
 
 void tr_embedding_backward(float *dembed, const float *dout, const int32_t *tokens, int64_t N,
                            int C) {
-    /* Serial on purpose: the same token may appear many times (a parallel scatter would
-     * race), and N*C additions are negligible next to the GEMMs. */
-    for (int64_t n = 0; n < N; n++) {
-        float *d = dembed + (int64_t)tokens[n] * C;
-        const float *g = dout + n * C;
-        for (int c = 0; c < C; c++) d[c] += g[c];
+    /* The same token may appear many times, so rows cannot be split between threads; each
+     * thread owns a block of columns instead and adds the rows in order (reproducible). */
+    int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for schedule(static) if (N * C > 65536)
+    for (int blk = 0; blk < nblocks; blk++) {
+        int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < C ? c0 + COL_BLOCK : C;
+        for (int64_t n = 0; n < N; n++) {
+            float *d = dembed + (int64_t)tokens[n] * C;
+            const float *g = dout + n * C;
+            for (int c = c0; c < c1; c++) d[c] += g[c];
+        }
     }
 }
 

@@ -162,7 +162,16 @@ float *tr_model_forward(const tr_model *m, tr_activations *a, const int32_t *tok
     return a->logits;
 }
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+/* Zeroes a gradient buffer on every thread (tens of MB per layer; one thread alone left the
+ * others waiting at the next kernel's barrier). */
+static void zero(float *p, size_t n) {
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        size_t chunk = (n + (size_t)nt - 1) / (size_t)nt, s = (size_t)t * chunk;
+        if (s < n) memset(p + s, 0, (s + chunk < n ? chunk : n - s) * sizeof(float));
+    }
+}
 
 void tr_model_backward(const tr_model *m, tr_activations *a, float *grads, const float *dlogits) {
     const tr_config *c = &m->cfg;
