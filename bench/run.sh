@@ -13,3 +13,5 @@ for b in "$build"/bench/bench_*; do
   echo "== $name"
   "$b" --threads "$threads"
 done
+echo "== MFU of a real pretraining run against the benchmark (config b)"
+"$here/mfu_check.sh" "$build" "$threads"
