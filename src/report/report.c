@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/sbuf.h"
+#include "core/sbuf.h"
 #include "tinyr1/report.h"
 
 typedef enum { B_HEADING, B_PARAGRAPH, B_CODE, B_TABLE, B_FIGURE } block_kind;

@@ -8,13 +8,17 @@
 
 const char *tr_normalizer_name(tr_normalizer n) {
     switch (n) {
-    case TR_NORM_NONE: return "none";
-    case TR_NORM_NFC: return "NFC";
+    case TR_NORM_NONE:
+        return "none";
+    case TR_NORM_NFC:
+        return "NFC";
     }
     return "unknown";
 }
 
-tr_normalizer tr_tokenizer_normalizer(const tr_tokenizer *tok) { return tok->norm; }
+tr_normalizer tr_tokenizer_normalizer(const tr_tokenizer *tok) {
+    return tok->norm;
+}
 
 int tr_tokenizer_set_normalizer(tr_tokenizer *tok, tr_normalizer n, tr_err *err) {
     if (n != TR_NORM_NONE && n != TR_NORM_NFC)
@@ -56,7 +60,7 @@ int tr_text_nfc(const char *text, size_t len, char **out, size_t *out_len, tr_er
             piece = (const char *)mapped;
             k = (size_t)r;
         }
-        if (j < len) k++; /* an invalid byte follows: copy it as it is */
+        if (j < len) k++;      /* an invalid byte follows: copy it as it is */
         if (n + k + 1 > cap) { /* NFC can grow a run (a singleton of 2 bytes -> 3 bytes) */
             size_t c = cap * 2 > n + k + 1 ? cap * 2 : n + k + 1;
             char *b = realloc(buf, c);
