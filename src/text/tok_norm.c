@@ -7,13 +7,8 @@
 #include "text/tok_internal.h"
 
 const char *tr_normalizer_name(tr_normalizer n) {
-    switch (n) {
-    case TR_NORM_NONE:
-        return "none";
-    case TR_NORM_NFC:
-        return "NFC";
-    }
-    return "unknown";
+    static const char *const names[] = {"none", "NFC"};
+    return (unsigned)n < sizeof names / sizeof names[0] ? names[n] : "unknown";
 }
 
 tr_normalizer tr_tokenizer_normalizer(const tr_tokenizer *tok) {
