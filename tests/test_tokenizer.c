@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "testutil.h"
 #include "tinyr1/text.h"
 
@@ -293,6 +295,27 @@ static void test_gpt2(strs *inp) {
     tr_tokenizer_free(tok);
 }
 
+/* Writes code point cp as UTF-8 at out; returns the byte count. */
+static size_t put_cp(char *out, uint32_t cp) {
+    size_t n = 0;
+    if (cp < 0x80) {
+        out[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[n++] = (char)(0xC0 | cp >> 6);
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out[n++] = (char)(0xE0 | cp >> 12);
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        out[n++] = (char)(0xF0 | cp >> 18);
+        out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    }
+    return n;
+}
+
 /* Random valid UTF-8: ASCII-heavy, with Latin-1, Greek, CJK, emoji, combining marks. */
 static size_t random_utf8(tr_rng *rng, char *out, size_t max_chars) {
     size_t n = 0, chars = 1 + tr_rng_below(rng, max_chars);
@@ -307,21 +330,7 @@ static size_t random_utf8(tr_rng *rng, char *out, size_t max_chars) {
         case 5: cp = " \n\t'"[tr_rng_below(rng, 4)]; break;
         default: cp = 0x20 + (uint32_t)tr_rng_below(rng, 0x5F); break;
         }
-        if (cp < 0x80) {
-            out[n++] = (char)cp;
-        } else if (cp < 0x800) {
-            out[n++] = (char)(0xC0 | cp >> 6);
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out[n++] = (char)(0xE0 | cp >> 12);
-            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            out[n++] = (char)(0xF0 | cp >> 18);
-            out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        }
+        n += put_cp(out + n, cp);
     }
     out[n] = '\0';
     return n;
@@ -547,6 +556,32 @@ static void test_nfc(void) {
                   "NFC: %s", cases[c].why);
         free(out);
     }
+
+    /* tr_text_nfc cuts the text before characters below U+0300 and normalises the pieces
+     * between; utf8proc on the whole string must agree (random mixes of ASCII, Latin-1,
+     * combining marks, Hangul jamo and syllables, Greek, CJK, singletons) */
+    static const uint32_t pool[] = {'a', 'e', 'A', ' ', '.', 0xE9, 0xC5, 0x300, 0x301, 0x302,
+                                    0x308, 0x323, 0x327, 0x345, 0x3B1, 0x3C9, 0x1100, 0x1161,
+                                    0x11A8, 0xAC00, 0x4E2D, 0x212B, 0x958, 0x93C, 0x3099, 0x304B};
+    tr_rng rng;
+    tr_rng_seed(&rng, 77);
+    int agree = 0;
+    for (int t = 0; t < 3000; t++) {
+        char buf[64 * 4 + 1];
+        size_t n = 0;
+        for (int k = 1 + (int)tr_rng_below(&rng, 64); k > 0; k--)
+            n += put_cp(buf + n, pool[tr_rng_below(&rng, sizeof pool / sizeof pool[0])]);
+        buf[n] = '\0';
+        utf8proc_uint8_t *whole = utf8proc_NFC((const utf8proc_uint8_t *)buf);
+        char *mine = NULL;
+        size_t m = 0;
+        int ok = tr_text_nfc(buf, n, &mine, &m, &err) == 0 && whole &&
+                 m == strlen((const char *)whole) && memcmp(mine, whole, m) == 0;
+        agree += ok;
+        free(whole);
+        free(mine);
+    }
+    CHECK_MSG(agree == 3000, "tr_text_nfc agrees with whole-string utf8proc on %d/3000", agree);
 
     /* Qwen2 declares NFC (tokenizer_config.json: Qwen2Tokenizer); decomposed and composed
      * text give the same ids. 963 = "é" per Hugging Face tokenizers 0.21.4 on these files. */
