@@ -76,8 +76,9 @@ const char *tr_normalizer_name(tr_normalizer n);
  * of text[0..len): each maximal run of valid UTF-8 is normalised, bytes that are not valid
  * UTF-8 are copied as they are (they separate runs). *out receives a malloc'd, NUL-terminated
  * string (*out_len bytes without the NUL; the caller frees it). The Unicode version is
- * utf8proc's (15.0 with Debian 12's libutf8proc 2.8). Text whose bytes are all below 0xCC
- * (code points below U+0300, always NFC) is copied without a look-up. */
+ * utf8proc's (15.0 with Debian 12's libutf8proc 2.8). Characters below U+0300 (bytes below
+ * 0xCC) are always NFC and never compose with what precedes them: the text is cut before
+ * them and only the stretches between that hold a code point >= U+0300 are looked up. */
 int tr_text_nfc(const char *text, size_t len, char **out, size_t *out_len, tr_err *err);
 
 /* ---- growable id buffer ------------------------------------------------------------ */
