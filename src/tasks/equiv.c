@@ -921,6 +921,11 @@ static int is_close(const char *s, size_t i, size_t n, size_t *len) {
     return 0;
 }
 
+/* +1 if a bracket opens at s[i], -1 if one closes there (*len: its length), else 0. */
+static int bracket(const char *s, size_t i, size_t n, size_t *len) {
+    return is_open(s, i, n, len) ? 1 : is_close(s, i, n, len) ? -1 : 0;
+}
+
 /* Splits s[a..b) at top-level occurrences of sep (a literal). Returns the number of parts,
  * -1 if more than EQ_MAX_PARTS. */
 static int split_top(const char *s, size_t a, size_t b, const char *sep, range *out) {
@@ -928,13 +933,9 @@ static int split_top(const char *s, size_t a, size_t b, const char *sep, range *
     int depth = 0, n = 0;
     for (size_t i = a; i < b;) {
         size_t len;
-        if (is_open(s, i, b, &len)) {
-            depth++;
-            i += len;
-            continue;
-        }
-        if (is_close(s, i, b, &len)) {
-            depth--;
+        int d = bracket(s, i, b, &len);
+        if (d) {
+            depth += d;
             i += len;
             continue;
         }
@@ -963,15 +964,11 @@ static int wrapped(const char *s, size_t a, size_t b, size_t *olen, size_t *clen
     int depth = 0;
     for (size_t i = a; i < b;) {
         size_t len;
-        if (is_open(s, i, b, &len)) {
-            depth++;
+        int d = bracket(s, i, b, &len);
+        if (d) {
+            depth += d;
             i += len;
-            continue;
-        }
-        if (is_close(s, i, b, &len)) {
-            depth--;
-            i += len;
-            if (depth == 0) {
+            if (d < 0 && depth == 0) {
                 *clen = len;
                 return i == b;
             }
