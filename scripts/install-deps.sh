@@ -9,6 +9,7 @@ packages=(
   libopenblas-openmp-dev   # BLAS (sgemm) threaded by OpenMP, the same pool as ours
   libcjson-dev             # JSON: configs, metrics, HF config.json, tokenizer.json
   libpcre2-dev             # the GPT-2 / Qwen2 pre-tokenizer regexes
+  libutf8proc-dev          # Unicode NFC, the Qwen2 tokenizer's normalizer (docs/tokenizer.md)
   libopenmpi-dev openmpi-bin   # scale-out (tr_dist)
   python3 python3-torch python3-numpy   # test oracle and benchmark peer only
   chromium fonts-dejavu-core   # render test of the HTML report (headless screenshots)

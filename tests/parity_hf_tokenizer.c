@@ -3,13 +3,17 @@
  *
  * Strings (about 5,000): GSM8K test questions and worked answers, MATH-500 problems and
  * solutions, random Unicode (code points from many scripts, emoji, combining marks, odd
- * whitespace, unassigned planes), and chat-formatted strings with the added tokens
+ * whitespace, unassigned planes), strings that Qwen2's NFC normalizer rewrites (letters with
+ * 0-3 combining marks in any order, Vietnamese in decomposed form, Hangul jamo sequences,
+ * singletons such as U+212B and CJK compatibility ideographs, composition exclusions, kana
+ * with combining voiced marks), and chat-formatted strings with the added tokens
  * <|im_start|>, <|im_end|>, <|endoftext|> in them (whole, adjacent, glued to words, broken).
  * The oracle (tests/hf_tokenize.py in the .venv-hf venv) encodes them with
  * transformers.AutoTokenizer's backend, a tokenizers.Tokenizer, add_special_tokens=False;
  * tinyr1 encodes them with tr_tokenizer_encode(TR_ENC_ALLOW_SPECIAL), once from the
  * vocab.json + merges.txt folder and once from the tokenizer.json that the `tokenizers`
- * library itself wrote. The ids must be equal for every string. */
+ * library itself wrote. The ids must be equal for every string. tr_text_nfc must also give
+ * Python's unicodedata.normalize("NFC", s) for every string (the oracle sends it). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +23,9 @@
 
 #include "testutil.h"
 
-enum { CAT_GSM8K, CAT_MATH, CAT_RANDOM, CAT_SPECIAL, N_CAT };
-static const char *cat_name[N_CAT] = {"GSM8K", "MATH-500", "random Unicode", "special tokens"};
+enum { CAT_GSM8K, CAT_MATH, CAT_RANDOM, CAT_NFC, CAT_SPECIAL, N_CAT };
+static const char *cat_name[N_CAT] = {"GSM8K", "MATH-500", "random Unicode", "NFC rewrites",
+                                      "special tokens"};
 
 typedef struct {
     char **s;
@@ -147,6 +152,49 @@ static uint32_t random_cp(tr_rng *r) {
     }
 }
 
+/* A code point of a piece that NFC rewrites or must leave alone, or of what surrounds it. */
+static uint32_t nfc_cp(tr_rng *r) {
+    static const uint32_t marks[] = {
+        0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x309, 0x30A, 0x30B, 0x30C,
+        0x30F, 0x311, 0x313, 0x314, 0x31B, 0x323, 0x324, 0x325, 0x327, 0x328, 0x32D, 0x330,
+        0x331, 0x338, 0x342, 0x345, 0x5B0, 0x5B7, 0x5BC, 0x93C, 0x951, 0x3099, 0x309A, 0x20D7};
+    static const uint32_t singles[] = {
+        0x212A, 0x212B, 0x2126, 0x340, 0x341, 0x343, 0x344, 0x374, 0x37E, 0x387, 0x1F71,
+        0x2000, 0x2001, 0x958, 0x95D, 0x95F, 0xFB1D, 0xFB2A, 0x2ADC, 0xF900, 0xFA10, 0x2F800,
+        0x1E9B, 0x0CCA, 0x0DDA, 0x1B3B, 0x3094, 0x30F7, 0xC5, 0xE9, 0x1EC7, 0xAC01, 0xD7A3};
+    static const char base[] = "aeiouyAEIOUYcgnszkwxCGNSZ";
+    switch (tr_rng_below(r, 8)) {
+    case 0:
+    case 1: return (uint32_t)base[tr_rng_below(r, sizeof base - 1)];
+    case 2:
+    case 3: return marks[tr_rng_below(r, sizeof marks / sizeof marks[0])];
+    case 4: return singles[tr_rng_below(r, sizeof singles / sizeof singles[0])];
+    case 5: return 0x1100 + (uint32_t)tr_rng_below(r, 0x100); /* jamo L, V, T and old jamo */
+    case 6: return 0x3041 + (uint32_t)tr_rng_below(r, 0x5E);  /* kana */
+    default: return 0x370 + (uint32_t)tr_rng_below(r, 0x90);  /* Greek, Cyrillic */
+    }
+}
+
+/* Text that NFC rewrites: mostly base + marks, jamo L V T runs, singletons, spaces. */
+static char *nfc_string(tr_rng *r) {
+    int n = 1 + (int)tr_rng_below(r, 24);
+    char *s = malloc((size_t)n * 4 * 4 + 1), *p = s;
+    for (int i = 0; i < n; i++) {
+        uint64_t k = tr_rng_below(r, 6);
+        if (k == 0) { /* a Hangul syllable spelled as conjoining jamo */
+            p += put_utf8(p, 0x1100 + (uint32_t)tr_rng_below(r, 19));
+            p += put_utf8(p, 0x1161 + (uint32_t)tr_rng_below(r, 21));
+            if (tr_rng_below(r, 2)) p += put_utf8(p, 0x11A8 + (uint32_t)tr_rng_below(r, 27));
+        } else if (k == 1) {
+            p += put_utf8(p, ' ');
+        } else {
+            p += put_utf8(p, nfc_cp(r));
+        }
+    }
+    *p = '\0';
+    return s;
+}
+
 static char *random_string(tr_rng *r) {
     int n = 1 + (int)tr_rng_below(r, 40);
     char *s = malloc((size_t)n * 4 + 1), *p = s;
@@ -220,16 +268,16 @@ static void report_row(FILE *report, int i, const char *text, const tr_ids *mine
     cJSON_Delete(j);
 }
 
-/* Encodes every string with tok and compares with the oracle. A string that Qwen2's NFC
- * normalizer changes may instead match once tinyr1 is given its NFC form (tinyr1 does not
- * normalise: docs/hf.md); those are counted apart. Returns the number of real mismatches. */
+/* Encodes every string with tok (which must apply NFC itself) and compares with the oracle.
+ * Returns the number of mismatches. */
 static int compare_all(const tr_tokenizer *tok, const strings *l, const tr_safetensors *out,
                        const cJSON *nfc, const char *label, FILE *report) {
     const tr_st_tensor *ids = tr_st_find(out, "ids"), *off = tr_st_find(out, "offsets");
     CHECK(ids && off && ids->dtype == TR_DT_I32 && off->dtype == TR_DT_I64 &&
           off->numel == l->n + 1);
     if (!ids || !off || off->numel != l->n + 1) return l->n;
-    int bad[N_CAT] = {0}, via_nfc[N_CAT] = {0}, total[N_CAT] = {0}, shown = 0, n_nfc = 0;
+    int bad[N_CAT] = {0}, total[N_CAT] = {0}, shown = 0, n_nfc = 0;
+    CHECK(tr_tokenizer_normalizer(tok) == TR_NORM_NFC);
     int64_t n_ids = 0;
     for (int i = 0; i < l->n; i++) {
         int64_t b, e;
@@ -245,15 +293,6 @@ static int compare_all(const tr_tokenizer *tok, const strings *l, const tr_safet
         int ok = encode_equals(tok, l->s[i], ref, e - b, &mine, &first);
         total[l->cat[i]]++;
         n_ids += e - b;
-        if (!ok && cJSON_IsString(alt)) {
-            tr_ids mine2 = {0};
-            size_t first2;
-            if (encode_equals(tok, alt->valuestring, ref, e - b, &mine2, &first2)) {
-                via_nfc[l->cat[i]]++;
-                ok = 1;
-            }
-            tr_ids_free(&mine2);
-        }
         if (!ok) {
             bad[l->cat[i]]++;
             if (report) report_row(report, i, l->s[i], &mine, ref, e - b);
@@ -271,15 +310,41 @@ static int compare_all(const tr_tokenizer *tok, const strings *l, const tr_safet
     int all_bad = 0;
     printf("%s:\n", label);
     for (int c = 0; c < N_CAT; c++) {
-        printf("  %-15s %4d/%4d strings equal as they are", cat_name[c],
-               total[c] - bad[c] - via_nfc[c], total[c]);
-        if (via_nfc[c]) printf(", %d more once given in NFC", via_nfc[c]);
-        printf("\n");
+        printf("  %-15s %4d/%4d strings equal\n", cat_name[c], total[c] - bad[c], total[c]);
         all_bad += bad[c];
     }
     printf("  (%lld ids in all; %d strings are changed by NFC)\n", (long long)n_ids, n_nfc);
     CHECK_MSG(all_bad == 0, "%s: %d strings encode differently", label, all_bad);
     return all_bad;
+}
+
+/* tr_text_nfc against Python's unicodedata (the oracle's "nfc": index -> NFC form, for the
+ * strings that NFC changes; the others must come back unchanged). */
+static void check_nfc(const strings *l, const cJSON *nfc) {
+    int bad = 0, changed = 0;
+    for (int i = 0; i < l->n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", i);
+        const cJSON *alt = cJSON_GetObjectItemCaseSensitive(nfc, key);
+        const char *want = cJSON_IsString(alt) ? alt->valuestring : l->s[i];
+        changed += cJSON_IsString(alt);
+        char *got = NULL;
+        size_t n = 0;
+        tr_err err;
+        if (tr_text_nfc(l->s[i], strlen(l->s[i]), &got, &n, &err) != 0 || n != strlen(want) ||
+            memcmp(got, want, n) != 0) {
+            if (bad++ < 5) {
+                fprintf(stderr, "tr_text_nfc differs from unicodedata on string %d: \"", i);
+                print_escaped(l->s[i]);
+                fprintf(stderr, "\"\n");
+            }
+        }
+        free(got);
+    }
+    printf("tr_text_nfc: %d/%d strings equal to Python's unicodedata NFC (%d changed by NFC)\n",
+           l->n - bad, l->n, changed);
+    CHECK_MSG(bad == 0, "tr_text_nfc: %d strings differ from unicodedata", bad);
+    CHECK(changed >= 900);
 }
 
 int main(void) {
@@ -298,6 +363,24 @@ int main(void) {
     tr_rng rng;
     tr_rng_seed(&rng, 2024);
     for (int i = 0; i < 1000; i++) add(&l, random_string(&rng), CAT_RANDOM);
+    static const char *decomposed[] = {
+        "Tie\u0302\u0301ng Vie\u0323\u0302t co\u0301 da\u0302\u0301u", /* Vietnamese, NFD */
+        "Tiê\u0301ng Viê\u0323t",          /* half composed */
+        "Ti\u1EBFng Vi\u1EC7t c\u00F3 d\u1EA5u", /* NFC already */
+        "a\u0302\u0323 a\u0323\u0302 \u1EAD", /* mark order: both give U+1EAD */
+        "e\u0301", "e\u0301\u0301", "\u00E9\u0301", "cafe\u0301 na\u0308i\u0308ve",
+        "\u1100\u1161\u11A8 \u1112\u1161\u11AB\u1100\u1173\u11AF", /* jamo: 각 한글 */
+        "\uAC00\u11A8 \u1100\uAC00",                 /* LV + T composes; L + LV does not */
+        "\u212B \u2126 \u212A \u037E \u0387 \u1F71", /* singletons */
+        "\u0915\u093C \u0958",                        /* composition exclusion */
+        "\u304B\u3099 \u30CF\u309A \uFF76\uFF9E",  /* kana + voiced marks; half-width stays */
+        "\u05D1\u05BC \uFB31 A\u030A\u0301", "\u0301leading mark",
+        "\u1E9B\u0323", "q\u0307\u0323", "\u0338=\u2260 <\u0338",
+        "\uF900\uFA10\U0002F800",
+    };
+    for (size_t i = 0; i < sizeof decomposed / sizeof decomposed[0]; i++)
+        add(&l, sdup(decomposed[i]), CAT_NFC);
+    for (int i = 0; i < 1000; i++) add(&l, nfc_string(&rng), CAT_NFC);
     static const char *sp[] = {"<|im_start|>", "<|im_end|>", "<|endoftext|>"};
     static const char *edge[] = {
         "<|im_start|><|im_end|><|endoftext|>",
@@ -350,6 +433,7 @@ int main(void) {
         cJSON *nfc = nm ? cJSON_Parse(nm) : NULL;
         CHECK(cJSON_IsObject(nfc));
         printf("oracle normalizer: %s\n", tr_st_metadata(out, "normalizer"));
+        if (cJSON_IsObject(nfc)) check_nfc(&l, nfc);
         tr_tokenizer *tok = NULL;
         CHECK_MSG(tr_tokenizer_load(&tok, qwen, &err) == 0, "%s", err.msg);
         char rp[700];

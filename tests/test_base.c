@@ -1,5 +1,6 @@
 /* Tests of the basics: RNG statistics and determinism, atomic writes, config validation. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +46,32 @@ static void test_atomic_write(void) {
     char *back = tr_read_file(path, &len, &err);
     CHECK(back && len == 5 && memcmp(back, "hello", 5) == 0);
     free(back);
+    /* written in pieces: commit replaces the file; a failed or abandoned write leaves the
+     * previous content and no PATH.tmp behind */
+    tr_atomic_file af;
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(tr_atomic_open(&af, path, &err) == 0);
+    fputs("ab", af.f);
+    fputs("cd", af.f);
+    CHECK(tr_atomic_commit(&af, 1, &err) == 0);
+    back = tr_read_file(path, &len, &err);
+    CHECK(back && len == 4 && memcmp(back, "abcd", 4) == 0);
+    free(back);
+    CHECK(tr_atomic_open(&af, path, &err) == 0);
+    fputs("xyz", af.f);
+    CHECK(tr_atomic_commit(&af, 0, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "write failed") && strstr(err.msg, "previous file is untouched"),
+              "%s", err.msg);
+    CHECK(tr_atomic_open(&af, path, &err) == 0);
+    fputs("xyz", af.f);
+    tr_atomic_abort(&af);
+    back = tr_read_file(path, &len, &err);
+    CHECK(back && len == 4 && memcmp(back, "abcd", 4) == 0);
+    free(back);
+    CHECK(access(tmp, F_OK) != 0);
+    CHECK(tr_atomic_open(&af, "/nonexistent/dir/file", &err) == -1);
+    CHECK_MSG(strstr(err.msg, "/nonexistent/dir/file.tmp: cannot create") != NULL, "%s", err.msg);
     remove(path);
     CHECK(tr_read_file("/nonexistent/file", &len, &err) == NULL);
     CHECK(strstr(err.msg, "/nonexistent/file") != NULL);

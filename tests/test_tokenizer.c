@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "testutil.h"
 #include "tinyr1/text.h"
 
@@ -66,12 +68,30 @@ static void print_ids(const char *label, const int32_t *v, size_t n) {
     fprintf(stderr, "\n");
 }
 
-/* decode(encode(s)) == s, and the streaming decoder emits only whole characters. */
-static void check_round_trip(const tr_tokenizer *tok, const char *s, size_t n, int flags) {
+/* What decode(encode(s)) must give: s, or its NFC form when the tokenizer normalises
+ * (malloc'd, *n updated). */
+static char *expected_text(const tr_tokenizer *tok, const char *s, size_t *n) {
+    tr_err err;
+    char *want = NULL;
+    if (tr_tokenizer_normalizer(tok) == TR_NORM_NFC) {
+        CHECK_MSG(tr_text_nfc(s, *n, &want, n, &err) == 0, "%s", err.msg);
+    } else {
+        want = malloc(*n + 1);
+        memcpy(want, s, *n);
+    }
+    return want;
+}
+
+/* decode(encode(s)) == s (NFC(s) for a normalising tokenizer), and the streaming decoder
+ * emits only whole characters. */
+static void check_round_trip(const tr_tokenizer *tok, const char *s0, size_t n, int flags) {
     tr_err err;
     tr_ids ids = {0};
-    int rc = tr_tokenizer_encode(tok, s, n, flags, &ids, &err);
+    const char *s = s0;
+    int rc = tr_tokenizer_encode(tok, s0, n, flags, &ids, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
+    char *want = expected_text(tok, s0, &n);
+    s = want;
     char *text = NULL;
     size_t len = 0;
     int dflags = (flags & TR_ENC_BOS) ? TR_DEC_SKIP_SPECIAL : 0;
@@ -102,6 +122,7 @@ static void check_round_trip(const tr_tokenizer *tok, const char *s, size_t n, i
     tr_decoder_free(&dec);
     free(acc);
     free(text);
+    free(want);
     tr_ids_free(&ids);
 }
 
@@ -274,6 +295,27 @@ static void test_gpt2(strs *inp) {
     tr_tokenizer_free(tok);
 }
 
+/* Writes code point cp as UTF-8 at out; returns the byte count. */
+static size_t put_cp(char *out, uint32_t cp) {
+    size_t n = 0;
+    if (cp < 0x80) {
+        out[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[n++] = (char)(0xC0 | cp >> 6);
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out[n++] = (char)(0xE0 | cp >> 12);
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        out[n++] = (char)(0xF0 | cp >> 18);
+        out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[n++] = (char)(0x80 | (cp & 0x3F));
+    }
+    return n;
+}
+
 /* Random valid UTF-8: ASCII-heavy, with Latin-1, Greek, CJK, emoji, combining marks. */
 static size_t random_utf8(tr_rng *rng, char *out, size_t max_chars) {
     size_t n = 0, chars = 1 + tr_rng_below(rng, max_chars);
@@ -288,21 +330,7 @@ static size_t random_utf8(tr_rng *rng, char *out, size_t max_chars) {
         case 5: cp = " \n\t'"[tr_rng_below(rng, 4)]; break;
         default: cp = 0x20 + (uint32_t)tr_rng_below(rng, 0x5F); break;
         }
-        if (cp < 0x80) {
-            out[n++] = (char)cp;
-        } else if (cp < 0x800) {
-            out[n++] = (char)(0xC0 | cp >> 6);
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out[n++] = (char)(0xE0 | cp >> 12);
-            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            out[n++] = (char)(0xF0 | cp >> 18);
-            out[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-            out[n++] = (char)(0x80 | (cp & 0x3F));
-        }
+        n += put_cp(out + n, cp);
     }
     out[n] = '\0';
     return n;
@@ -330,7 +358,9 @@ static void test_random_round_trips(const char *path, int count) {
             size_t len = 0;
             CHECK(tr_tokenizer_encode(tok, buf, n, 0, &ids, &err) == 0);
             CHECK(tr_tokenizer_decode(tok, ids.v, ids.n, 0, &text, &len, &err) == 0);
-            CHECK(len == n && memcmp(text, buf, n) == 0);
+            char *want = expected_text(tok, buf, &n);
+            CHECK(len == n && memcmp(text, want, n) == 0);
+            free(want);
             free(text);
             tr_ids_free(&ids);
         }
@@ -492,6 +522,154 @@ static void test_errors(void) {
     CHECK_MSG(strstr(err.msg, "tok.bin: token 0: length 9") != NULL, "%s", err.msg);
 }
 
+/* Unicode NFC: expected strings worked out by hand from UnicodeData.txt (decomposition,
+ * canonical combining class) and CompositionExclusions.txt. */
+static void test_nfc(void) {
+    static const struct {
+        const char *in, *want;
+        size_t n_in, n_want;
+        const char *why;
+    } cases[] = {
+        {"e\xCC\x81", "\xC3\xA9", 3, 2, "e + U+0301 -> U+00E9"},
+        {"\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xEA\xB0\x81", 9, 3,
+         "jamo U+1100 U+1161 U+11A8 -> syllable U+AC01 (0xAC00 + (0*21 + 0)*28 + 1)"},
+        {"a\xCC\x82\xCC\xA3", "\xE1\xBA\xAD", 5, 3,
+         "a + U+0302 (ccc 230) + U+0323 (ccc 220): reordered, composed to U+1EAD"},
+        {"a\xCC\xA3\xCC\x82", "\xE1\xBA\xAD", 5, 3, "a + U+0323 + U+0302 -> U+1EAD"},
+        {"\xE2\x84\xAB", "\xC3\x85", 3, 2, "singleton U+212B ANGSTROM SIGN -> U+00C5"},
+        {"\xE2\x84\xA6", "\xCE\xA9", 3, 2, "singleton U+2126 OHM SIGN -> U+03A9"},
+        {"\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC", 3, 6,
+         "U+0958 is a composition exclusion: stays U+0915 U+093C"},
+        {"a\xCC\x81\xCC\x81", "\xC3\xA1\xCC\x81", 5, 4, "the second acute is blocked"},
+        {"\xFF" "e\xCC\x81" "\xC0", "\xFF\xC3\xA9\xC0", 5, 4, "invalid bytes are kept"},
+        {"e\x00\xCC\x81", "e\x00\xCC\x81", 4, 4, "NUL is a starter: nothing composes"},
+        {"plain ASCII", "plain ASCII", 11, 11, "unchanged"},
+        {"", "", 0, 0, "empty"},
+    };
+    tr_err err;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *out = NULL;
+        size_t n = 99;
+        int rc = tr_text_nfc(cases[c].in, cases[c].n_in, &out, &n, &err);
+        CHECK_MSG(rc == 0 && n == cases[c].n_want && memcmp(out, cases[c].want, n) == 0 &&
+                      out[n] == '\0',
+                  "NFC: %s", cases[c].why);
+        free(out);
+    }
+
+    /* tr_text_nfc cuts the text before characters below U+0300 and normalises the pieces
+     * between; utf8proc on the whole string must agree (random mixes of ASCII, Latin-1,
+     * combining marks, Hangul jamo and syllables, Greek, CJK, singletons) */
+    static const uint32_t pool[] = {'a', 'e', 'A', ' ', '.', 0xE9, 0xC5, 0x300, 0x301, 0x302,
+                                    0x308, 0x323, 0x327, 0x345, 0x3B1, 0x3C9, 0x1100, 0x1161,
+                                    0x11A8, 0xAC00, 0x4E2D, 0x212B, 0x958, 0x93C, 0x3099, 0x304B};
+    tr_rng rng;
+    tr_rng_seed(&rng, 77);
+    int agree = 0;
+    for (int t = 0; t < 3000; t++) {
+        char buf[64 * 4 + 1];
+        size_t n = 0;
+        for (int k = 1 + (int)tr_rng_below(&rng, 64); k > 0; k--)
+            n += put_cp(buf + n, pool[tr_rng_below(&rng, sizeof pool / sizeof pool[0])]);
+        buf[n] = '\0';
+        utf8proc_uint8_t *whole = utf8proc_NFC((const utf8proc_uint8_t *)buf);
+        char *mine = NULL;
+        size_t m = 0;
+        int ok = tr_text_nfc(buf, n, &mine, &m, &err) == 0 && whole &&
+                 m == strlen((const char *)whole) && memcmp(mine, whole, m) == 0;
+        agree += ok;
+        free(whole);
+        free(mine);
+    }
+    CHECK_MSG(agree == 3000, "tr_text_nfc agrees with whole-string utf8proc on %d/3000", agree);
+
+    /* Qwen2 declares NFC (tokenizer_config.json: Qwen2Tokenizer); decomposed and composed
+     * text give the same ids. 963 = "é" per Hugging Face tokenizers 0.21.4 on these files. */
+    tr_tokenizer *tok = NULL;
+    CHECK_MSG(tr_tokenizer_load(&tok, QWEN2_DIR, &err) == 0, "%s", err.msg);
+    if (!tok) return;
+    CHECK(tr_tokenizer_normalizer(tok) == TR_NORM_NFC);
+    const char *s = "<|im_end|>e\xCC\x81";
+    tr_ids ids = {0};
+    CHECK(tr_tokenizer_encode(tok, s, strlen(s), TR_ENC_ALLOW_SPECIAL, &ids, &err) == 0);
+    int32_t want[] = {151645, 963};
+    CHECK(same_ids(&ids, want, 2));
+    tr_ids_free(&ids);
+    /* the tinyr1 format keeps the normalizer (flag 4) and refuses unknown flags */
+    char *data;
+    size_t len;
+    CHECK(tr_tokenizer_serialize(tok, &data, &len, &err) == 0);
+    tr_tokenizer *tok2 = NULL;
+    tr_tokenizer_files f = {.data = data, .len = len, .name = "q.tr1"};
+    CHECK_MSG(tr_tokenizer_load_files(&tok2, &f, &err) == 0, "%s", err.msg);
+    CHECK(tok2 && tr_tokenizer_normalizer(tok2) == TR_NORM_NFC);
+    tr_tokenizer_free(tok2);
+    tok2 = NULL;
+    data[40] |= 8;
+    CHECK(tr_tokenizer_load_files(&tok2, &f, &err) == -1);
+    CHECK_MSG(strstr(err.msg, "q.tr1: flags") != NULL, "%s", err.msg);
+    free(data);
+    CHECK(tr_tokenizer_set_normalizer(tok, TR_NORM_NONE, &err) == 0);
+    CHECK(tr_tokenizer_encode(tok, "e\xCC\x81", 3, 0, &ids, &err) == 0);
+    CHECK(ids.n == 2); /* "e" and U+0301 stay apart without NFC */
+    tr_ids_free(&ids);
+    tr_tokenizer_free(tok);
+    tok = NULL;
+    CHECK_MSG(tr_tokenizer_load(&tok, TOK512, &err) == 0, "%s", err.msg);
+    if (tok) {
+        CHECK(tr_tokenizer_set_normalizer(tok, TR_NORM_NFC, &err) == -1);
+        CHECK_MSG(strstr(err.msg, "byte-level") != NULL, "%s", err.msg);
+    }
+    tr_tokenizer_free(tok);
+
+    /* tokenizer.json "normalizer": a minimal byte-level file (the 256 byte tokens in GPT-2's
+     * byte-to-unicode alphabet: printable Latin-1 bytes stand for themselves, the others
+     * for U+0100 + k in byte order) */
+    char vocab[256 * 16 + 16], *p = vocab; /* an entry is at most 14 bytes: ,"\u0100":255 */
+    p += sprintf(p, "{");
+    for (int b = 0, k = 0; b < 256; b++) {
+        int self = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        unsigned cp = self ? (unsigned)b : 0x100u + (unsigned)k++;
+        p += sprintf(p, "%s\"", b ? "," : "");
+        if (cp == '"' || cp == '\\') p += sprintf(p, "\\%c", (char)cp);
+        else p += sprintf(p, "\\u%04x", cp);
+        p += sprintf(p, "\":%d", b);
+    }
+    sprintf(p, "}");
+    static const struct {
+        const char *normalizer, *error; /* error NULL: loads; norm is then NFC unless "null" */
+    } js[] = {
+        {"null", NULL},
+        {"{\"type\": \"NFC\"}", NULL},
+        {"{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}]}", NULL},
+        {"{\"type\": \"NFKC\"}", "t.json: normalizer: type \"NFKC\" is not supported"},
+        {"{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, {\"type\": \"Lowercase\"}]}",
+         "t.json: normalizer.normalizers[1]: type \"Lowercase\" is not supported"},
+        {"\"NFC\"", "t.json: normalizer: expected null or an object"},
+    };
+    for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
+        char json[sizeof vocab + 512];
+        snprintf(json, sizeof json,
+                 "{\"normalizer\": %s, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, "
+                 "\"model\": {\"type\": \"BPE\", \"vocab\": %s, \"merges\": []}}",
+                 js[i].normalizer, vocab);
+        tr_tokenizer_files g = {.format = TR_TOKFMT_HF_JSON, .data = json, .len = strlen(json),
+                                .name = "t.json"};
+        tok = NULL;
+        int rc = tr_tokenizer_load_files(&tok, &g, &err);
+        if (js[i].error) {
+            CHECK_MSG(rc == -1 && strstr(err.msg, js[i].error), "%s: %s", js[i].normalizer,
+                      rc ? err.msg : "loaded");
+        } else {
+            CHECK_MSG(rc == 0, "%s: %s", js[i].normalizer, err.msg);
+            if (tok)
+                CHECK(tr_tokenizer_normalizer(tok) ==
+                      (strcmp(js[i].normalizer, "null") ? TR_NORM_NFC : TR_NORM_NONE));
+        }
+        tr_tokenizer_free(tok);
+    }
+}
+
 int main(void) {
     strs inp = {0};
     test_gpt2(&inp);
@@ -501,6 +679,7 @@ int main(void) {
     test_random_round_trips(QWEN2_DIR, 300);
     test_random_round_trips(TOK512, 300);
     test_errors();
+    test_nfc();
     strs_free(&inp);
     return tu_finish("tokenizer");
 }

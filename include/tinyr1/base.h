@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TR_VERSION "0.1.0"
 
@@ -60,6 +61,20 @@ double tr_now(void);
 char *tr_read_file(const char *path, size_t *len, tr_err *err);
 /* Writes bytes to path atomically: path.tmp is written, fsynced, then renamed over path. */
 int tr_write_file_atomic(const char *path, const void *data, size_t len, tr_err *err);
+/* The same for a file written in pieces: tr_atomic_open creates PATH.tmp (af->f, binary);
+ * the caller writes to af->f, then calls exactly one of:
+ *   tr_atomic_commit(af, ok, err): flushes, fsyncs and closes af->f, and renames PATH.tmp
+ *     over PATH if ok (the caller's writes succeeded) and no write, flush or close failed;
+ *     otherwise removes PATH.tmp (PATH untouched) and fails with
+ *     "PATH: write failed (reason); the previous file is untouched";
+ *   tr_atomic_abort(af): closes and removes PATH.tmp, keeping the caller's own error. */
+typedef struct tr_atomic_file {
+    FILE *f;
+    char path[4096], tmp[4100];
+} tr_atomic_file;
+int tr_atomic_open(tr_atomic_file *af, const char *path, tr_err *err);
+int tr_atomic_commit(tr_atomic_file *af, int ok, tr_err *err);
+void tr_atomic_abort(tr_atomic_file *af);
 /* mkdir -p. */
 int tr_mkdirs(const char *path, tr_err *err);
 /* Threads used by OpenMP loops and BLAS (set once, explicitly). 0 = leave as is. */

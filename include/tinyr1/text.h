@@ -16,6 +16,13 @@
  *                    the adjacent pair whose concatenation is the vocabulary piece with the
  *                    highest score (ties leftmost), exactly as run.c's encode() does.
  *
+ * Normalizer: a byte-level tokenizer may normalise text before the steps above, as its files
+ * declare (tokenizer.json "normalizer": {"type": "NFC"}; tokenizer_config.json
+ * "tokenizer_class": "Qwen2Tokenizer"). tinyr1 implements Unicode NFC (through utf8proc) and
+ * refuses any other normalizer at load time. With NFC, each plain-text segment between added
+ * tokens is normalised (valid UTF-8 runs; invalid bytes are kept as they are), then
+ * pre-tokenized; the added tokens themselves are matched on the text as given.
+ *
  * Token ids are int32_t in [0, vocab_size). Pieces are stored as raw bytes (the GPT-2
  * byte-to-unicode alphabet of vocab.json is undone at load time and redone at save time).
  *
@@ -24,7 +31,8 @@
  *   - Hugging Face vocab.json + merges.txt (also named encoder.json + vocab.bpe), with an
  *     optional tokenizer_config.json next to them (added/special tokens, bos/eos);
  *   - Hugging Face tokenizer.json (model.vocab, model.merges as "a b" strings or [a, b]
- *     pairs, added_tokens, the pre_tokenizer's Split regex or ByteLevel use_regex);
+ *     pairs, added_tokens, the pre_tokenizer's Split regex or ByteLevel use_regex, the
+ *     normalizer: null, NFC, or a Sequence of those);
  *   - llama2.c tokenizer.bin (int32 max_token_length, then per token: float32 score,
  *     int32 length, bytes; the vocabulary size is the number of records in the file).
  * Every loader checks every count, length and id and reports "FILE: field: what was expected".
@@ -54,6 +62,24 @@ typedef enum {
 
 /* The regex source of a known pattern ("" for NONE, NULL for CUSTOM). */
 const char *tr_pretok_pattern(tr_pretok p);
+
+/* Text normalization applied before pre-tokenization (byte-level BPE only). */
+typedef enum {
+    TR_NORM_NONE = 0, /* the text as given */
+    TR_NORM_NFC = 1,  /* Unicode Normalization Form C (Qwen2: tokenizer.json {"type": "NFC"}) */
+} tr_normalizer;
+
+/* "none" or "NFC". */
+const char *tr_normalizer_name(tr_normalizer n);
+
+/* Unicode NFC (canonical decomposition, canonical ordering, canonical composition; UAX #15)
+ * of text[0..len): each maximal run of valid UTF-8 is normalised, bytes that are not valid
+ * UTF-8 are copied as they are (they separate runs). *out receives a malloc'd, NUL-terminated
+ * string (*out_len bytes without the NUL; the caller frees it). The Unicode version is
+ * utf8proc's (15.0 with Debian 12's libutf8proc 2.8). Characters below U+0300 (bytes below
+ * 0xCC) are always NFC and never compose with what precedes them: the text is cut before
+ * them and only the stretches between that hold a code point >= U+0300 are looked up. */
+int tr_text_nfc(const char *text, size_t len, char **out, size_t *out_len, tr_err *err);
 
 /* ---- growable id buffer ------------------------------------------------------------ */
 typedef struct tr_ids {
@@ -207,6 +233,10 @@ int32_t tr_tokenizer_added(const tr_tokenizer *tok, int i);
 int tr_tokenizer_is_special(const tr_tokenizer *tok, int32_t id);
 int32_t tr_tokenizer_n_merges(const tr_tokenizer *tok);
 tr_pretok tr_tokenizer_pretok(const tr_tokenizer *tok);
+tr_normalizer tr_tokenizer_normalizer(const tr_tokenizer *tok);
+/* Sets the normalizer (NFC needs the byte-level kind). Encoding applies it from then on;
+ * tr_tokenizer_save keeps it. */
+int tr_tokenizer_set_normalizer(tr_tokenizer *tok, tr_normalizer n, tr_err *err);
 const char *tr_tokenizer_pattern(const tr_tokenizer *tok); /* regex source, "" if none */
 /* Makes `text` an added special token: marks the existing token with those bytes, or appends
  * a new id (vocab_size grows by one). *id receives its id (may be NULL). */

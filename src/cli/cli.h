@@ -137,6 +137,15 @@ int cli_sampling_opts(cli_sampling *s, cli_opt *opts);
 /* The stop tokens for a tokenizer and template: eos; BOS for llama2.c tokenizers (run.c
  * stops there); <|im_end|> for the chat template. Returns the count (<= max). */
 int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max);
+/* Writes the --model and --tokenizer entries (into *model, *tokenizer) into opts and returns
+ * how many (CLI_MODEL_N_OPTS). */
+#define CLI_MODEL_N_OPTS 2
+int cli_model_opts(const char **model, const char **tokenizer, cli_opt *opts);
+/* Loads the model and its tokenizer (tr_load_bundle) for `command`. Returns 0, or prints
+ * "tinyr1 COMMAND: ..." (also when model is NULL: --model is required) and returns the exit
+ * code 1; nothing to free then. On success free with tr_tokenizer_free + tr_model_free. */
+int cli_load_model(const char *command, const char *model, const char *tokenizer, tr_model *m,
+                   tr_tokenizer **tok);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

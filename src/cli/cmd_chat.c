@@ -80,10 +80,7 @@ int cmd_chat(int argc, char **argv) {
     s.p.top_p = 0.9f;
     cli_opt opts[32];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
-                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
-                          "tokenizer (default: the one inside the model)"};
+    n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = (cli_opt){
         "template", CLI_STR, &tpl_name, "NAME",
         "chat (ChatML turns; the default when the tokenizer has <|im_start|>), r1zero (each turn a "
@@ -105,15 +102,13 @@ int cmd_chat(int argc, char **argv) {
         "conversation starts over."};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
-    if (!model) return cli_error(spec.command, "--model PATH is required");
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");
     tr_set_threads(threads);
 
     tr_err err;
     tr_model m;
-    tr_tokenizer *tok = NULL;
-    if (tr_load_bundle(model, tokenizer, &m, &tok, &err) != 0)
-        return cli_error(spec.command, err.msg);
+    tr_tokenizer *tok;
+    if (cli_load_model(spec.command, model, tokenizer, &m, &tok)) return 1;
     int has_chat = tr_tokenizer_token_id(tok, "<|im_start|>") >= 0 &&
                    tr_tokenizer_token_id(tok, "<|im_end|>") >= 0;
     int tpl = tpl_name   ? tr_template_from_name(tpl_name)

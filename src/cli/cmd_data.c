@@ -38,11 +38,8 @@ static int parse_tasks(const char *cmd, const char *list, const tr_task **out, i
     return 0;
 }
 
-/* A FILE* for writing PATH through PATH.tmp (renamed on success); "-" is stdout. */
-typedef struct out_file {
-    FILE *f;
-    char path[1024], tmp[1100];
-} out_file;
+/* A FILE* (o->f) for writing PATH through PATH.tmp (renamed on success); "-" is stdout. */
+typedef tr_atomic_file out_file;
 
 static int out_open(out_file *o, const char *cmd, const char *path) {
     memset(o, 0, sizeof *o);
@@ -50,31 +47,20 @@ static int out_open(out_file *o, const char *cmd, const char *path) {
         o->f = stdout;
         return 0;
     }
-    snprintf(o->path, sizeof o->path, "%s", path);
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
-    o->f = fopen(o->tmp, "wb");
-    if (!o->f) {
-        char msg[1200];
-        snprintf(msg, sizeof msg, "%s: cannot write", o->tmp);
-        cli_error(cmd, msg);
-        return -1;
-    }
+    tr_err err;
+    if (tr_atomic_open(o, path, &err) != 0) return cli_error(cmd, err.msg), -1;
     return 0;
 }
 
+/* ok = 0: the caller failed (and said so): the partial file is removed silently. */
 static int out_close(out_file *o, const char *cmd, int ok) {
     if (o->f == stdout) return fflush(stdout) == 0 ? 0 : -1;
-    int bad = ferror(o->f);
-    if (fclose(o->f) != 0) bad = 1;
-    if (!ok || bad || rename(o->tmp, o->path) != 0) {
-        remove(o->tmp);
-        if (ok) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "%s: write failed", o->path);
-            cli_error(cmd, msg);
-        }
+    if (!ok) {
+        tr_atomic_abort(o);
         return -1;
     }
+    tr_err err;
+    if (tr_atomic_commit(o, 1, &err) != 0) return cli_error(cmd, err.msg), -1;
     return 0;
 }
 

@@ -39,10 +39,7 @@ int cmd_eval(int argc, char **argv) {
     s.p.top_p = 0.95f;
     cli_opt opts[40];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
-                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] = (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
-                          "tokenizer (default: the one inside the model)"};
+    n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = (cli_opt){"task", CLI_STR, &task, "NAME",
                           "add, mul, countdown, wordprob (generated) or gsm8k, math, aime, amc, "
                           "countdown-file (real sets); 'tinyr1 data tasks' lists them"};
@@ -133,10 +130,10 @@ int cmd_eval(int argc, char **argv) {
     }
 
     tr_model m;
-    tr_tokenizer *tok = NULL;
-    if (tr_load_bundle(model, tokenizer, &m, &tok, &err) != 0) {
+    tr_tokenizer *tok;
+    if (cli_load_model(spec.command, model, tokenizer, &m, &tok)) {
         tr_problems_free(problems, n_loaded);
-        return cli_error(spec.command, err.msg);
+        return 1;
     }
     int rc = 1;
     FILE *samples = NULL;

@@ -76,11 +76,7 @@ int cmd_generate(int argc, char **argv) {
     s.p.top_p = 0.9f; /* llama2.c run.c's defaults: temperature 1, top-p 0.9 */
     cli_opt opts[32];
     int n = 0;
-    opts[n++] = (cli_opt){"model", CLI_STR, &model, "PATH",
-                          "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
-    opts[n++] =
-        (cli_opt){"tokenizer", CLI_STR, &tokenizer, "PATH",
-                  "tokenizer (default: the one inside the model; required for a llama2.c .bin)"};
+    n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT",
                           "text to continue (default: empty: start from BOS)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "generate at most N tokens (also -n N)"};
@@ -108,7 +104,6 @@ int cmd_generate(int argc, char **argv) {
         "Example: tinyr1 generate --model stories260K.bin --tokenizer tok512.bin --temp 0 -n 200"};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
-    if (!model) return cli_error(spec.command, "--model PATH is required");
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");
     int tpl = tr_template_from_name(tpl_name);
     if (tpl < 0) return cli_error(spec.command, "--template must be none, r1zero or chat");
@@ -116,9 +111,8 @@ int cmd_generate(int argc, char **argv) {
 
     tr_err err;
     tr_model m;
-    tr_tokenizer *tok = NULL;
-    if (tr_load_bundle(model, tokenizer, &m, &tok, &err) != 0)
-        return cli_error(spec.command, err.msg);
+    tr_tokenizer *tok;
+    if (cli_load_model(spec.command, model, tokenizer, &m, &tok)) return 1;
     int rc = 1;
     tr_infer *ctx = NULL;
     tr_template_out in = {0};

@@ -219,6 +219,7 @@ static int cmd_info(int argc, char **argv) {
     printf("merges: %d\n", tr_tokenizer_n_merges(tok));
     static const char *const names[] = {"none", "gpt2", "qwen2", "custom"};
     printf("pattern: %s %s\n", names[tr_tokenizer_pretok(tok)], tr_tokenizer_pattern(tok));
+    printf("normalizer: %s\n", tr_normalizer_name(tr_tokenizer_normalizer(tok)));
     int32_t ids[2] = {tr_tokenizer_bos(tok), tr_tokenizer_eos(tok)};
     for (int i = 0; i < 2; i++) {
         printf("%s: ", i ? "eos" : "bos");

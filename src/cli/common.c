@@ -121,3 +121,21 @@ int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *c
     free(text);
     return rc;
 }
+
+int cli_model_opts(const char **model, const char **tokenizer, cli_opt *opts) {
+    opts[0] = (cli_opt){"model", CLI_STR, model, "PATH",
+                        "tinyr1 checkpoint or run folder, Hugging Face folder, or llama2.c .bin"};
+    opts[1] = (cli_opt){"tokenizer", CLI_STR, tokenizer, "PATH",
+                        "tokenizer (default: the one inside the model; required for a llama2.c "
+                        ".bin)"};
+    return CLI_MODEL_N_OPTS;
+}
+
+int cli_load_model(const char *command, const char *model, const char *tokenizer, tr_model *m,
+                   tr_tokenizer **tok) {
+    if (!model) return cli_error(command, "--model PATH is required");
+    tr_err err;
+    *tok = NULL;
+    if (tr_load_bundle(model, tokenizer, m, tok, &err) != 0) return cli_error(command, err.msg);
+    return 0;
+}

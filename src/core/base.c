@@ -141,27 +141,47 @@ char *tr_read_file(const char *path, size_t *len, tr_err *err) {
     return buf;
 }
 
-int tr_write_file_atomic(const char *path, const void *data, size_t len, tr_err *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return tr_fail(err, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    size_t wrote = fwrite(data, 1, len, f);
-    int ok = wrote == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
+int tr_atomic_open(tr_atomic_file *af, const char *path, tr_err *err) {
+    af->f = NULL;
+    if (strlen(path) >= sizeof af->path) return tr_fail(err, "%s: path too long", path);
+    memcpy(af->path, path, strlen(path) + 1);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp", path);
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) return tr_fail(err, "%s: cannot create: %s", af->tmp, strerror(errno));
+    return 0;
+}
+
+int tr_atomic_commit(tr_atomic_file *af, int ok, tr_err *err) {
+    int good = ok && !ferror(af->f) && fflush(af->f) == 0 && fsync(fileno(af->f)) == 0;
     int saved = errno;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        remove(tmp);
-        return tr_fail(err, "%s: write failed (%s); the previous file is untouched", path,
-                       strerror(saved));
-    }
-    if (rename(tmp, path) != 0) {
+    if (fclose(af->f) != 0 && good) {
+        good = 0;
         saved = errno;
-        remove(tmp);
-        return tr_fail(err, "%s: rename failed: %s", path, strerror(saved));
+    }
+    af->f = NULL;
+    if (!good) {
+        remove(af->tmp);
+        return tr_fail(err, "%s: write failed (%s); the previous file is untouched", af->path,
+                       strerror(saved ? saved : EIO));
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        saved = errno;
+        remove(af->tmp);
+        return tr_fail(err, "%s: rename failed: %s", af->path, strerror(saved));
     }
     return 0;
+}
+
+void tr_atomic_abort(tr_atomic_file *af) {
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    remove(af->tmp);
+}
+
+int tr_write_file_atomic(const char *path, const void *data, size_t len, tr_err *err) {
+    tr_atomic_file af;
+    if (tr_atomic_open(&af, path, err) != 0) return -1;
+    return tr_atomic_commit(&af, fwrite(data, 1, len, af.f) == len, err);
 }
 
 int tr_mkdirs(const char *path, tr_err *err) {

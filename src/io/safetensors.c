@@ -26,6 +26,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/sbuf.h"
 #include "tinyr1/io.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -549,51 +550,23 @@ int tr_st_to_f32(const tr_safetensors *st, const tr_st_tensor *t, float *out, in
 }
 
 /* ---- writer -------------------------------------------------------------------- */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} strbuf;
-
-static void sb_add(strbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *s2 = realloc(b->s, cap);
-        if (!s2) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s2;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(strbuf *b, const char *s) {
-    sb_add(b, s, strlen(s));
-}
-
 /* A JSON string literal: quotes, backslashes and control bytes escaped; UTF-8 passes. */
-static void sb_json_string(strbuf *b, const char *s) {
-    sb_add(b, "\"", 1);
+static void sb_json_string(tr_sb *b, const char *s) {
+    tr_sb_putn(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         char esc[8];
         if (*c == '"' || *c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*c;
-            sb_add(b, esc, 2);
+            tr_sb_putn(b, esc, 2);
         } else if (*c < 0x20) {
             snprintf(esc, sizeof esc, "\\u%04x", *c);
-            sb_add(b, esc, 6);
+            tr_sb_putn(b, esc, 6);
         } else {
-            sb_add(b, (const char *)c, 1);
+            tr_sb_putn(b, (const char *)c, 1);
         }
     }
-    sb_add(b, "\"", 1);
+    tr_sb_putn(b, "\"", 1);
 }
 
 static int cmp_cstr(const void *a, const void *b) {
@@ -673,72 +646,53 @@ int tr_st_write(const char *path, const tr_st_write_tensor *ts, int n, const cha
         free(nbytes);
         return -1;
     }
-    strbuf h = {0};
+    tr_sb h = {0};
     char num[64];
-    sb_str(&h, "{");
+    tr_sb_put(&h, "{");
     if (n_meta > 0) {
-        sb_str(&h, "\"__metadata__\":{");
+        tr_sb_put(&h, "\"__metadata__\":{");
         for (int i = 0; i < n_meta; i++) {
-            if (i) sb_str(&h, ",");
+            if (i) tr_sb_put(&h, ",");
             sb_json_string(&h, mk[i]);
-            sb_str(&h, ":");
+            tr_sb_put(&h, ":");
             sb_json_string(&h, mv[i]);
         }
-        sb_str(&h, "}");
+        tr_sb_put(&h, "}");
     }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         const tr_st_write_tensor *t = &ts[i];
-        if (i || n_meta > 0) sb_str(&h, ",");
+        if (i || n_meta > 0) tr_sb_put(&h, ",");
         sb_json_string(&h, t->name);
-        sb_str(&h, ":{\"dtype\":\"");
-        sb_str(&h, tr_dtype_name(t->dtype));
-        sb_str(&h, "\",\"shape\":[");
+        tr_sb_put(&h, ":{\"dtype\":\"");
+        tr_sb_put(&h, tr_dtype_name(t->dtype));
+        tr_sb_put(&h, "\",\"shape\":[");
         for (int k = 0; k < t->ndim; k++) {
             snprintf(num, sizeof num, "%s%lld", k ? "," : "", (long long)t->shape[k]);
-            sb_str(&h, num);
+            tr_sb_put(&h, num);
         }
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                  (unsigned long long)(off + nbytes[i]));
-        sb_str(&h, num);
+        tr_sb_put(&h, num);
         off += nbytes[i];
     }
-    sb_str(&h, "}");
-    while (!h.oom && (8 + h.n) % 8 != 0) sb_str(&h, " ");
+    tr_sb_put(&h, "}");
+    while (!h.oom && (8 + h.len) % 8 != 0) tr_sb_put(&h, " ");
     if (h.oom) {
         free(h.s);
         free(nbytes);
         return tr_fail(err, "%s: out of memory building the header", path);
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    tr_atomic_file af;
+    if (tr_atomic_open(&af, path, err) != 0) {
         free(h.s);
         free(nbytes);
-        return tr_fail(err, "%s: path too long", path);
+        return -1;
     }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(h.s);
-        free(nbytes);
-        return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    uint64_t hlen = h.n;
-    int ok = fwrite(&hlen, 8, 1, f) == 1 && fwrite(h.s, 1, h.n, f) == h.n;
-    for (int i = 0; ok && i < n; i++) ok = write_tensor_data(f, &ts[i], nbytes[i]) == 0;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved = errno;
-    if (fclose(f) != 0) ok = 0;
+    uint64_t hlen = h.len;
+    int ok = fwrite(&hlen, 8, 1, af.f) == 1 && fwrite(h.s, 1, h.len, af.f) == h.len;
+    for (int i = 0; ok && i < n; i++) ok = write_tensor_data(af.f, &ts[i], nbytes[i]) == 0;
     free(h.s);
     free(nbytes);
-    if (!ok) {
-        remove(tmp);
-        return tr_fail(err, "%s: write failed (%s); the previous file is untouched", path,
-                       strerror(saved));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        remove(tmp);
-        return tr_fail(err, "%s: rename failed: %s", path, strerror(saved));
-    }
-    return 0;
+    return tr_atomic_commit(&af, ok, err);
 }

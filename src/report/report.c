@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/sbuf.h"
+#include "core/sbuf.h"
 #include "tinyr1/report.h"
 
 typedef enum { B_HEADING, B_PARAGRAPH, B_CODE, B_TABLE, B_FIGURE } block_kind;
@@ -230,7 +230,12 @@ static int numeric_cell(const char *s) {
     return isdigit((unsigned char)*s);
 }
 
-static void table_align(const block *b, char *right) {
+/* Per column, 1 if every non-empty cell (other than "-") is numeric: right-aligned. Uses
+ * small[0..cap) when the columns fit, else a malloc'd array (free it if != small); NULL if
+ * out of memory. */
+static char *table_align(const block *b, char *small, size_t cap) {
+    char *right = (size_t)b->n_cols <= cap ? small : malloc((size_t)b->n_cols);
+    if (!right) return NULL;
     for (int k = 0; k < b->n_cols; k++) {
         int any = 0, all = 1;
         for (int64_t i = 0; i < b->n_rows; i++) {
@@ -241,6 +246,7 @@ static void table_align(const block *b, char *right) {
         }
         right[k] = (char)(any && all);
     }
+    return right;
 }
 
 int tr_report_markdown(const tr_report *r, char **out, tr_err *err) {
@@ -279,9 +285,8 @@ int tr_report_markdown(const tr_report *r, char **out, tr_err *err) {
         }
         case B_TABLE: {
             char right[256];
-            char *align = k->n_cols <= 256 ? right : malloc((size_t)k->n_cols);
+            char *align = table_align(k, right, sizeof right);
             if (!align) break;
-            table_align(k, align);
             if (k->text) {
                 tr_sb_put(&b, "*");
                 md_text(&b, k->text, 0);
@@ -375,9 +380,8 @@ int tr_report_html(const tr_report *r, char **out, tr_err *err) {
             break;
         case B_TABLE: {
             char right[256];
-            char *align = k->n_cols <= 256 ? right : malloc((size_t)k->n_cols);
+            char *align = table_align(k, right, sizeof right);
             if (!align) break;
-            table_align(k, align);
             tr_sb_put(&b, "<table>\n");
             if (k->text) {
                 tr_sb_put(&b, "<caption>");

@@ -44,7 +44,7 @@ static uint64_t random_digits(tr_rng *rng, int digits) {
 }
 
 /* Column addition of a + b, one line per column (verbose) or one clause per column. */
-static void add_columns(tr_tk_buf *b, uint64_t x, uint64_t y, int verbose) {
+static void add_columns(tr_sb *b, uint64_t x, uint64_t y, int verbose) {
     int n = n_digits(x) > n_digits(y) ? n_digits(x) : n_digits(y);
     uint64_t carry = 0;
     for (int k = 0; k < n; k++) {
@@ -53,27 +53,27 @@ static void add_columns(tr_tk_buf *b, uint64_t x, uint64_t y, int verbose) {
         int has_x = k < n_digits(x), has_y = k < n_digits(y);
         uint64_t s = dx + dy + carry;
         if (verbose)
-            tr_tk_printf(b, "%s: ", k < N_COLUMNS ? column_names[k] : "next column");
+            tr_sb_printf(b, "%s: ", k < N_COLUMNS ? column_names[k] : "next column");
         else if (k)
-            tr_tk_puts(b, "; ");
+            tr_sb_put(b, "; ");
         int terms = 0;
-        if (has_x) tr_tk_printf(b, "%llu", (unsigned long long)dx), terms++;
-        if (has_y) tr_tk_printf(b, "%s%llu", terms ? " + " : "", (unsigned long long)dy), terms++;
+        if (has_x) tr_sb_printf(b, "%llu", (unsigned long long)dx), terms++;
+        if (has_y) tr_sb_printf(b, "%s%llu", terms ? " + " : "", (unsigned long long)dy), terms++;
         if (carry)
-            tr_tk_printf(b, "%s%llu", terms ? " + " : "", (unsigned long long)carry), terms++;
-        tr_tk_printf(b, " = %llu", (unsigned long long)s);
+            tr_sb_printf(b, "%s%llu", terms ? " + " : "", (unsigned long long)carry), terms++;
+        tr_sb_printf(b, " = %llu", (unsigned long long)s);
         if (s >= 10 || verbose)
-            tr_tk_printf(b, ", write %llu, carry %llu", (unsigned long long)(s % 10),
+            tr_sb_printf(b, ", write %llu, carry %llu", (unsigned long long)(s % 10),
                          (unsigned long long)(s / 10));
-        if (verbose) tr_tk_puts(b, ".\n");
+        if (verbose) tr_sb_put(b, ".\n");
         carry = s / 10;
     }
     if (carry) {
         if (verbose)
-            tr_tk_printf(b, "The last carry %llu becomes the leading digit.\n",
+            tr_sb_printf(b, "The last carry %llu becomes the leading digit.\n",
                          (unsigned long long)carry);
         else
-            tr_tk_printf(b, "; the carry %llu leads", (unsigned long long)carry);
+            tr_sb_printf(b, "; the carry %llu leads", (unsigned long long)carry);
     }
 }
 
@@ -91,21 +91,21 @@ int tr_tk_add_generate(uint64_t seed, int64_t index, int difficulty, const char 
         b = t;
     }
     uint64_t sum = a + b;
-    tr_tk_buf q = {0}, cot = {0}, ans = {0};
-    tr_tk_printf(&q, "What is %llu + %llu?", (unsigned long long)a, (unsigned long long)b);
-    tr_tk_printf(&cot, "Add %llu and %llu column by column, starting from the ones.\n",
+    tr_sb q = {0}, cot = {0}, ans = {0};
+    tr_sb_printf(&q, "What is %llu + %llu?", (unsigned long long)a, (unsigned long long)b);
+    tr_sb_printf(&cot, "Add %llu and %llu column by column, starting from the ones.\n",
                  (unsigned long long)a, (unsigned long long)b);
     add_columns(&cot, a, b, 1);
-    tr_tk_printf(&cot,
+    tr_sb_printf(&cot,
                  "Reading the written digits from the highest column down: %llu + %llu = %llu.",
                  (unsigned long long)a, (unsigned long long)b, (unsigned long long)sum);
-    tr_tk_printf(&ans, "%llu", (unsigned long long)sum);
+    tr_sb_printf(&ans, "%llu", (unsigned long long)sum);
     memset(out, 0, sizeof *out);
     out->seed = seed;
     out->index = index;
     out->difficulty = difficulty;
-    return tr_tk_problem_finish(out, "add", lang, tr_tk_take(&q), tr_tk_take(&ans),
-                                tr_tk_take(&cot), err);
+    return tr_tk_problem_finish(out, "add", lang, tr_sb_take(&q), tr_sb_take(&ans),
+                                tr_sb_take(&cot), err);
 }
 
 int tr_tk_mul_generate(uint64_t seed, int64_t index, int difficulty, const char *lang,
@@ -118,9 +118,9 @@ int tr_tk_mul_generate(uint64_t seed, int64_t index, int difficulty, const char 
     int db = 1 + (int)tr_rng_below(&rng, (uint64_t)maxb);
     uint64_t a = random_digits(&rng, da), b = random_digits(&rng, db);
     uint64_t prod = a * b;
-    tr_tk_buf q = {0}, cot = {0}, ans = {0};
-    tr_tk_printf(&q, "What is %llu * %llu?", (unsigned long long)a, (unsigned long long)b);
-    tr_tk_printf(&cot,
+    tr_sb q = {0}, cot = {0}, ans = {0};
+    tr_sb_printf(&q, "What is %llu * %llu?", (unsigned long long)a, (unsigned long long)b);
+    tr_sb_printf(&cot,
                  "Multiply %llu by each digit of %llu, starting from the ones, then add the "
                  "partial products.\n",
                  (unsigned long long)a, (unsigned long long)b);
@@ -129,60 +129,60 @@ int tr_tk_mul_generate(uint64_t seed, int64_t index, int difficulty, const char 
     uint64_t shift = 1;
     for (int k = 0; k < n_digits(b); k++, shift *= 10) {
         uint64_t m = digit_at(b, k);
-        tr_tk_printf(&cot, "%llu * %llu (%s digit): ", (unsigned long long)a, (unsigned long long)m,
+        tr_sb_printf(&cot, "%llu * %llu (%s digit): ", (unsigned long long)a, (unsigned long long)m,
                      k < N_COLUMNS ? column_names[k] : "next");
         if (m == 0) {
-            tr_tk_puts(&cot, "the digit is 0, so this partial product is 0.\n");
+            tr_sb_put(&cot, "the digit is 0, so this partial product is 0.\n");
             continue;
         }
         uint64_t carry = 0;
         for (int j = 0; j < n_digits(a); j++) {
             uint64_t da_j = digit_at(a, j), p = da_j * m + carry;
-            if (j) tr_tk_puts(&cot, "; ");
+            if (j) tr_sb_put(&cot, "; ");
             if (carry)
-                tr_tk_printf(&cot, "%llu * %llu + %llu = %llu", (unsigned long long)da_j,
+                tr_sb_printf(&cot, "%llu * %llu + %llu = %llu", (unsigned long long)da_j,
                              (unsigned long long)m, (unsigned long long)carry,
                              (unsigned long long)p);
             else
-                tr_tk_printf(&cot, "%llu * %llu = %llu", (unsigned long long)da_j,
+                tr_sb_printf(&cot, "%llu * %llu = %llu", (unsigned long long)da_j,
                              (unsigned long long)m, (unsigned long long)p);
-            tr_tk_printf(&cot, ", write %llu, carry %llu", (unsigned long long)(p % 10),
+            tr_sb_printf(&cot, ", write %llu, carry %llu", (unsigned long long)(p % 10),
                          (unsigned long long)(p / 10));
             carry = p / 10;
         }
-        if (carry) tr_tk_printf(&cot, "; the carry %llu leads", (unsigned long long)carry);
+        if (carry) tr_sb_printf(&cot, "; the carry %llu leads", (unsigned long long)carry);
         uint64_t part = a * m;
         if (k == 0)
-            tr_tk_printf(&cot, ". Partial product: %llu.\n", (unsigned long long)part);
+            tr_sb_printf(&cot, ". Partial product: %llu.\n", (unsigned long long)part);
         else
-            tr_tk_printf(&cot, ". That is %llu, shifted %d place%s: %llu.\n",
+            tr_sb_printf(&cot, ". That is %llu, shifted %d place%s: %llu.\n",
                          (unsigned long long)part, k, k == 1 ? "" : "s",
                          (unsigned long long)(part * shift));
         partials[np++] = part * shift;
     }
     if (np == 0) {
-        tr_tk_puts(&cot, "Every partial product is 0.\n");
+        tr_sb_put(&cot, "Every partial product is 0.\n");
     } else if (np == 1) {
-        tr_tk_printf(&cot, "There is one partial product, so the product is %llu.\n",
+        tr_sb_printf(&cot, "There is one partial product, so the product is %llu.\n",
                      (unsigned long long)partials[0]);
     } else {
         uint64_t run = partials[0];
-        tr_tk_puts(&cot, "Add the partial products column by column.\n");
+        tr_sb_put(&cot, "Add the partial products column by column.\n");
         for (int i = 1; i < np; i++) {
-            tr_tk_printf(&cot, "%llu + %llu: ", (unsigned long long)run,
+            tr_sb_printf(&cot, "%llu + %llu: ", (unsigned long long)run,
                          (unsigned long long)partials[i]);
             add_columns(&cot, run, partials[i], 0);
             run += partials[i];
-            tr_tk_printf(&cot, ". Sum: %llu.\n", (unsigned long long)run);
+            tr_sb_printf(&cot, ". Sum: %llu.\n", (unsigned long long)run);
         }
     }
-    tr_tk_printf(&cot, "So %llu * %llu = %llu.", (unsigned long long)a, (unsigned long long)b,
+    tr_sb_printf(&cot, "So %llu * %llu = %llu.", (unsigned long long)a, (unsigned long long)b,
                  (unsigned long long)prod);
-    tr_tk_printf(&ans, "%llu", (unsigned long long)prod);
+    tr_sb_printf(&ans, "%llu", (unsigned long long)prod);
     memset(out, 0, sizeof *out);
     out->seed = seed;
     out->index = index;
     out->difficulty = difficulty;
-    return tr_tk_problem_finish(out, "mul", lang, tr_tk_take(&q), tr_tk_take(&ans),
-                                tr_tk_take(&cot), err);
+    return tr_tk_problem_finish(out, "mul", lang, tr_sb_take(&q), tr_sb_take(&ans),
+                                tr_sb_take(&cot), err);
 }

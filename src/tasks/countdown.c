@@ -214,14 +214,14 @@ double tr_countdown_score(const char *response, const int64_t *nums, int n_nums,
 /* ---- generator ------------------------------------------------------------------------ */
 
 char *tr_tk_countdown_prompt(const int64_t *nums, int n, int64_t target, int use_all) {
-    tr_tk_buf b = {0};
-    tr_tk_puts(&b, "Using the numbers [");
-    for (int i = 0; i < n; i++) tr_tk_printf(&b, "%s%lld", i ? ", " : "", (long long)nums[i]);
-    tr_tk_printf(&b,
+    tr_sb b = {0};
+    tr_sb_put(&b, "Using the numbers [");
+    for (int i = 0; i < n; i++) tr_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)nums[i]);
+    tr_sb_printf(&b,
                  "], write an expression that equals %lld. You may use + - * / and "
                  "parentheses, and each number %s.",
                  (long long)target, use_all ? "exactly once" : "at most once");
-    return tr_tk_take(&b);
+    return tr_sb_take(&b);
 }
 
 typedef struct cd_item {
@@ -238,7 +238,7 @@ static void wrap(char *dst, size_t cap, const cd_item *it) {
 }
 
 /* One random tree over all items; returns 0 if every step gave a positive integer. */
-static int build_tree(tr_rng *rng, cd_item *items, int n, tr_tk_buf *cot) {
+static int build_tree(tr_rng *rng, cd_item *items, int n, tr_sb *cot) {
     while (n > 1) {
         int i = (int)tr_rng_below(rng, (uint64_t)n), j = (int)tr_rng_below(rng, (uint64_t)n - 1);
         if (j >= i) j++;
@@ -267,7 +267,7 @@ static int build_tree(tr_rng *rng, cd_item *items, int n, tr_tk_buf *cot) {
         c.v = r;
         c.leaf = 0;
         snprintf(c.expr, sizeof c.expr, "%.75s %c %.75s", sa, op, sb);
-        tr_tk_printf(cot, "%lld %c %lld = %lld.", (long long)a.v, op, (long long)b.v, (long long)r);
+        tr_sb_printf(cot, "%lld %c %lld = %lld.", (long long)a.v, op, (long long)b.v, (long long)r);
         /* remove i and j, append c */
         int hi = i > j ? i : j, lo = i > j ? j : i;
         items[hi] = items[n - 1];
@@ -275,12 +275,12 @@ static int build_tree(tr_rng *rng, cd_item *items, int n, tr_tk_buf *cot) {
         items[n - 2] = c;
         n--;
         if (n > 1) {
-            tr_tk_puts(cot, " Left:");
+            tr_sb_put(cot, " Left:");
             for (int k = 0; k < n; k++)
-                tr_tk_printf(cot, "%s %lld", k ? "," : "", (long long)items[k].v);
-            tr_tk_puts(cot, ".\n");
+                tr_sb_printf(cot, "%s %lld", k ? "," : "", (long long)items[k].v);
+            tr_sb_put(cot, ".\n");
         } else {
-            tr_tk_puts(cot, "\n");
+            tr_sb_put(cot, "\n");
         }
     }
     return 0;
@@ -301,17 +301,17 @@ int tr_tk_countdown_generate(uint64_t seed, int64_t index, int difficulty, const
             items[i].leaf = 1;
             snprintf(items[i].expr, sizeof items[i].expr, "%lld", (long long)nums[i]);
         }
-        tr_tk_buf cot = {0};
-        tr_tk_puts(&cot, "Numbers:");
-        for (int i = 0; i < n; i++) tr_tk_printf(&cot, "%s %lld", i ? "," : "", (long long)nums[i]);
-        tr_tk_puts(&cot, ". Combine two numbers at a time until one number is left.\n");
+        tr_sb cot = {0};
+        tr_sb_put(&cot, "Numbers:");
+        for (int i = 0; i < n; i++) tr_sb_printf(&cot, "%s %lld", i ? "," : "", (long long)nums[i]);
+        tr_sb_put(&cot, ". Combine two numbers at a time until one number is left.\n");
         build_tree(&rng, items, n, &cot);
         int64_t target = items[0].v;
         if (target < tmin || target > tmax) {
-            tr_tk_free(&cot);
+            tr_sb_free(&cot);
             continue;
         }
-        tr_tk_printf(&cot,
+        tr_sb_printf(&cot,
                      "That is the target %lld, using every number once. The expression is %s.",
                      (long long)target, items[0].expr);
         memset(out, 0, sizeof *out);
@@ -325,7 +325,7 @@ int tr_tk_countdown_generate(uint64_t seed, int64_t index, int difficulty, const
         /* the answer of a countdown problem is its expression */
         return tr_tk_problem_finish(out, "countdown", lang,
                                     tr_tk_countdown_prompt(nums, n, target, 0),
-                                    tr_tk_strdup(items[0].expr), tr_tk_take(&cot), err);
+                                    tr_tk_strdup(items[0].expr), tr_sb_take(&cot), err);
     }
     return tr_fail(err, "countdown: no problem found for seed %llu index %lld",
                    (unsigned long long)seed, (long long)index);

@@ -64,7 +64,7 @@ static int is_text_cmd(const char *name, size_t len) {
     return 0;
 }
 
-static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text, int depth) {
+static void prepass(const char *s, size_t n, tr_sb *out, text_seg *last_text, int depth) {
     size_t i = 0;
     while (i < n) {
         char c = s[i];
@@ -74,7 +74,7 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             continue;
         }
         if (c == '~') {
-            tr_tk_putc(out, ' ');
+            tr_sb_putc(out, ' ');
             i++;
             continue;
         }
@@ -99,7 +99,7 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
                     }
                 }
             }
-            tr_tk_putc(out, c);
+            tr_sb_putc(out, c);
             i++;
             continue;
         }
@@ -112,28 +112,28 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             if (u[1] == 0x89 && u[2] == 0xA5) rep = "\\geq ";
             if (u[1] == 0x80 && (u[2] == 0x93 || u[2] == 0x94)) rep = "-";
             if (rep) {
-                tr_tk_puts(out, rep);
+                tr_sb_put(out, rep);
                 i += 3;
                 continue;
             }
         }
         if (u[0] == 0xC3 && i + 1 < n && (u[1] == 0x97 || u[1] == 0xB7)) {
-            tr_tk_puts(out, u[1] == 0x97 ? "\\times " : "\\div ");
+            tr_sb_put(out, u[1] == 0x97 ? "\\times " : "\\div ");
             i += 2;
             continue;
         }
         if (u[0] == 0xC2 && i + 1 < n && (u[1] == 0xB0 || u[1] == 0xB7)) {
-            if (u[1] == 0xB7) tr_tk_puts(out, "\\cdot ");
+            if (u[1] == 0xB7) tr_sb_put(out, "\\cdot ");
             i += 2; /* the degree sign is dropped */
             continue;
         }
         if (u[0] == 0xCF && i + 1 < n && u[1] == 0x80) {
-            tr_tk_puts(out, "\\pi ");
+            tr_sb_put(out, "\\pi ");
             i += 2;
             continue;
         }
         if (c != '\\') {
-            tr_tk_putc(out, c);
+            tr_sb_putc(out, c);
             i++;
             continue;
         }
@@ -147,15 +147,15 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             i += 2;
             if (d == '!') continue;
             if (d == ',' || d == ';' || d == ':' || d == ' ') {
-                tr_tk_putc(out, ' ');
+                tr_sb_putc(out, ' ');
                 continue;
             }
             if (d == '$' || d == '%') { /* \$ and \% are dropped like $ and % */
-                tr_tk_putc(out, ' ');
+                tr_sb_putc(out, ' ');
                 continue;
             }
-            tr_tk_putc(out, '\\');
-            tr_tk_putc(out, d);
+            tr_sb_putc(out, '\\');
+            tr_sb_putc(out, d);
             continue;
         }
         size_t j = i + 1;
@@ -176,17 +176,17 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             continue;
         }
         if (name_is(name, len, "quad") || name_is(name, len, "qquad")) {
-            tr_tk_putc(out, ' ');
+            tr_sb_putc(out, ' ');
             i = j;
             continue;
         }
         if (name_is(name, len, "dfrac") || name_is(name, len, "tfrac")) {
-            tr_tk_puts(out, "\\frac");
+            tr_sb_put(out, "\\frac");
             i = j;
             continue;
         }
         if (name_is(name, len, "dbinom") || name_is(name, len, "tbinom")) {
-            tr_tk_puts(out, "\\binom");
+            tr_sb_put(out, "\\binom");
             i = j;
             continue;
         }
@@ -208,13 +208,13 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             if (k < n && s[k] == '{') {
                 size_t close = match_brace(s, n, k);
                 if (close < n) {
-                    size_t start = out->n;
+                    size_t start = out->len;
                     if (depth < EQ_MAX_DEPTH)
                         prepass(s + k + 1, close - k - 1, out, last_text, depth + 1);
                     else
-                        tr_tk_putn(out, s + k + 1, close - k - 1);
+                        tr_sb_putn(out, s + k + 1, close - k - 1);
                     last_text->start = start;
-                    last_text->end = out->n;
+                    last_text->end = out->len;
                     last_text->valid = 1;
                     i = close + 1;
                     continue;
@@ -223,7 +223,7 @@ static void prepass(const char *s, size_t n, tr_tk_buf *out, text_seg *last_text
             i = j; /* \text without an argument: dropped */
             continue;
         }
-        tr_tk_putn(out, s + i, j - i);
+        tr_sb_putn(out, s + i, j - i);
         i = j;
     }
 }
@@ -261,9 +261,9 @@ static int no_bare_letters(const char *s, size_t n) {
     return any;
 }
 
-static void strip_units(tr_tk_buf *b, const text_seg *seg) {
+static void strip_units(tr_sb *b, const text_seg *seg) {
     if (!b->s) return;
-    size_t e = trim_end(b->s, b->n);
+    size_t e = trim_end(b->s, b->len);
     size_t e2 = trim_end(b->s, e - power_suffix(b->s, e));
     /* a trailing \text{...} unit */
     if (seg->valid && seg->start > 0) {
@@ -273,9 +273,9 @@ static void strip_units(tr_tk_buf *b, const text_seg *seg) {
             for (size_t i = seg->start; i < ce; i++)
                 if (!is_alpha(b->s[i]) && !is_space(b->s[i]) && b->s[i] != '.') words = 0;
             if (words && no_bare_letters(b->s, seg->start)) {
-                b->n = seg->start;
-                b->s[b->n] = 0;
-                e = trim_end(b->s, b->n);
+                b->len = seg->start;
+                b->s[b->len] = 0;
+                e = trim_end(b->s, b->len);
                 e2 = trim_end(b->s, e - power_suffix(b->s, e));
             }
         }
@@ -293,8 +293,8 @@ static void strip_units(tr_tk_buf *b, const text_seg *seg) {
         if (p == 0) break;
     }
     if (n_words > 0 && p > 0 && no_bare_letters(b->s, p)) {
-        b->n = trim_end(b->s, first_word);
-        b->s[b->n] = 0;
+        b->len = trim_end(b->s, first_word);
+        b->s[b->len] = 0;
     }
 }
 
@@ -405,14 +405,14 @@ static size_t tok_match(const toks *ts, size_t open, size_t end) {
 }
 
 typedef struct emitter {
-    tr_tk_buf *out;
+    tr_sb *out;
     int last_alpha_cmd; /* the last thing written was \letters: a letter after it needs a space */
 } emitter;
 
 static void emit_text(emitter *em, const char *s, size_t n) {
     if (n == 0) return;
-    if (em->last_alpha_cmd && is_alpha(s[0])) tr_tk_putc(em->out, ' ');
-    tr_tk_putn(em->out, s, n);
+    if (em->last_alpha_cmd && is_alpha(s[0])) tr_sb_putc(em->out, ' ');
+    tr_sb_putn(em->out, s, n);
     em->last_alpha_cmd = n >= 2 && s[0] == '\\' && is_alpha(s[n - 1]);
 }
 
@@ -438,7 +438,7 @@ static size_t emit_range(emitter *em, const toks *ts, size_t i, size_t end, int 
 /* An argument of ^ _ \sqrt \frac \binom: always braced. */
 static size_t emit_arg(emitter *em, const toks *ts, size_t i, size_t end, int depth) {
     if (i >= end) return i;
-    tr_tk_putc(em->out, '{');
+    tr_sb_putc(em->out, '{');
     em->last_alpha_cmd = 0;
     int units = 0;
     if (tok_is(ts, i, "{")) {
@@ -453,7 +453,7 @@ static size_t emit_arg(emitter *em, const toks *ts, size_t i, size_t end, int de
         emit_tok(em, ts, i);
         i++;
     }
-    tr_tk_putc(em->out, '}');
+    tr_sb_putc(em->out, '}');
     em->last_alpha_cmd = 0;
     return i;
 }
@@ -496,21 +496,21 @@ static size_t emit_range(emitter *em, const toks *ts, size_t i, size_t end, int 
                 continue;
             }
             /* a bare group: drop its braces when it holds one unit and no ^ or _ follows */
-            tr_tk_buf inner = {0};
+            tr_sb inner = {0};
             emitter sub = {&inner, 0};
             int u = 0;
             emit_range(&sub, ts, i + 1, c, depth + 1, &u);
             int follows_script = tok_is(ts, c + 1, "^") || tok_is(ts, c + 1, "_");
-            if (inner.s && single_unit(inner.s, inner.n) && !follows_script) {
-                emit_text(em, inner.s, inner.n);
+            if (inner.s && single_unit(inner.s, inner.len) && !follows_script) {
+                emit_text(em, inner.s, inner.len);
             } else {
-                tr_tk_putc(em->out, '{');
+                tr_sb_putc(em->out, '{');
                 em->last_alpha_cmd = 0;
-                if (inner.s) emit_text(em, inner.s, inner.n);
-                tr_tk_putc(em->out, '}');
+                if (inner.s) emit_text(em, inner.s, inner.len);
+                tr_sb_putc(em->out, '}');
                 em->last_alpha_cmd = 0;
             }
-            tr_tk_free(&inner);
+            tr_sb_free(&inner);
             i = c + 1;
             continue;
         }
@@ -526,11 +526,11 @@ static size_t emit_range(emitter *em, const toks *ts, size_t i, size_t end, int 
                 size_t j = i + 1;
                 while (j < end && !tok_is(ts, j, "]")) j++;
                 if (j < end) {
-                    tr_tk_putc(em->out, '[');
+                    tr_sb_putc(em->out, '[');
                     em->last_alpha_cmd = 0;
                     int u = 0;
                     emit_range(em, ts, i + 1, j, depth + 1, &u);
-                    tr_tk_putc(em->out, ']');
+                    tr_sb_putc(em->out, ']');
                     i = j + 1;
                 }
             }
@@ -550,28 +550,28 @@ static size_t emit_range(emitter *em, const toks *ts, size_t i, size_t end, int 
 }
 
 /* Passes 1-4 into out. Returns 0, -1 on oom. */
-static int normalize(const char *in, tr_tk_buf *out) {
+static int normalize(const char *in, tr_sb *out) {
     size_t n = strlen(in);
-    tr_tk_buf pre = {0};
+    tr_sb pre = {0};
     text_seg seg = {0, 0, 0};
     prepass(in, n, &pre, &seg, 0);
-    if (pre.oom) return tr_tk_free(&pre), -1;
+    if (pre.oom) return tr_sb_free(&pre), -1;
     strip_units(&pre, &seg);
     const char *s = pre.s ? pre.s : "";
-    size_t len = pre.s ? pre.n : 0;
+    size_t len = pre.s ? pre.len : 0;
     size_t off = strip_lhs(s, len);
     toks ts;
-    if (tokenize(s + off, len - off, &ts) != 0) return tr_tk_free(&pre), -1;
+    if (tokenize(s + off, len - off, &ts) != 0) return tr_sb_free(&pre), -1;
     emitter em = {out, 0};
     int units = 0;
     emit_range(&em, &ts, 0, ts.n, 0, &units);
     free(ts.t);
-    tr_tk_free(&pre);
-    if (!out->s) tr_tk_puts(out, "");
+    tr_sb_free(&pre);
+    if (!out->s) tr_sb_put(out, "");
     /* a trailing full stop or comma is punctuation */
-    while (out->n > 0 && (out->s[out->n - 1] == '.' || out->s[out->n - 1] == ',') &&
-           !(out->n >= 2 && out->s[out->n - 2] == '\\'))
-        out->s[--out->n] = 0;
+    while (out->len > 0 && (out->s[out->len - 1] == '.' || out->s[out->len - 1] == ',') &&
+           !(out->len >= 2 && out->s[out->len - 2] == '\\'))
+        out->s[--out->len] = 0;
     return out->oom ? -1 : 0;
 }
 
@@ -921,6 +921,11 @@ static int is_close(const char *s, size_t i, size_t n, size_t *len) {
     return 0;
 }
 
+/* +1 if a bracket opens at s[i], -1 if one closes there (*len: its length), else 0. */
+static int bracket(const char *s, size_t i, size_t n, size_t *len) {
+    return is_open(s, i, n, len) ? 1 : is_close(s, i, n, len) ? -1 : 0;
+}
+
 /* Splits s[a..b) at top-level occurrences of sep (a literal). Returns the number of parts,
  * -1 if more than EQ_MAX_PARTS. */
 static int split_top(const char *s, size_t a, size_t b, const char *sep, range *out) {
@@ -928,13 +933,9 @@ static int split_top(const char *s, size_t a, size_t b, const char *sep, range *
     int depth = 0, n = 0;
     for (size_t i = a; i < b;) {
         size_t len;
-        if (is_open(s, i, b, &len)) {
-            depth++;
-            i += len;
-            continue;
-        }
-        if (is_close(s, i, b, &len)) {
-            depth--;
+        int d = bracket(s, i, b, &len);
+        if (d) {
+            depth += d;
             i += len;
             continue;
         }
@@ -963,15 +964,11 @@ static int wrapped(const char *s, size_t a, size_t b, size_t *olen, size_t *clen
     int depth = 0;
     for (size_t i = a; i < b;) {
         size_t len;
-        if (is_open(s, i, b, &len)) {
-            depth++;
+        int d = bracket(s, i, b, &len);
+        if (d) {
+            depth += d;
             i += len;
-            continue;
-        }
-        if (is_close(s, i, b, &len)) {
-            depth--;
-            i += len;
-            if (depth == 0) {
+            if (d < 0 && depth == 0) {
                 *clen = len;
                 return i == b;
             }
@@ -1076,11 +1073,11 @@ static void classify(const char *s, size_t a, size_t b, parts *p) {
 }
 
 /* Canonical form of an atom s[a..b); fills *v when it is a number (returns 1), else 0. */
-static int atom_canon(const char *s, size_t a, size_t b, tr_tk_buf *out, num *v) {
+static int atom_canon(const char *s, size_t a, size_t b, tr_sb *out, num *v) {
     while (a < b && s[a] == '+') a++;
     /* choice letters: "(C)" -> "C" */
     if (b - a == 3 && s[a] == '(' && s[b - 1] == ')' && s[a + 1] >= 'A' && s[a + 1] <= 'E') {
-        tr_tk_putc(out, s[a + 1]);
+        tr_sb_putc(out, s[a + 1]);
         return 0;
     }
     /* integers of any length stay exact as digit strings */
@@ -1099,12 +1096,12 @@ static int atom_canon(const char *s, size_t a, size_t b, tr_tk_buf *out, num *v)
             if (nd > 18) {
                 while (st < b && (s[st] == '0' || s[st] == ',')) st++;
                 if (st == b) {
-                    tr_tk_putc(out, '0');
+                    tr_sb_putc(out, '0');
                     return 0;
                 }
-                if (neg) tr_tk_putc(out, '-');
+                if (neg) tr_sb_putc(out, '-');
                 for (size_t k = st; k < b; k++)
-                    if (s[k] != ',') tr_tk_putc(out, s[k]);
+                    if (s[k] != ',') tr_sb_putc(out, s[k]);
                 return 0;
             }
         }
@@ -1112,11 +1109,11 @@ static int atom_canon(const char *s, size_t a, size_t b, tr_tk_buf *out, num *v)
     if (eval_number(s + a, b - a, v) == 0) {
         if (v->exact) {
             if (v->q.d == 1)
-                tr_tk_printf(out, "%lld", (long long)v->q.n);
+                tr_sb_printf(out, "%lld", (long long)v->q.n);
             else
-                tr_tk_printf(out, "%lld/%lld", (long long)v->q.n, (long long)v->q.d);
+                tr_sb_printf(out, "%lld/%lld", (long long)v->q.n, (long long)v->q.d);
         } else {
-            tr_tk_printf(out, "~%.10g", v->d);
+            tr_sb_printf(out, "~%.10g", v->d);
         }
         return 1;
     }
@@ -1125,23 +1122,23 @@ static int atom_canon(const char *s, size_t a, size_t b, tr_tk_buf *out, num *v)
     for (size_t k = a; k < b; k++)
         if (!is_alpha(s[k])) words = 0;
     for (size_t k = a; k < b; k++)
-        tr_tk_putc(out, words ? (char)tolower((unsigned char)s[k]) : s[k]);
+        tr_sb_putc(out, words ? (char)tolower((unsigned char)s[k]) : s[k]);
     return 0;
 }
 
-static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int depth);
+static void canon_rec(const char *s, size_t a, size_t b, tr_sb *out, int depth);
 
 static int cmp_str(const void *x, const void *y) {
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static void canon_parts(const char *s, const parts *p, tr_tk_buf *out, int depth, int sorted,
+static void canon_parts(const char *s, const parts *p, tr_sb *out, int depth, int sorted,
                         const char *sep) {
     char *items[EQ_MAX_PARTS];
     for (int i = 0; i < p->n; i++) {
-        tr_tk_buf t = {0};
+        tr_sb t = {0};
         canon_rec(s, p->r[i].a, p->r[i].b, &t, depth + 1);
-        items[i] = tr_tk_take(&t);
+        items[i] = tr_sb_take(&t);
         if (!items[i]) {
             for (int k = 0; k < i; k++) free(items[k]);
             out->oom = 1;
@@ -1150,16 +1147,16 @@ static void canon_parts(const char *s, const parts *p, tr_tk_buf *out, int depth
     }
     if (sorted) qsort(items, (size_t)p->n, sizeof items[0], cmp_str);
     for (int i = 0; i < p->n; i++) {
-        if (i) tr_tk_puts(out, p->kind == NODE_MATRIX && p->row_end[i - 1] ? ";" : sep);
-        tr_tk_puts(out, items[i]);
+        if (i) tr_sb_put(out, p->kind == NODE_MATRIX && p->row_end[i - 1] ? ";" : sep);
+        tr_sb_put(out, items[i]);
         free(items[i]);
     }
 }
 
-static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int depth) {
+static void canon_rec(const char *s, size_t a, size_t b, tr_sb *out, int depth) {
     parts p;
     if (depth > EQ_MAX_DEPTH) {
-        tr_tk_putn(out, s + a, b - a);
+        tr_sb_putn(out, s + a, b - a);
         return;
     }
     classify(s, a, b, &p);
@@ -1169,14 +1166,14 @@ static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int dep
         atom_canon(s, a, b, out, &v);
         return;
     case NODE_TUPLE:
-        tr_tk_puts(out, p.open);
+        tr_sb_put(out, p.open);
         canon_parts(s, &p, out, depth, 0, ",");
-        tr_tk_puts(out, p.close);
+        tr_sb_put(out, p.close);
         return;
     case NODE_SET:
-        tr_tk_puts(out, "\\{");
+        tr_sb_put(out, "\\{");
         canon_parts(s, &p, out, depth, 1, ",");
-        tr_tk_puts(out, "\\}");
+        tr_sb_put(out, "\\}");
         return;
     case NODE_LIST:
         canon_parts(s, &p, out, depth, 1, ",");
@@ -1185,9 +1182,9 @@ static void canon_rec(const char *s, size_t a, size_t b, tr_tk_buf *out, int dep
         canon_parts(s, &p, out, depth, 0, "\\cup");
         return;
     case NODE_MATRIX:
-        tr_tk_puts(out, "matrix(");
+        tr_sb_put(out, "matrix(");
         canon_parts(s, &p, out, depth, 0, ",");
-        tr_tk_puts(out, ")");
+        tr_sb_put(out, ")");
         return;
     }
 }
@@ -1233,13 +1230,13 @@ static int equiv_rec(const char *s, size_t a, size_t b, const char *t, size_t c,
     classify(t, c, d, &q);
     if (p.kind != q.kind) return 0;
     if (p.kind == NODE_ATOM) {
-        tr_tk_buf x = {0}, y = {0};
+        tr_sb x = {0}, y = {0};
         num vx, vy;
         int nx = atom_canon(s, a, b, &x, &vx), ny = atom_canon(t, c, d, &y, &vy);
         int eq = strcmp(x.s ? x.s : "", y.s ? y.s : "") == 0; /* an empty element is "" */
         if (!eq && nx && ny && !(vx.exact && vy.exact)) eq = close_enough(vx.d, vy.d);
-        tr_tk_free(&x);
-        tr_tk_free(&y);
+        tr_sb_free(&x);
+        tr_sb_free(&y);
         return eq;
     }
     if (p.kind == NODE_TUPLE && (strcmp(p.open, q.open) != 0 || strcmp(p.close, q.close) != 0))
@@ -1271,26 +1268,26 @@ int tr_answer_canonical_math(const char *answer, char *buf, size_t cap) {
         copy_out(answer, buf, cap);
         return -1;
     }
-    tr_tk_buf norm = {0}, out = {0};
+    tr_sb norm = {0}, out = {0};
     if (normalize(answer, &norm) != 0) {
-        tr_tk_free(&norm);
+        tr_sb_free(&norm);
         copy_out(answer, buf, cap);
         return -1;
     }
-    canon_rec(norm.s, 0, norm.n, &out, 0);
+    canon_rec(norm.s, 0, norm.len, &out, 0);
     int rc = out.oom ? -1 : copy_out(out.s ? out.s : "", buf, cap);
-    tr_tk_free(&norm);
-    tr_tk_free(&out);
+    tr_sb_free(&norm);
+    tr_sb_free(&out);
     return rc;
 }
 
 int tr_answer_equiv(const char *a, const char *b) {
     if (!a || !b || too_long(a) || too_long(b)) return 0;
-    tr_tk_buf x = {0}, y = {0};
+    tr_sb x = {0}, y = {0};
     int eq = 0;
-    if (normalize(a, &x) == 0 && normalize(b, &y) == 0 && (x.n > 0 || y.n > 0))
-        eq = equiv_rec(x.s, 0, x.n, y.s, 0, y.n, 0);
-    tr_tk_free(&x);
-    tr_tk_free(&y);
+    if (normalize(a, &x) == 0 && normalize(b, &y) == 0 && (x.len > 0 || y.len > 0))
+        eq = equiv_rec(x.s, 0, x.len, y.s, 0, y.len, 0);
+    tr_sb_free(&x);
+    tr_sb_free(&y);
     return eq;
 }

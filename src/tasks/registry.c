@@ -131,7 +131,7 @@ int tr_task_generate(const tr_task *t, uint64_t seed, int64_t index, const tr_ta
 
 /* GSM8K's worked answer without its <<...>> calculator annotations and "#### N" line. */
 static char *gsm8k_reasoning(const char *answer) {
-    tr_tk_buf b = {0};
+    tr_sb b = {0};
     const char *end = strstr(answer, "####");
     const char *e = end ? end : answer + strlen(answer);
     for (const char *p = answer; p < e;) {
@@ -142,16 +142,16 @@ static char *gsm8k_reasoning(const char *answer) {
                 continue;
             }
         }
-        tr_tk_putc(&b, *p++);
+        tr_sb_putc(&b, *p++);
     }
-    while (b.n > 0 && (b.s[b.n - 1] == '\n' || b.s[b.n - 1] == ' ')) b.s[--b.n] = 0;
-    return tr_tk_take(&b);
+    while (b.len > 0 && (b.s[b.len - 1] == '\n' || b.s[b.len - 1] == ' ')) b.s[--b.len] = 0;
+    return tr_sb_take(&b);
 }
 
 static char *wrap_completion(const char *reasoning, const char *answer) {
-    tr_tk_buf b = {0};
-    tr_tk_printf(&b, "<think> %s </think> <answer> %s </answer>", reasoning, answer);
-    return tr_tk_take(&b);
+    tr_sb b = {0};
+    tr_sb_printf(&b, "<think> %s </think> <answer> %s </answer>", reasoning, answer);
+    return tr_sb_take(&b);
 }
 
 int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON *row,
@@ -217,10 +217,10 @@ int tr_task_problem_from_row(const tr_task *t, const tr_example *ex, const cJSON
         case TR_DS_COUNTDOWN: {
             /* TinyZero solutions end with "</think>\n<answer> EXPR </answer>" and the
              * opening tag is in their prompt */
-            tr_tk_buf b = {0};
-            if (!strstr(ex->completion, "<think>")) tr_tk_puts(&b, "<think> ");
-            tr_tk_puts(&b, ex->completion);
-            out->completion = tr_tk_take(&b);
+            tr_sb b = {0};
+            if (!strstr(ex->completion, "<think>")) tr_sb_put(&b, "<think> ");
+            tr_sb_put(&b, ex->completion);
+            out->completion = tr_sb_take(&b);
             break;
         }
         default:

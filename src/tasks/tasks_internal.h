@@ -6,23 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/sbuf.h"
 #include "tinyr1/base.h"
 #include "tinyr1/tasks.h"
-
-/* ---- growable string -------------------------------------------------------------- */
-typedef struct tr_tk_buf {
-    char *s;
-    size_t n, cap;
-    int oom; /* an allocation failed: the content is incomplete */
-} tr_tk_buf;
-
-void tr_tk_puts(tr_tk_buf *b, const char *s);
-void tr_tk_putn(tr_tk_buf *b, const char *s, size_t n);
-void tr_tk_putc(tr_tk_buf *b, char c);
-void tr_tk_printf(tr_tk_buf *b, const char *fmt, ...) TR_PRINTF(2, 3);
-/* Returns the string (owned by the caller; "" if empty) and resets b; NULL if oom. */
-char *tr_tk_take(tr_tk_buf *b);
-void tr_tk_free(tr_tk_buf *b);
 
 /* ---- exact fractions over int64 with overflow checks ------------------------------- */
 typedef struct tr_tk_q {

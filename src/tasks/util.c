@@ -1,77 +1,9 @@
-/* Small helpers for the tasks: growable strings, checked fractions, problem set-up. */
+/* Small helpers for the tasks: checked fractions, problem set-up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tasks_internal.h"
-
-/* ---- growable string ---------------------------------------------------------------- */
-
-static int buf_reserve(tr_tk_buf *b, size_t extra) {
-    if (b->oom) return -1;
-    if (b->n + extra + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) {
-        b->oom = 1;
-        return -1;
-    }
-    b->s = s;
-    b->cap = cap;
-    return 0;
-}
-
-void tr_tk_putn(tr_tk_buf *b, const char *s, size_t n) {
-    if (buf_reserve(b, n) != 0) return;
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-void tr_tk_puts(tr_tk_buf *b, const char *s) {
-    tr_tk_putn(b, s, strlen(s));
-}
-
-void tr_tk_putc(tr_tk_buf *b, char c) {
-    tr_tk_putn(b, &c, 1);
-}
-
-void tr_tk_printf(tr_tk_buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char small[256];
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        tr_tk_putn(b, small, (size_t)n);
-        return;
-    }
-    if (buf_reserve(b, (size_t)n) != 0) return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-char *tr_tk_take(tr_tk_buf *b) {
-    if (b->oom) {
-        tr_tk_free(b);
-        return NULL;
-    }
-    char *s = b->s ? b->s : tr_tk_strdup("");
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
-void tr_tk_free(tr_tk_buf *b) {
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
 
 char *tr_tk_strdup(const char *s) {
     size_t n = strlen(s);
@@ -197,10 +129,10 @@ int tr_tk_problem_finish(tr_problem *p, const char *task, const char *lang, char
     snprintf(p->lang, sizeof p->lang, "%s", lang);
     p->prompt = prompt;
     p->answer = answer;
-    tr_tk_buf b = {0};
-    tr_tk_printf(&b, "<think> %s </think> <answer> %s </answer>", cot, answer);
+    tr_sb b = {0};
+    tr_sb_printf(&b, "<think> %s </think> <answer> %s </answer>", cot, answer);
     free(cot);
-    p->completion = tr_tk_take(&b);
+    p->completion = tr_sb_take(&b);
     if (!p->completion) return tr_fail(err, "%s: out of memory", task);
     return 0;
 }

@@ -14,16 +14,16 @@ typedef long long ll;
 typedef struct wp {
     int zh, diff;
     tr_rng *rng;
-    tr_tk_buf q, cot;
+    tr_sb q, cot;
     const char *n1, *n2, *n3; /* names */
     ll answer;
 } wp;
 
 /* Question and solution text, English or Chinese, same arguments. */
 #define Q(EN, ZH, ...)                                                                             \
-    (c->zh ? tr_tk_printf(&c->q, ZH, __VA_ARGS__) : tr_tk_printf(&c->q, EN, __VA_ARGS__))
+    (c->zh ? tr_sb_printf(&c->q, ZH, __VA_ARGS__) : tr_sb_printf(&c->q, EN, __VA_ARGS__))
 #define S(EN, ZH, ...)                                                                             \
-    (c->zh ? tr_tk_printf(&c->cot, ZH, __VA_ARGS__) : tr_tk_printf(&c->cot, EN, __VA_ARGS__))
+    (c->zh ? tr_sb_printf(&c->cot, ZH, __VA_ARGS__) : tr_sb_printf(&c->cot, EN, __VA_ARGS__))
 
 static const char *const names_en[] = {"Tom", "Anna", "Ben",  "Lily", "Sam",
                                        "Mia", "Jack", "Emma", "Leo",  "Nora"};
@@ -57,9 +57,9 @@ static void t_shopping(wp *c) {
         Q("%s also buys %lld erasers at %lld dollars each. ", "%s还买了%lld块橡皮，每块%lld元。",
           c->n1, e, h);
     if (c->zh)
-        tr_tk_printf(&c->q, "%s付了%lld元。应该找回多少元？", c->n1, m);
+        tr_sb_printf(&c->q, "%s付了%lld元。应该找回多少元？", c->n1, m);
     else
-        tr_tk_printf(&c->q, "%s pays with %lld dollars. How many dollars of change does %s get?",
+        tr_sb_printf(&c->q, "%s pays with %lld dollars. How many dollars of change does %s get?",
                      c->n1, m, c->n1);
     ll x = a * p;
     S("The notebooks cost %lld × %lld = %lld dollars. ", "笔记本一共%lld × %lld = %lld元。", a, p,
@@ -182,11 +182,11 @@ static void t_ages(wp *c) {
     ll d = U(c, 1, m - 1);
     /* the word order differs between the languages, so the arguments do too */
     if (c->zh)
-        tr_tk_printf(&c->q,
+        tr_sb_printf(&c->q,
                      "%s今年%lld岁。%s的年龄是%s的%lld倍。%s比%s小%lld岁。%lld年后%s多少岁？",
                      c->n1, a, c->n2, c->n1, k, c->n3, c->n2, d, y, c->n3);
     else
-        tr_tk_printf(&c->q,
+        tr_sb_printf(&c->q,
                      "%s is %lld years old. %s is %lld times as old as %s. %s is %lld years "
                      "younger than %s. "
                      "How old will %s be in %lld years?",
@@ -247,12 +247,12 @@ int tr_tk_wordprob_generate(uint64_t seed, int64_t index, int difficulty, const 
     c.n2 = names[i2];
     c.n3 = names[i3];
     templates[t](&c);
-    tr_tk_buf ans = {0};
-    tr_tk_printf(&ans, "%lld", c.answer);
+    tr_sb ans = {0};
+    tr_sb_printf(&ans, "%lld", c.answer);
     memset(out, 0, sizeof *out);
     out->seed = seed;
     out->index = index;
     out->difficulty = difficulty;
-    return tr_tk_problem_finish(out, "wordprob", c.zh ? "zh" : "en", tr_tk_take(&c.q),
-                                tr_tk_take(&ans), tr_tk_take(&c.cot), err);
+    return tr_tk_problem_finish(out, "wordprob", c.zh ? "zh" : "en", tr_sb_take(&c.q),
+                                tr_sb_take(&ans), tr_sb_take(&c.cot), err);
 }

@@ -191,6 +191,14 @@ static int encode_segment(const char *text, size_t len, int32_t id, void *ctx, t
         s->prefix = 0;
         return encode_scored(s->enc, text, len, prefix, err);
     }
+    if (s->enc->tok->norm == TR_NORM_NFC && tok_nfc_may_change(text, len)) {
+        char *nfc;
+        size_t n;
+        if (tr_text_nfc(text, len, &nfc, &n, err)) return -1;
+        int rc = tok_pretokenize(s->enc->tok, s->md, nfc, n, encode_word, s->enc, err);
+        free(nfc);
+        return rc;
+    }
     return tok_pretokenize(s->enc->tok, s->md, text, len, encode_word, s->enc, err);
 }
 

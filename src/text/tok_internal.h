@@ -52,6 +52,7 @@ struct tr_tokenizer {
     int add_bos, dummy_prefix;
     int32_t space_id; /* scored kind: the " " token used as dummy prefix, -1 if absent */
     tr_pretok pretok;
+    tr_normalizer norm;
     char *pattern;
     pcre2_code *re;
 };
@@ -88,6 +89,10 @@ size_t tok_utf8_valid_prefix(const unsigned char *s, size_t n);
 typedef int (*tok_seg_fn)(const char *text, size_t len, int32_t id, void *ctx, tr_err *err);
 int tok_split_added(const tr_tokenizer *tok, const char *text, size_t len, tok_seg_fn seg,
                     void *ctx, tr_err *err);
+
+/* ---- tok_norm.c ----------------------------------------------------------------- */
+/* 0 when text[0..len) is NFC for sure (no byte >= 0xCC, i.e. no code point >= U+0300). */
+int tok_nfc_may_change(const char *text, size_t len);
 
 /* GPT-2 byte <-> unicode alphabet. */
 void tok_byte_to_unicode(int cp_of_byte[256]);

@@ -12,7 +12,7 @@
 #define TR1TOK_MAGIC "TR1TOKEN"
 #define TR1TOK_VERSION 1u
 #define TR1TOK_HEADER 64
-enum { TR1TOK_ADD_BOS = 1, TR1TOK_DUMMY_PREFIX = 2 };
+enum { TR1TOK_ADD_BOS = 1, TR1TOK_DUMMY_PREFIX = 2, TR1TOK_NFC = 4 };
 
 /* ---- little-endian reading with bounds --------------------------------------------- */
 typedef struct rd {
@@ -68,6 +68,12 @@ static int load_tinyr1(tr_tokenizer **out, const char *data, size_t len, const c
         return tr_fail(err, "%s: kind: got %u, expected 0 (byte-level BPE) or 1 (scored)", name, kind);
     if (pretok > TR_PRETOK_CUSTOM)
         return tr_fail(err, "%s: pretok: got %u, expected 0..3", name, pretok);
+    if (flags & ~(uint32_t)(TR1TOK_ADD_BOS | TR1TOK_DUMMY_PREFIX | TR1TOK_NFC))
+        return tr_fail(err, "%s: flags: got %u, expected a combination of 1 (add bos), 2 (dummy "
+                            "prefix) and 4 (NFC normalizer)",
+                       name, flags);
+    if ((flags & TR1TOK_NFC) && kind != TR_TOK_BYTE_BPE)
+        return tr_fail(err, "%s: flags: 4 (NFC normalizer) needs kind 0 (byte-level BPE)", name);
     if (n_vocab == 0 || n_vocab > (uint32_t)INT32_MAX / 2 || n_vocab > len / 12)
         return tr_fail(err, "%s: n_vocab: got %u, expected 1..%zu for a file of %zu bytes", name,
                        n_vocab, len / 12, len);
@@ -169,6 +175,7 @@ static int load_tinyr1(tr_tokenizer **out, const char *data, size_t len, const c
     tok->eos = eos;
     tok->add_bos = (flags & TR1TOK_ADD_BOS) != 0;
     tok->dummy_prefix = (flags & TR1TOK_DUMMY_PREFIX) != 0;
+    tok->norm = (flags & TR1TOK_NFC) ? TR_NORM_NFC : TR_NORM_NONE;
     if (tok_finish(tok, name, err)) goto fail;
     free(pattern);
     *out = tok;
@@ -393,8 +400,12 @@ static int apply_config(tr_tokenizer *tok, const char *data, size_t len, const c
     const cJSON *ab = cJSON_GetObjectItemCaseSensitive(j, "add_bos_token");
     if (ab) tok->add_bos = cJSON_IsTrue(ab);
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(j, "tokenizer_class");
-    if (pretok && cJSON_IsString(cls) && strncmp(cls->valuestring, "Qwen2", 5) == 0)
+    if (pretok && cJSON_IsString(cls) && strncmp(cls->valuestring, "Qwen2", 5) == 0) {
+        /* transformers' Qwen2Tokenizer normalises to NFC (and so does the tokenizers-library
+         * Tokenizer that Qwen2TokenizerFast builds from these files) */
         *pretok = TR_PRETOK_QWEN2;
+        tok->norm = TR_NORM_NFC;
+    }
     rc = 0;
 done:
     free(list);
@@ -542,6 +553,38 @@ static int json_pretok(const cJSON *pt, tr_pretok *p, const char **pattern, cons
     return 0;
 }
 
+/* tokenizer.json: normalizer -> tr_normalizer. null, {"type": "NFC"}, or a Sequence of those;
+ * anything else is refused (encoding would silently differ from the reference). */
+static int json_normalizer(const cJSON *nz, tr_normalizer *out, const char *name, tr_err *err) {
+    *out = TR_NORM_NONE;
+    if (!nz || cJSON_IsNull(nz)) return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(nz, "type");
+    if (!cJSON_IsString(type))
+        return tr_fail(err, "%s: normalizer: expected null or an object with a \"type\"", name);
+    if (strcmp(type->valuestring, "NFC") == 0) {
+        *out = TR_NORM_NFC;
+        return 0;
+    }
+    if (strcmp(type->valuestring, "Sequence") == 0) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(nz, "normalizers");
+        if (!cJSON_IsArray(list))
+            return tr_fail(err, "%s: normalizer.normalizers: expected an array", name);
+        int i = 0;
+        for (const cJSON *one = list->child; one; one = one->next, i++) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(one, "type");
+            if (!cJSON_IsString(t) || strcmp(t->valuestring, "NFC") != 0)
+                return tr_fail(err, "%s: normalizer.normalizers[%d]: type \"%.40s\" is not "
+                                    "supported (tinyr1 implements NFC only)",
+                               name, i, cJSON_IsString(t) ? t->valuestring : "?");
+            *out = TR_NORM_NFC;
+        }
+        return 0;
+    }
+    return tr_fail(err, "%s: normalizer: type \"%.40s\" is not supported (tinyr1 implements NFC "
+                        "only; expected null, {\"type\": \"NFC\"} or a Sequence of NFC)",
+                   name, type->valuestring);
+}
+
 static int load_hf_json(tr_tokenizer **out, const tr_tokenizer_files *f, tr_err *err) {
     const char *name = f->name ? f->name : "tokenizer.json";
     const char *cname = f->config_name ? f->config_name : "tokenizer_config.json";
@@ -650,6 +693,8 @@ static int load_hf_json(tr_tokenizer **out, const tr_tokenizer_files *f, tr_err 
         tr_fail_context(err, "%s: pre_tokenizer", name);
         goto fail;
     }
+    if (json_normalizer(cJSON_GetObjectItemCaseSensitive(j, "normalizer"), &tok->norm, name, err))
+        goto fail;
     if (f->config) {
         if (apply_config(tok, f->config, f->config_len, cname, NULL, err)) goto fail;
     } else if (tok->eos < 0) {

@@ -8,7 +8,7 @@
 
 /* tinyr1 tokenizer file, version 1 (little-endian; docs/tokenizer.md):
  *   header (64 bytes): "TR1TOKEN", u32 version, u32 kind, u32 pretok, u32 n_vocab,
- *     u32 n_merges, u32 n_added, i32 bos, i32 eos, u32 flags (1 add_bos, 2 dummy prefix),
+ *     u32 n_merges, u32 n_added, i32 bos, i32 eos, u32 flags (1 add_bos, 2 dummy prefix, 4 NFC),
  *     u32 pattern_len, 16 reserved zero bytes
  *   pattern: pattern_len bytes (the regex source, no NUL)
  *   n_vocab tokens: u32 len, u32 attr (1 added, 2 special), f32 score, len bytes
@@ -51,7 +51,8 @@ static void put_i32(wbuf *w, int32_t v) {
 int tr_tokenizer_serialize(const tr_tokenizer *tok, char **data, size_t *len, tr_err *err) {
     wbuf w = {0};
     const char *pattern = tok->pattern ? tok->pattern : "";
-    uint32_t flags = (tok->add_bos ? 1u : 0u) | (tok->dummy_prefix ? 2u : 0u);
+    uint32_t flags = (tok->add_bos ? 1u : 0u) | (tok->dummy_prefix ? 2u : 0u) |
+                     (tok->norm == TR_NORM_NFC ? 4u : 0u);
     put(&w, "TR1TOKEN", 8);
     put_u32(&w, 1);
     put_u32(&w, (uint32_t)tok->kind);
