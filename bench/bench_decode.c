@@ -12,7 +12,7 @@
  * the same threads (so a working set that fits in cache gets the cache's bandwidth, a larger
  * one DRAM's) and the peak is the sgemm probe (tr_peak_get). The KV bytes and FLOPs are
  * averaged over the context lengths the run goes through.
- * Usage: bench_decode [--threads N] [--configs abs] [--tokens N] [--no-torch] */
+ * Usage: bench_decode [--threads N] [--configs abs] [--tokens N] [--batch 1|16] [--no-torch] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +181,7 @@ static double step_bytes(const tr_config *c, int batch, double ctx) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, use_torch = 1, tokens = 200;
+    int threads = 2, use_torch = 1, tokens = 200, only_batch = 0;
     const char *which = "abs";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -190,11 +190,13 @@ int main(int argc, char **argv) {
             which = argv[++i];
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
             tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            only_batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-torch"))
             use_torch = 0;
         else {
             fprintf(stderr, "usage: bench_decode [--threads N] [--configs abs] [--tokens N] "
-                            "[--no-torch]\n");
+                            "[--batch B] [--no-torch]\n");
             return 2;
         }
     }
@@ -219,6 +221,7 @@ int main(int argc, char **argv) {
         int n_tok = tokens + 1 <= m.cfg.max_seq ? tokens : m.cfg.max_seq - 1;
         for (int bi = 0; bi < 2; bi++) {
             int B = batches[bi];
+            if (only_batch > 0 && B != only_batch) continue;
             double ours = run_tinyr1(&m, B, n_tok, &err);
             if (ours < 0) {
                 fprintf(stderr, "bench decode %s: %s\n", bc->name, err.msg);
