@@ -9,13 +9,18 @@
  *   - a refreshed copy follows weight updates;
  *   - logits of a long prompt prefilled in one call (several internal chunks of rows),
  *     token by token, and in uneven pieces are bitwise equal; last-position-only logits
- *     equal the last row of all-position logits (so a prefill never needs [T, V]). */
+ *     equal the last row of all-position logits (so a prefill never needs [T, V]);
+ *   - tr_load_hf_bf16 of a BF16 folder (written by tr_save_hf) gives bitwise the logits of
+ *     tr_load_hf's F32 model, and of an F32 folder those of the test's rounded copy. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
 #include "tinyr1/ops.h"
+
+static char tmpdir[64];
 
 /* max |a - b| / max(1, max |b|) over n values */
 static double scaled_err(const float *a, const float *b, size_t n) {
@@ -244,9 +249,65 @@ static void test_model(int qkv_bias, int tied, const char *label) {
     tr_model_free(&b);
 }
 
+/* Last-position logits of tok[T] through a fresh context ([V], malloc'd); bf16: borrowed
+ * BF16 weights or NULL. */
+static float *last_logits(const tr_model *m, const uint16_t *bf16, const int32_t *tok, int T) {
+    tr_err err;
+    tr_infer *ctx;
+    float *lg = malloc(sizeof(float) * m->cfg.vocab);
+    CHECK(tr_infer_init(&ctx, m, 1, 0, &err) == 0);
+    tr_infer_use_bf16(ctx, bf16);
+    CHECK(tr_infer_get_weights(ctx) == (bf16 ? TR_INFER_BF16 : TR_INFER_F32));
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    tr_infer_free(ctx);
+    return lg;
+}
+
+static void test_load_hf_bf16(int qkv_bias, int tied) {
+    tr_err err;
+    tr_config cfg = config(qkv_bias, tied);
+    tr_model a, b, f, r;
+    random_model(&a, &cfg, 41);
+    rounded_copy(&r, &a);
+    const int T = 40, V = cfg.vocab;
+    int32_t tok[40];
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)((i * 37 + 5) % V);
+    char dir[128];
+    for (int file_bf16 = 0; file_bf16 <= 1; file_bf16++) {
+        snprintf(dir, sizeof dir, "%s/m%d%d%d", tmpdir, qkv_bias, tied, file_bf16);
+        CHECK_MSG(tr_save_hf(&a, dir, file_bf16, -1, -1, &err) == 0, "%s", err.msg);
+        uint16_t *wb = NULL;
+        CHECK_MSG(tr_load_hf_bf16(&b, &wb, dir, &err) == 0, "%s", err.msg);
+        CHECK_MSG(tr_load_hf(&f, dir, &err) == 0, "%s", err.msg);
+        float *lb = last_logits(&b, wb, tok, T);
+        /* the reference: F32 inference of the F32-loaded BF16 file, or of the rounded copy
+         * (norms and biases of a BF16 file are BF16 too: compare with what the file holds) */
+        float *lr = last_logits(file_bf16 ? &f : &r, NULL, tok, T);
+        CHECK_MSG(memcmp(lb, lr, sizeof(float) * V) == 0, "bias %d tied %d file bf16 %d: differ",
+                  qkv_bias, tied, file_bf16);
+        CHECK(scaled_err(lb, lr, (size_t)V) <= 1e-5);
+        free(lb), free(lr), free(wb);
+        tr_model_free(&b);
+        tr_model_free(&f);
+    }
+    /* a broken file is refused and leaves nothing allocated */
+    snprintf(dir, sizeof dir, "%s/missing", tmpdir);
+    uint16_t *wb = (uint16_t *)&err;
+    CHECK(tr_load_hf_bf16(&b, &wb, dir, &err) == -1 && wb == NULL);
+    tr_model_free(&a);
+    tr_model_free(&r);
+}
+
 int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tinyr1_bf16_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    test_load_hf_bf16(1, 0);
+    test_load_hf_bf16(0, 1);
     test_kernel();
     test_model(1, 0, "qwen2-like untied");
     test_model(0, 1, "llama-like tied");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     return tu_finish("test_infer_bf16");
 }

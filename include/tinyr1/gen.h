@@ -127,6 +127,11 @@ typedef enum { TR_INFER_F32 = 0, TR_INFER_BF16 = 1, TR_INFER_AUTO = 2 } tr_infer
 int tr_infer_set_weights(tr_infer *ctx, tr_infer_weights w, tr_err *err);
 /* TR_INFER_F32 or TR_INFER_BF16: what calls use now. */
 tr_infer_weights tr_infer_get_weights(const tr_infer *ctx);
+/* BF16 weights the caller owns (borrowed; they must outlive their use): params_bf16 holds
+ * m->table.total raw bfloat16 values at the offsets of m->params. Matrices and the embedding
+ * are read from it, norms and biases from m->params, so the model's F32 matrices need not
+ * hold anything (tr_load_hf_bf16 loads a folder that way). NULL: back to F32. */
+void tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16);
 
 /* ---- kernels of the inference path (src/core/ops_infer.c) ---------------------------- */
 

@@ -92,7 +92,8 @@ struct tr_infer {
     int busy;             /* the last load check found it oversubscribed */
     double load_checked;  /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
-    uint16_t *wb;         /* NULL (F32) or a BF16 copy of m->params, same offsets */
+    const uint16_t *wb;   /* NULL (F32) or BF16 weights in m->params' layout (same offsets) */
+    uint16_t *wb_own;     /* the context's own copy (wb points to it), or NULL when borrowed */
     size_t bytes;
 };
 
@@ -114,7 +115,7 @@ static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
 void tr_infer_free(tr_infer *c) {
     if (!c) return;
     free(c->att_next);
-    free(c->wb);
+    free(c->wb_own);
     free(c->len);
     free(c->used);
     free(c->mark);
@@ -304,23 +305,31 @@ int tr_infer_set_weights(tr_infer *c, tr_infer_weights w, tr_err *err) {
         }
     }
     if (w != TR_INFER_BF16) {
-        free(c->wb);
+        free(c->wb_own);
+        c->wb_own = NULL;
         c->wb = NULL;
         return 0;
     }
-    if (!c->wb) {
+    if (!c->wb_own) {
         uint16_t *wb = NULL;
         if (posix_memalign((void **)&wb, 64, (tb->total * sizeof *wb + 63) / 64 * 64) != 0)
             return tr_fail(err, "infer: out of memory for BF16 weights (%zu parameters)",
                            tb->total);
-        c->wb = wb;
+        c->wb_own = wb;
     }
+    c->wb = c->wb_own;
     /* the copy in parallel: it is a pass over every parameter */
     const int64_t n = (int64_t)tb->total, block = 1 << 20;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i += block)
-        tr_bf16_round_to(c->wb + i, c->m->params + i, (size_t)(i + block < n ? block : n - i));
+        tr_bf16_round_to(c->wb_own + i, c->m->params + i, (size_t)(i + block < n ? block : n - i));
     return 0;
+}
+
+void tr_infer_use_bf16(tr_infer *c, const uint16_t *params_bf16) {
+    free(c->wb_own);
+    c->wb_own = NULL;
+    c->wb = params_bf16;
 }
 
 tr_infer_weights tr_infer_get_weights(const tr_infer *c) {
