@@ -8,7 +8,8 @@
  *   - AUTO picks BF16 exactly when the matrices are BF16 values, F32 otherwise;
  *   - a refreshed copy follows weight updates;
  *   - logits of a long prompt prefilled in one call (several internal chunks of rows),
- *     token by token, and in uneven pieces are bitwise equal; last-position-only logits
+ *     token by token, and in uneven pieces, at 1 and 2 threads, are bitwise equal (with 3
+ *     kv-heads 2 threads take the two-phase attention path, 1 thread the fused one); last-position-only logits
  *     equal the last row of all-position logits (so a prefill never needs [T, V]);
  *   - tr_load_hf_bf16 of a BF16 folder (written by tr_save_hf) gives bitwise the logits of
  *     tr_load_hf's F32 model, and of an F32 folder those of the test's rounded copy. */
@@ -103,13 +104,13 @@ static void test_kernel(void) {
     CHECK(!tr_f32_is_bf16(&xs[2], 1));
 }
 
-static tr_config config(int qkv_bias, int tied) {
+static tr_config config(int qkv_bias, int tied, int kv_heads) {
     tr_config c = tr_config_default();
     c.vocab = 301;
     c.dim = 60; /* not a multiple of 8: the kernels' column tails (head_dim 10) */
     c.n_layers = 2;
     c.n_heads = 6;
-    c.n_kv_heads = 2;
+    c.n_kv_heads = kv_heads; /* 2: each of 2 threads owns one kv-head; 3: they cannot */
     c.hidden_dim = 88;
     c.max_seq = 200;
     c.qkv_bias = qkv_bias;
@@ -166,9 +167,9 @@ static float *prefill_logits(const tr_model *m, tr_infer_weights wmode, const in
     return lg;
 }
 
-static void test_model(int qkv_bias, int tied, const char *label) {
+static void test_model(int qkv_bias, int tied, int kv_heads, const char *label) {
     tr_err err;
-    tr_config cfg = config(qkv_bias, tied);
+    tr_config cfg = config(qkv_bias, tied, kv_heads);
     tr_model a, b;
     random_model(&a, &cfg, 31);
     rounded_copy(&b, &a);
@@ -265,7 +266,7 @@ static float *last_logits(const tr_model *m, const uint16_t *bf16, const int32_t
 
 static void test_load_hf_bf16(int qkv_bias, int tied) {
     tr_err err;
-    tr_config cfg = config(qkv_bias, tied);
+    tr_config cfg = config(qkv_bias, tied, 2);
     tr_model a, b, f, r;
     random_model(&a, &cfg, 41);
     rounded_copy(&r, &a);
@@ -304,8 +305,9 @@ int main(void) {
     test_load_hf_bf16(1, 0);
     test_load_hf_bf16(0, 1);
     test_kernel();
-    test_model(1, 0, "qwen2-like untied");
-    test_model(0, 1, "llama-like tied");
+    test_model(1, 0, 2, "qwen2-like untied");
+    test_model(0, 1, 2, "llama-like tied");
+    test_model(1, 1, 3, "3 kv-heads on 2 threads");
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

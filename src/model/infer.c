@@ -360,6 +360,39 @@ static void embed_rows(const tr_infer *c, int r0, int r1) {
     }
 }
 
+/* After the q|k|v matmul of rows 0..R-1: RoPE on query heads [q0, q1) and key heads
+ * [k0, k1) of the fused row (numbered as in it: keys from NH, values from NH + KVH), then
+ * keys [k0, k1) and values [v0, v1) into the cache of layer l. */
+static void rope_and_cache(tr_infer *c, int l, int R, int q0, int q1, int k0, int k1, int v0,
+                           int v1) {
+    const int HD = c->cfg.head_dim, NH = c->cfg.n_heads, KVH = c->cfg.n_kv_heads;
+    const size_t S = (size_t)(NH + 2 * KVH) * HD;
+    /* consecutive rows of one slot at consecutive positions take one call */
+    for (int r = 0; r < R;) {
+        int e = r + 1;
+        while (e < R && c->row_slot[e] == c->row_slot[r] && c->row_pos[e] == c->row_pos[e - 1] + 1)
+            e++;
+        float *row = c->qkv + (size_t)r * S;
+        if (q1 > q0)
+            tr_infer_rope_rows(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, e - r, q1 - q0, HD,
+                               (int64_t)S, c->row_pos[r]);
+        if (k1 > k0)
+            tr_infer_rope_rows(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, e - r, k1 - k0, HD,
+                               (int64_t)S, c->row_pos[r]);
+        for (int i = r; i < e; i++) {
+            const float *ri = c->qkv + (size_t)i * S;
+            size_t pos = (size_t)c->row_pos[i] * HD;
+            for (int h = k0; h < k1; h++)
+                memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
+                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+            for (int h = v0; h < v1; h++)
+                memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
+                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+        }
+        r = e;
+    }
+}
+
 /* ---- one chunk of rows --------------------------------------------------------------- */
 
 /* Rows 0..R-1 (tokens, slots, positions in the row_* arrays); logits of rows out_row[0..n_out)
@@ -403,49 +436,44 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
         barrier_wait(&c->bar, &sense);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
-            /* q|k|v = norm(x) Wqkv^T (+ b) for this thread's heads [a, b) of the fused row,
-             * then RoPE on its q and k heads and its k and v heads into the cache */
             tr_infer_rmsnorm_rows(xn, c->x, w->attn_norm, R, D, eps);
-            split(NHT, T, t, 1, &a, &b);
-            if (b > a) {
-                mm(c, c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
-                                w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
-                int q0 = a, q1 = b < NH ? b : NH;                           /* query heads */
-                int k0 = a > NH ? a : NH, k1 = b < NH + KVH ? b : NH + KVH; /* key heads */
-                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;               /* value heads */
-                /* consecutive rows of one slot at consecutive positions take one call */
-                for (int r = 0; r < R;) {
-                    int e = r + 1;
-                    while (e < R && c->row_slot[e] == c->row_slot[r] &&
-                           c->row_pos[e] == c->row_pos[e - 1] + 1)
-                        e++;
-                    float *row = c->qkv + (size_t)r * S;
-                    if (q1 > q0)
-                        tr_infer_rope_rows(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, e - r,
-                                           q1 - q0, HD, S, c->row_pos[r]);
-                    if (k1 > k0)
-                        tr_infer_rope_rows(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, e - r,
-                                           k1 - k0, HD, S, c->row_pos[r]);
-                    for (int i = r; i < e; i++) {
-                        const float *ri = c->qkv + (size_t)i * S;
-                        size_t pos = (size_t)c->row_pos[i] * HD;
-                        for (int h = k0; h < k1; h++)
-                            memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
-                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
-                        for (int h = v0; h < v1; h++)
-                            memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
-                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
-                    }
-                    r = e;
+            if (KVH % T == 0) {
+                /* this thread's kv-heads [g0, g1) and their query heads: q|k|v = norm(x)
+                 * Wqkv^T (+ b), RoPE, k and v into the cache, then the attention of those
+                 * heads (the cache rows they read were written by this thread or by an
+                 * earlier call): one barrier less per layer */
+                int g0, g1;
+                split(KVH, T, t, 1, &g0, &g1);
+                const int G = NH / KVH, heads[3] = {g0 * G, NH + g0, NH + KVH + g0},
+                          counts[3] = {(g1 - g0) * G, g1 - g0, g1 - g0};
+                for (int i = 0; i < 3 && g1 > g0; i++) {
+                    size_t h = (size_t)heads[i];
+                    mm(c, c->qkv + h * HD, S, xn, D, R, w->wq + h * HD * D,
+                       w->bq ? w->bq + h * HD : NULL, D, counts[i] * HD, 0);
                 }
-            }
-            barrier_wait(&c->bar, &sense);
-            /* attention: one item per (row, query head); their costs grow with the position,
-             * so they are handed out one by one */
-            for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
-                int r = it / NH, h = it % NH;
-                attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
-                       c->att + (size_t)r * QD, sc);
+                rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
+                               NH + KVH + g1);
+                for (int r = 0; r < R; r++)
+                    for (int h = g0 * G; h < g1 * G; h++)
+                        attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
+                               c->att + (size_t)r * QD, sc);
+            } else {
+                /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
+                split(NHT, T, t, 1, &a, &b);
+                if (b > a) {
+                    mm(c, c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
+                       w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
+                    rope_and_cache(c, l, R, a, b < NH ? b : NH, a > NH ? a : NH,
+                                   b < NH + KVH ? b : NH + KVH, a > NH + KVH ? a : NH + KVH, b);
+                }
+                barrier_wait(&c->bar, &sense);
+                /* attention: one item per (row, query head); their costs grow with the
+                 * position, so they are handed out one by one */
+                for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
+                    int r = it / NH, h = it % NH;
+                    attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
+                           c->att + (size_t)r * QD, sc);
+                }
             }
             barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
