@@ -43,16 +43,6 @@ static inline float ld_bf16(const uint16_t *p) {
 static inline __m256 ldv_f32(const float *p) {
     return _mm256_loadu_ps(p);
 }
-/* Software prefetch of BF16 weight rows, PF_AHEAD elements ahead (the hardware prefetcher
- * alone leaves DRAM bandwidth unused when 8 rows are streamed at 16 bytes a step). */
-#define PF_AHEAD 512
-static inline void pf_none(const float *p) {
-    (void)p;
-}
-static inline void pf_bf16(const uint16_t *p) {
-    _mm_prefetch((const char *)(p + PF_AHEAD), _MM_HINT_T0);
-}
-
 /* 8 bf16 -> 8 f32: zero-extend to 32 bits, shift into the high half. */
 static inline __m256 ldv_bf16(const uint16_t *p) {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
@@ -79,7 +69,7 @@ static inline __m256 hsum8x8(const __m256 *p) {
 /* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C) of
  * element type WT (loaded by LDV / LD). The one way a dot product is finished: the 8 lanes
  * summed (hsum8's order), then the columns past the last multiple of 8 added one by one. */
-#define TILE(NAME, WT, LDV, LD, PF, RB, OB)                                                        \
+#define TILE(NAME, WT, LDV, LD, RB, OB)                                                            \
     static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const WT *w, int C,    \
                      const float *bias, int accumulate) {                                          \
         __m256 acc[RB][OB];                                                                        \
@@ -88,10 +78,7 @@ static inline __m256 hsum8x8(const __m256 *p) {
         int c = 0;                                                                                 \
         for (; c + 8 <= C; c += 8) {                                                               \
             __m256 wv[OB];                                                                         \
-            for (int j = 0; j < OB; j++) {                                                         \
-                PF(w + (int64_t)j * C + c);                                                        \
-                wv[j] = LDV(w + (int64_t)j * C + c);                                               \
-            }                                                                                      \
+            for (int j = 0; j < OB; j++) wv[j] = LDV(w + (int64_t)j * C + c);                      \
             for (int i = 0; i < RB; i++) {                                                         \
                 __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                     \
                 for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
@@ -116,7 +103,7 @@ static inline __m256 hsum8x8(const __m256 *p) {
             }                                                                                      \
     }
 #else
-#define TILE(NAME, WT, LDV, LD, PF, RB, OB)                                                        \
+#define TILE(NAME, WT, LDV, LD, RB, OB)                                                            \
     static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const WT *w, int C,    \
                      const float *bias, int accumulate) {                                          \
         for (int i = 0; i < RB; i++)                                                               \
@@ -162,14 +149,14 @@ static inline __m256 hsum8x8(const __m256 *p) {
                     bias ? bias + j : NULL, accumulate);                                           \
     }
 
-TILE(f32_4x2, float, ldv_f32, ld_f32, pf_none, 4, 2)
-TILE(f32_1x2, float, ldv_f32, ld_f32, pf_none, 1, 2)
-TILE(f32_1x8, float, ldv_f32, ld_f32, pf_none, 1, 8)
-TILE(f32_1x1, float, ldv_f32, ld_f32, pf_none, 1, 1)
-TILE(bf16_4x2, uint16_t, ldv_bf16, ld_bf16, pf_bf16, 4, 2)
-TILE(bf16_1x2, uint16_t, ldv_bf16, ld_bf16, pf_bf16, 1, 2)
-TILE(bf16_1x8, uint16_t, ldv_bf16, ld_bf16, pf_bf16, 1, 8)
-TILE(bf16_1x1, uint16_t, ldv_bf16, ld_bf16, pf_bf16, 1, 1)
+TILE(f32_4x2, float, ldv_f32, ld_f32, 4, 2)
+TILE(f32_1x2, float, ldv_f32, ld_f32, 1, 2)
+TILE(f32_1x8, float, ldv_f32, ld_f32, 1, 8)
+TILE(f32_1x1, float, ldv_f32, ld_f32, 1, 1)
+TILE(bf16_4x2, uint16_t, ldv_bf16, ld_bf16, 4, 2)
+TILE(bf16_1x2, uint16_t, ldv_bf16, ld_bf16, 1, 2)
+TILE(bf16_1x8, uint16_t, ldv_bf16, ld_bf16, 1, 8)
+TILE(bf16_1x1, uint16_t, ldv_bf16, ld_bf16, 1, 1)
 
 MATMUL(tr_infer_matmul, float, f32_4x2, f32_1x2, f32_1x8, f32_1x1)
 MATMUL(tr_infer_matmul_bf16, uint16_t, bf16_4x2, bf16_1x2, bf16_1x8, bf16_1x1)
