@@ -347,16 +347,16 @@ static void mm(const tr_infer *c, float *out, int64_t ldo, const float *in, int6
         tr_infer_matmul(out, ldo, in, ldi, R, w, bias, C, n, accumulate);
 }
 
-/* Rows r0..r1 of x = the embedding rows of their tokens. */
-static void embed_rows(const tr_infer *c, int r0, int r1) {
+/* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
+static void embed_rows(const tr_infer *c, float *dst, int r0, int r1) {
     const int D = c->cfg.dim;
     const float *E = c->m->view.embed;
     for (int r = r0; r < r1; r++) {
         size_t off = (size_t)c->row_tok[r] * D;
         if (c->wb)
-            tr_bf16_widen(c->x + (size_t)r * D, c->wb + (E - c->m->params) + off, (size_t)D);
+            tr_bf16_widen(dst + (size_t)r * D, c->wb + (E - c->m->params) + off, (size_t)D);
         else
-            memcpy(c->x + (size_t)r * D, E + off, (size_t)D * sizeof(float));
+            memcpy(dst + (size_t)r * D, E + off, (size_t)D * sizeof(float));
     }
 }
 
@@ -431,12 +431,15 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
         int a, b, r0, r1, sense = 0;
         if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
 
+        /* the residual stream x: this thread's rows (first read after a barrier, in the
+         * o_proj phase); the first norm: every row, privately, from the embedding itself
+         * (no barrier needed before it) */
         split(R, T, t, 1, &r0, &r1);
-        embed_rows(c, r0, r1);
-        barrier_wait(&c->bar, &sense);
+        embed_rows(c, c->x, r0, r1);
+        embed_rows(c, xn, 0, R);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
-            tr_infer_rmsnorm_rows(xn, c->x, w->attn_norm, R, D, eps);
+            tr_infer_rmsnorm_rows(xn, l == 0 ? xn : c->x, w->attn_norm, R, D, eps);
             if (KVH % T == 0) {
                 /* this thread's kv-heads [g0, g1) and their query heads: q|k|v = norm(x)
                  * Wqkv^T (+ b), RoPE, k and v into the cache, then the attention of those
