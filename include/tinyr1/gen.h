@@ -121,7 +121,9 @@ void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int 
  *                  bfloat16 (a model loaded from a BF16 safetensors file), so the results
  *                  are bitwise those of F32; otherwise F32.
  * The copy is taken at the call: after the model's weights change (a trainer's step), call
- * again to refresh it (or set F32). Memory: 2 bytes per parameter on top of the model. */
+ * again to refresh it (or set F32). Memory: 2 bytes per parameter on top of the model.
+ * It replaces weights given by tr_infer_use_bf16: never call it on a context over an
+ * inference-only model (tr_load_hf_bf16), whose F32 matrices are zeros. */
 typedef enum { TR_INFER_F32 = 0, TR_INFER_BF16 = 1, TR_INFER_AUTO = 2 } tr_infer_weights;
 /* Returns 0 or -1 (out of memory: the context keeps its previous weights). */
 int tr_infer_set_weights(tr_infer *ctx, tr_infer_weights w, tr_err *err);
