@@ -12,7 +12,16 @@
  * the same threads (so a working set that fits in cache gets the cache's bandwidth, a larger
  * one DRAM's) and the peak is the sgemm probe (tr_peak_get). The KV bytes and FLOPs are
  * averaged over the context lengths the run goes through.
- * Usage: bench_decode [--threads N] [--configs abs] [--tokens N] [--no-torch] */
+ *
+ * Config q (#8): a Qwen2-1.5B-shaped model (dim 1536, 28 layers, 12 heads, 2 KV heads, MLP
+ * 8960, vocab 151936, tied, q/k/v biases) with random weights built in memory, BF16-resident
+ * (tr_model_init_bf16 + tr_infer_use_bf16: ~3.1 GB, no F32 copy), batch 1 only, no PyTorch
+ * peer. Its limit is the bytes of weights (2 per parameter; the embedding is the tied LM
+ * head, read in full) plus KV cache read per token over the read bandwidth of a 1 GiB buffer
+ * (DRAM) measured here with the same threads:
+ *   bench decode qwen2-1.5b-shape batch=1 tinyr1_tok_s=... limit_tok_s=... bandwidth_gb_s=...
+ *   frac=...
+ * Usage: bench_decode [--threads N] [--configs absq] [--tokens N] [--batch 1|16] [--no-torch] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +96,111 @@ static double bandwidth(size_t bytes, int threads) {
     return best;
 }
 
+static int argmax(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* ---- the 1.5B-shaped model, BF16-resident ----------------------------------------------- */
+
+/* Uniform values of standard deviation `std` (BF16 bits) from a counter-based hash: every
+ * block of the buffer fills independently, in parallel. */
+static void fill_bf16(uint16_t *w, size_t n, float std, uint64_t seed) {
+    const float a = std * 1.7320508f; /* uniform on [-a, a] */
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < (int64_t)((n + 4095) / 4096); b++) {
+        uint64_t x = seed ^ ((uint64_t)b * 0x9E3779B97F4A7C15ull);
+        size_t lo = (size_t)b * 4096, hi = lo + 4096 < n ? lo + 4096 : n;
+        for (size_t i = lo; i < hi; i += 4) {
+            x += 0x9E3779B97F4A7C15ull; /* splitmix64: four 16-bit uniforms per draw */
+            uint64_t z = x;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            z ^= z >> 31;
+            for (size_t k = i; k < i + 4 && k < hi; k++, z >>= 16) {
+                float v = ((float)(z & 0xffff) - 32767.5f) * (a / 32768.0f);
+                uint32_t bits;
+                memcpy(&bits, &v, sizeof bits);
+                w[k] = (uint16_t)(bits >> 16);
+            }
+        }
+    }
+}
+
+static int run_bigmodel(int threads, int tokens) {
+    tr_err err;
+    tr_config c = {.vocab = 151936,
+                   .dim = 1536,
+                   .n_layers = 28,
+                   .n_heads = 12,
+                   .n_kv_heads = 2,
+                   .hidden_dim = 8960,
+                   .max_seq = 4096,
+                   .rope_theta = 1e6f,
+                   .norm_eps = 1e-6f,
+                   .tied_embeddings = 1,
+                   .qkv_bias = 1};
+    tr_model m;
+    uint16_t *wb;
+    double t0 = tr_now();
+    if (tr_model_init_bf16(&m, &wb, &c, &err) != 0) {
+        fprintf(stderr, "bench decode qwen2-1.5b-shape: %s\n", err.msg);
+        return -1;
+    }
+    fill_bf16(wb, m.table.total, 0.02f, 7);
+    double t_build = tr_now() - t0;
+    int n_tok = tokens < 16 ? tokens : 16; /* a few steps: each reads ~3.1 GB */
+    tr_infer *ctx;
+    if (tr_infer_init(&ctx, &m, 1, n_tok + 1, &err) != 0) {
+        fprintf(stderr, "bench decode qwen2-1.5b-shape: %s\n", err.msg);
+        free(wb);
+        tr_model_free(&m);
+        return -1;
+    }
+    tr_infer_set_adaptive(ctx, 0);
+    tr_infer_use_bf16(ctx, wb);
+    float *logits = malloc(sizeof(float) * (size_t)c.vocab);
+    int slot = 0;
+    int32_t tok = 1;
+    double best = 0;
+    for (int rep = 0; rep < 2; rep++) { /* the first is a warm-up (page faults, caches) */
+        tr_infer_truncate(ctx, 0, 0, NULL);
+        tok = 1;
+        double t1 = tr_now();
+        int steps = rep == 0 ? 2 : n_tok;
+        for (int s = 0; s < steps; s++) {
+            if (tr_infer_decode(ctx, 1, &slot, &tok, logits, &err) != 0) {
+                fprintf(stderr, "bench decode qwen2-1.5b-shape: %s\n", err.msg);
+                return -1;
+            }
+            tok = argmax(logits, c.vocab);
+        }
+        double tps = steps / (tr_now() - t1);
+        if (rep > 0) best = tps;
+    }
+    double bw = bandwidth((size_t)1 << 30, threads);
+    /* bytes per token: the matrices and the (tied) LM head in BF16, biases and norms in F32,
+     * the KV cache (F32) at the mean context of the run */
+    double mm = tr_flops_params_matmul(&m.cfg);
+    double small = (double)c.n_layers * (2.0 * c.dim + (c.n_heads + 2.0 * c.n_kv_heads) *
+                                                           (c.dim / c.n_heads)) + c.dim;
+    double kv = 2.0 * c.n_layers * c.n_kv_heads * (c.dim / c.n_heads) * (1.0 + n_tok / 2.0);
+    double bytes = 2.0 * mm + 4.0 * (small + kv);
+    double limit = bw / bytes;
+    printf("bench decode qwen2-1.5b-shape batch=1 tinyr1_tok_s=%.2f limit_tok_s=%.2f "
+           "bandwidth_gb_s=%.1f frac=%.2f (%.2f GB/token BF16, %zu params, built in %.1f s, "
+           "%d threads)\n",
+           best, limit, bw / 1e9, best / limit, bytes / 1e9, m.table.total, t_build, threads);
+    fflush(stdout);
+    free(logits);
+    tr_infer_free(ctx);
+    free(wb);
+    tr_model_free(&m);
+    return 0;
+}
+
 /* ---- tinyr1 --------------------------------------------------------------------------- */
 
 static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
@@ -105,12 +219,6 @@ static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
     return 0;
 }
 
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
 
 /* Greedy decoding of `tokens` per sequence after a BOS prompt; returns decode tok/s. */
 static double run_tinyr1(tr_model *m, int batch, int tokens, tr_err *err) {
@@ -181,8 +289,8 @@ static double step_bytes(const tr_config *c, int batch, double ctx) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, use_torch = 1, tokens = 200;
-    const char *which = "abs";
+    int threads = 2, use_torch = 1, tokens = 200, only_batch = 0;
+    const char *which = "absq";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -190,11 +298,13 @@ int main(int argc, char **argv) {
             which = argv[++i];
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
             tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            only_batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-torch"))
             use_torch = 0;
         else {
-            fprintf(stderr, "usage: bench_decode [--threads N] [--configs abs] [--tokens N] "
-                            "[--no-torch]\n");
+            fprintf(stderr, "usage: bench_decode [--threads N] [--configs absq] [--tokens N] "
+                            "[--batch B] [--no-torch]\n");
             return 2;
         }
     }
@@ -219,6 +329,7 @@ int main(int argc, char **argv) {
         int n_tok = tokens + 1 <= m.cfg.max_seq ? tokens : m.cfg.max_seq - 1;
         for (int bi = 0; bi < 2; bi++) {
             int B = batches[bi];
+            if (only_batch > 0 && B != only_batch) continue;
             double ours = run_tinyr1(&m, B, n_tok, &err);
             if (ours < 0) {
                 fprintf(stderr, "bench decode %s: %s\n", bc->name, err.msg);
@@ -241,5 +352,6 @@ int main(int argc, char **argv) {
         }
         tr_model_free(&m);
     }
+    if (strchr(which, 'q') && (only_batch == 0 || only_batch == 1)) run_bigmodel(threads, tokens);
     return 0;
 }

@@ -108,6 +108,58 @@ int tr_infer_decode(tr_infer *ctx, int n, const int *slots, const int32_t *token
 void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
                      const float *bias, int C, int n, int accumulate);
 
+/* ---- weights: F32 or BF16-resident ------------------------------------------------------
+ * By default a context reads the model's F32 matrices at every call. With BF16 it keeps
+ * its own copy of every weight matrix and of the embedding in bfloat16 (2 bytes a weight:
+ * half the bytes a decode step streams from memory) and widens them on the fly inside the
+ * matmul, accumulating in f32; norms and biases stay F32 and are read from the model.
+ *   TR_INFER_F32   the default: the model's F32 weights.
+ *   TR_INFER_BF16  copy the weights now, rounded to nearest even: results are BITWISE those
+ *                  of F32 inference of the BF16-rounded weights (the kernel does the F32
+ *                  kernel's operations on the exactly widened values).
+ *   TR_INFER_AUTO  BF16 when every matrix and embedding value is exactly representable in
+ *                  bfloat16 (a model loaded from a BF16 safetensors file), so the results
+ *                  are bitwise those of F32; otherwise F32.
+ * The copy is taken at the call: after the model's weights change (a trainer's step), call
+ * again to refresh it (or set F32). Memory: 2 bytes per parameter on top of the model.
+ * It replaces weights given by tr_infer_use_bf16: never call it on a context over an
+ * inference-only model (tr_load_hf_bf16), whose F32 matrices are zeros. */
+typedef enum { TR_INFER_F32 = 0, TR_INFER_BF16 = 1, TR_INFER_AUTO = 2 } tr_infer_weights;
+/* Returns 0 or -1 (out of memory: the context keeps its previous weights). */
+int tr_infer_set_weights(tr_infer *ctx, tr_infer_weights w, tr_err *err);
+/* TR_INFER_F32 or TR_INFER_BF16: what calls use now. */
+tr_infer_weights tr_infer_get_weights(const tr_infer *ctx);
+/* BF16 weights the caller owns (borrowed; they must outlive their use): params_bf16 holds
+ * m->table.total raw bfloat16 values at the offsets of m->params. Matrices and the embedding
+ * are read from it, norms and biases from m->params, so the model's F32 matrices need not
+ * hold anything (tr_load_hf_bf16 loads a folder that way). NULL: back to F32. */
+void tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16);
+
+/* ---- kernels of the inference path (src/core/ops_infer.c) ---------------------------- */
+
+/* tr_infer_matmul with BF16 weights (raw bfloat16 bits, [n, C]): bitwise equal to
+ * tr_infer_matmul on the widened weights. */
+void tr_infer_matmul_bf16(float *out, int64_t ldo, const float *in, int64_t ldi, int R,
+                          const uint16_t *w, const float *bias, int C, int n, int accumulate);
+/* dst[i] = bf16(src[i]) rounded to nearest even (tr_f32_to_bf16); widen: the exact inverse
+ * direction. is_bf16: 1 when every value of x[n] has zero low 16 bits (exactly BF16). */
+void tr_bf16_round_to(uint16_t *dst, const float *src, size_t n);
+void tr_bf16_widen(float *dst, const uint16_t *src, size_t n);
+int tr_f32_is_bf16(const float *x, size_t n);
+/* Single-threaded row kernels for callers inside a parallel region; each performs the
+ * operations of its ops.c twin (tr_rmsnorm_forward without rstd, tr_rope_forward with
+ * B = 1, tr_swiglu_forward with an output stride) in the same order, so results are equal.
+ *   rmsnorm: out[R, C] = in * rstd * w.   rope: T rows of stride `stride`, positions pos0..
+ *   swiglu:  out[r * ldo + i] = silu(gu[r, i]) * gu[r, H + i] for gu [R, 2H]. */
+void tr_infer_rmsnorm_rows(float *out, const float *in, const float *w, int R, int C, float eps);
+void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T, int n_heads,
+                        int HD, int64_t stride, int pos0);
+void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H);
+/* One query row against n cached positions: o[HD] = softmax(scale * q K^T) V, K and V
+ * [n, HD] (rows contiguous); sc[n] scratch. The same operations whatever else is running. */
+void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
+                     float scale, float *sc);
+
 /* ==== the sampler ===================================================================== */
 
 /* Stages, applied in the order of the chain. Each sees the candidates (token, logit) the

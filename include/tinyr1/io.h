@@ -152,6 +152,19 @@ int tr_hf_parse_config(const char *json, size_t len, const char *label, tr_confi
  * shape; unexpected tensors are refused except *.rotary_emb.inv_freq, and lm_head.weight
  * of a tied model (ignored). On failure m is freed (zeroed). */
 int tr_load_hf(tr_model *m, const char *dir, tr_err *err);
+/* The same folder for inference with BF16-resident weights (docs/hf.md): every matrix and
+ * the embedding go into *bf16 (m->table.total raw bfloat16 values at the offsets of
+ * m->params; BF16 tensors copied as they are, F32/F16/F64 ones rounded to nearest even),
+ * norms and biases into m->params as F32. m's F32 matrices stay zero and cost no memory
+ * (their pages are never touched), so m is INFERENCE-ONLY: hand both to a tr_infer with
+ * tr_infer_use_bf16(ctx, *bf16); training it or reading its matrices is meaningless.
+ * A 1.5B-parameter model takes ~3.1 GB instead of 6.2. Free with tr_model_free(m) and
+ * free(*bf16). Same checks and messages as tr_load_hf; on failure both are freed. */
+int tr_load_hf_bf16(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err);
+/* An inference-only model of config cfg laid out that way, without a file: F32 buffer of
+ * zeros (untouched: no memory) with norms 1 and biases 0, *bf16 zeroed (the caller fills
+ * it; e.g. the 1.5B-shaped benchmark). */
+int tr_model_init_bf16(tr_model *m, uint16_t **bf16, const tr_config *cfg, tr_err *err);
 
 /* Writes dir/config.json (LlamaForCausalLM, or Qwen2ForCausalLM when qkv_bias) and
  * dir/model.safetensors (F32, or BF16 rounded to nearest even when bf16 != 0), creating

@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "tinyr1/gen.h"
 #include "tinyr1/io.h"
 
 /* ---- config.json --------------------------------------------------------------- */
@@ -185,7 +186,31 @@ static int is_harmless_extra(const char *name) {
 typedef struct {
     tr_model *m;
     unsigned char *loaded; /* per table tensor */
+    uint16_t *bf16;        /* NULL, or the BF16 buffer that receives matrices and embeddings */
 } load_ctx;
+
+static int is_bf16_resident(const tr_tensor_info *ti) {
+    return ti->kind == TR_TENSOR_MATRIX || ti->kind == TR_TENSOR_EMBED;
+}
+
+/* A matrix into the BF16 buffer: BF16 bytes copied as they are, other dtypes converted
+ * (through f32, rounded to nearest even) in blocks of rows. */
+static int load_bf16(load_ctx *c, const tr_safetensors *st, const tr_st_tensor *t,
+                     const tr_tensor_info *ti, tr_err *err) {
+    int same = t->ndim == ti->ndim;
+    for (int d = 0; same && d < ti->ndim; d++) same = t->shape[d] == ti->shape[d];
+    if (!same || t->dtype != TR_DT_BF16) {
+        /* other dtypes (and every shape error, with tr_st_to_f32's message) via f32 */
+        float *tmp = malloc(ti->numel * sizeof(float));
+        if (!tmp) return tr_fail(err, "%s: out of memory for tensor '%s'", tr_st_path(st), t->name);
+        int rc = tr_st_to_f32(st, t, tmp, ti->ndim, ti->shape, err);
+        if (rc == 0) tr_bf16_round_to(c->bf16 + ti->offset, tmp, ti->numel);
+        free(tmp);
+        return rc;
+    }
+    memcpy(c->bf16 + ti->offset, t->data, ti->numel * sizeof(uint16_t));
+    return 0;
+}
 
 /* Copies one file tensor into the buffer (or skips / refuses it). */
 static int load_tensor(load_ctx *c, const tr_safetensors *st, const tr_st_tensor *t, tr_err *err) {
@@ -200,7 +225,11 @@ static int load_tensor(load_ctx *c, const tr_safetensors *st, const tr_st_tensor
     }
     if (c->loaded[idx]) return tr_fail(err, "%s: tensor '%s' given twice", tr_st_path(st), t->name);
     const tr_tensor_info *ti = &c->m->table.tensors[idx];
-    if (tr_st_to_f32(st, t, c->m->params + ti->offset, ti->ndim, ti->shape, err) != 0) return -1;
+    if (c->bf16 && is_bf16_resident(ti)) {
+        if (load_bf16(c, st, t, ti, err) != 0) return -1;
+    } else if (tr_st_to_f32(st, t, c->m->params + ti->offset, ti->ndim, ti->shape, err) != 0) {
+        return -1;
+    }
     c->loaded[idx] = 1;
     return 0;
 }
@@ -292,8 +321,38 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-int tr_load_hf(tr_model *m, const char *dir, tr_err *err) {
+int tr_model_init_bf16(tr_model *m, uint16_t **bf16, const tr_config *cfg, tr_err *err) {
     memset(m, 0, sizeof *m);
+    *bf16 = NULL;
+    m->cfg = *cfg;
+    if (tr_config_validate(&m->cfg, err) != 0) return -1;
+    if (tr_param_table_build(&m->table, &m->cfg, err) != 0) return -1;
+    /* calloc: a large block comes fresh from the OS, so the pages of the F32 matrices that
+     * are never written are never backed by memory */
+    m->params = calloc(m->table.total, sizeof(float));
+    *bf16 = calloc(m->table.total, sizeof(uint16_t));
+    if (!m->params || !*bf16) {
+        tr_fail(err, "out of memory for a %zu-parameter model", m->table.total);
+        goto fail;
+    }
+    if (tr_model_view_init(&m->view, &m->table, &m->cfg, m->params, err) != 0) goto fail;
+    for (int i = 0; i < m->table.n_tensors; i++) {
+        const tr_tensor_info *t = &m->table.tensors[i];
+        if (t->kind == TR_TENSOR_NORM)
+            for (size_t j = 0; j < t->numel; j++) m->params[t->offset + j] = 1.0f;
+    }
+    return 0;
+fail:
+    free(*bf16);
+    *bf16 = NULL;
+    tr_model_free(m);
+    return -1;
+}
+
+/* tr_load_hf, or tr_load_hf_bf16 when bf16 is not NULL. */
+static int load_hf(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err) {
+    memset(m, 0, sizeof *m);
+    if (bf16) *bf16 = NULL;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         return tr_fail(err, "%s: path too long", dir);
@@ -304,16 +363,16 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err) {
     int rc = tr_hf_parse_config(text, len, path, &cfg, NULL, err);
     free(text);
     if (rc != 0) return -1;
-    if (tr_model_init(m, &cfg, err) != 0) return tr_fail_context(err, "%s", path);
-    load_ctx c = {m, calloc((size_t)m->table.n_tensors + 1, 1)};
-    if (!c.loaded) {
-        tr_model_free(m);
-        return tr_fail(err, "%s: out of memory", dir);
-    }
+    if ((bf16 ? tr_model_init_bf16(m, bf16, &cfg, err) : tr_model_init(m, &cfg, err)) != 0)
+        return tr_fail_context(err, "%s", path);
+    load_ctx c = {m, calloc((size_t)m->table.n_tensors + 1, 1), bf16 ? *bf16 : NULL};
+    if (!c.loaded) rc = tr_fail(err, "%s: out of memory", dir);
     char index[4096];
     snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (file_exists(index))
+    if (rc != 0)
+        ;
+    else if (file_exists(index))
         rc = load_sharded(&c, dir, index, err);
     else if (file_exists(path))
         rc = load_file(&c, path, NULL, NULL, NULL, err);
@@ -329,8 +388,22 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err) {
             rc = tr_fail(err, "%s: missing tensor '%s' (expected by config.json)", dir,
                          m->table.tensors[i].name);
     free(c.loaded);
-    if (rc != 0) tr_model_free(m);
+    if (rc != 0) {
+        tr_model_free(m);
+        if (bf16) {
+            free(*bf16);
+            *bf16 = NULL;
+        }
+    }
     return rc;
+}
+
+int tr_load_hf(tr_model *m, const char *dir, tr_err *err) {
+    return load_hf(m, NULL, dir, err);
+}
+
+int tr_load_hf_bf16(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err) {
+    return load_hf(m, bf16, dir, err);
 }
 
 /* ---- export -------------------------------------------------------------------- */

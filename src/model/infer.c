@@ -9,8 +9,9 @@
  * layer. The weight matmuls split the OUTPUT columns across threads (each thread streams
  * its own slice of every weight matrix, which is what bounds a decode step); the small
  * per-row work (RMSNorm of the rows) is done by every thread into a private buffer, which
- * costs R*D and saves a barrier. Shared kernels from ops.c are called inside the region,
- * where their own `omp parallel for` runs on the calling thread.
+ * costs R*D and saves a barrier. The kernels (src/core/ops_infer.c) are single-threaded:
+ * no nested parallel region is opened inside the region. The weights are the model's F32
+ * matrices or the context's BF16 copy (tr_infer_set_weights; mm() picks the kernel).
  *
  * Batch invariance: every output element is computed by tr_infer_matmul's fixed sequence of
  * operations, the attention of (row, head) only reads that row and its own slot's cache,
@@ -84,124 +85,17 @@ struct tr_infer {
     float *act; /* [max_rows, H] */
     /* per thread */
     float *xn;     /* [T, max_rows, D] normalised rows */
-    float *rstd;   /* [T, max_rows] */
     float *gu;     /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
-    float *actl;   /* [T, max_rows, hchunk] */
     float *scores; /* [T, G, max_seq] */
     int hchunk;
     int adaptive;         /* 1: one thread while the machine is oversubscribed */
     int busy;             /* the last load check found it oversubscribed */
     double load_checked;  /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
+    const uint16_t *wb;   /* NULL (F32) or BF16 weights in m->params' layout (same offsets) */
+    uint16_t *wb_own;     /* the context's own copy (wb points to it), or NULL when borrowed */
     size_t bytes;
 };
-
-/* ---- the matmul kernel --------------------------------------------------------------- */
-
-#if TR_INFER_AVX2
-/* The sum of the 8 lanes, in the order ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order
- * in which hsum8x8 sums each of its vectors, so both give the same bits. */
-static inline float hsum8(__m256 v) {
-    __m256 h = _mm256_hadd_ps(v, v);
-    h = _mm256_hadd_ps(h, h);
-    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
-}
-
-/* The horizontal sums of 8 vectors, as one vector (p[0]'s sum in lane 0, ...). */
-static inline __m256 hsum8x8(const __m256 *p) {
-    __m256 a = _mm256_hadd_ps(p[0], p[1]), b = _mm256_hadd_ps(p[2], p[3]);
-    __m256 c = _mm256_hadd_ps(p[4], p[5]), d = _mm256_hadd_ps(p[6], p[7]);
-    a = _mm256_hadd_ps(a, b);
-    c = _mm256_hadd_ps(c, d);
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
-}
-
-/* The one way a dot product is finished: the 8 lanes summed (hsum8's order, s), then the
- * columns past the last multiple of 8 added one by one. */
-static inline float finish(float s, const float *x, const float *w, int c, int C) {
-    for (; c < C; c++) s += x[c] * w[c];
-    return s;
-}
-
-/* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C). */
-#define TILE(NAME, RB, OB)                                                                         \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
-                     const float *bias, int accumulate) {                                          \
-        __m256 acc[RB][OB];                                                                        \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                          \
-        int c = 0;                                                                                 \
-        for (; c + 8 <= C; c += 8) {                                                               \
-            __m256 wv[OB];                                                                         \
-            for (int j = 0; j < OB; j++) wv[j] = _mm256_loadu_ps(w + (int64_t)j * C + c);          \
-            for (int i = 0; i < RB; i++) {                                                         \
-                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                     \
-                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
-            }                                                                                      \
-        }                                                                                          \
-        float sums[RB][OB];                                                                        \
-        if (RB * OB == 8) { /* eight lane sums at once, in hsum8's order */                        \
-            _mm256_storeu_ps(&sums[0][0], hsum8x8(&acc[0][0]));                                    \
-        } else {                                                                                   \
-            for (int i = 0; i < RB; i++)                                                           \
-                for (int j = 0; j < OB; j++) sums[i][j] = hsum8(acc[i][j]);                        \
-        }                                                                                          \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) {                                                         \
-                float s = finish(sums[i][j], in + i * ldi, w + (int64_t)j * C, c, C);              \
-                if (bias) s += bias[j];                                                            \
-                float *o = out + i * ldo + j;                                                      \
-                *o = accumulate ? *o + s : s;                                                      \
-            }                                                                                      \
-    }
-#else
-#define TILE(NAME, RB, OB)                                                                         \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const float *w, int C, \
-                     const float *bias, int accumulate) {                                          \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) {                                                         \
-                const float *x = in + i * ldi, *wr = w + (int64_t)j * C;                           \
-                float s = 0.0f;                                                                    \
-                for (int c = 0; c < C; c++) s += x[c] * wr[c];                                     \
-                if (bias) s += bias[j];                                                            \
-                float *o = out + i * ldo + j;                                                      \
-                *o = accumulate ? *o + s : s;                                                      \
-            }                                                                                      \
-    }
-#endif
-
-TILE(tile_4x2, 4, 2)
-TILE(tile_1x2, 1, 2)
-TILE(tile_1x8, 1, 8)
-TILE(tile_1x1, 1, 1)
-
-void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
-                     const float *bias, int C, int n, int accumulate) {
-    int j = 0;
-    if (R >= 4) {
-        /* two weight rows at a time against every input row (4 at a time): the weight rows
-         * stay in L1 while the inputs are reused from L1/L2, so each weight is read from
-         * memory once per call */
-        for (; j + 2 <= n; j += 2) {
-            const float *wj = w + (int64_t)j * C, *bj = bias ? bias + j : NULL;
-            int r = 0;
-            for (; r + 4 <= R; r += 4)
-                tile_4x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
-            for (; r < R; r++)
-                tile_1x2(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);
-        }
-    } else {
-        /* matrix-vector (R = 1..3): eight weight rows per pass */
-        for (; j + 8 <= n; j += 8)
-            for (int r = 0; r < R; r++)
-                tile_1x8(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
-                         bias ? bias + j : NULL, accumulate);
-    }
-    for (; j < n; j++)
-        for (int r = 0; r < R; r++)
-            tile_1x1(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,
-                     bias ? bias + j : NULL, accumulate);
-}
 
 /* ---- context ------------------------------------------------------------------------- */
 
@@ -221,6 +115,7 @@ static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
 void tr_infer_free(tr_infer *c) {
     if (!c) return;
     free(c->att_next);
+    free(c->wb_own);
     free(c->len);
     free(c->used);
     free(c->mark);
@@ -237,9 +132,7 @@ void tr_infer_free(tr_infer *c) {
     free(c->att);
     free(c->act);
     free(c->xn);
-    free(c->rstd);
     free(c->gu);
-    free(c->actl);
     free(c->scores);
     free(c);
 }
@@ -292,9 +185,8 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     tr_rope_tables(c->rope_cos, c->rope_sin, max_seq, (int)HD, cfg->rope_theta);
     if (!(c->x = falloc(c, Rm * D, err)) || !(c->qkv = falloc(c, Rm * S, err)) ||
         !(c->att = falloc(c, Rm * QD, err)) || !(c->act = falloc(c, Rm * H, err)) ||
-        !(c->xn = falloc(c, T * Rm * D, err)) || !(c->rstd = falloc(c, T * Rm, err)) ||
+        !(c->xn = falloc(c, T * Rm * D, err)) ||
         !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
-        !(c->actl = falloc(c, T * Rm * c->hchunk, err)) ||
         !(c->scores = falloc(c, T * max_seq, err)))
         goto fail;
     *out = c;
@@ -388,131 +280,6 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 
 /* ---- attention over the cache ------------------------------------------------------ */
 
-/* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
-static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
-    int t = 0;
-#if TR_INFER_AVX2
-    if (HD % 8 == 0) {
-        const __m256 vs = _mm256_set1_ps(scale);
-        for (; t + 8 <= n; t += 8) {
-            __m256 p[8];
-            for (int u = 0; u < 8; u++) {
-                const float *k = K + (size_t)(t + u) * HD;
-                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
-                for (int i = 8; i < HD; i += 8)
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
-                p[u] = acc;
-            }
-            _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
-        }
-        for (; t < n; t++) {
-            const float *k = K + (size_t)t * HD;
-            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
-            for (int i = 8; i < HD; i += 8)
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
-            sc[t] = hsum8(acc) * scale;
-        }
-        return;
-    }
-#endif
-    for (; t < n; t++) {
-        const float *k = K + (size_t)t * HD;
-        float s = 0.0f;
-        for (int i = 0; i < HD; i++) s += q[i] * k[i];
-        sc[t] = s * scale;
-    }
-}
-
-#if TR_INFER_AVX2
-/* acc[0..NV) += sum_t p[t] V[t][c0 + 8i ..] for NV vectors of one 32-column block. */
-#define WSUM(NV)                                                                                   \
-    do {                                                                                           \
-        __m256 acc[NV];                                                                            \
-        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                                 \
-        for (int t = 0; t < n; t++) {                                                              \
-            const float *v = V + (size_t)t * HD + c0;                                              \
-            __m256 pt = _mm256_broadcast_ss(p + t);                                                \
-            for (int i = 0; i < NV; i++)                                                           \
-                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);                  \
-        }                                                                                          \
-        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                     \
-    } while (0)
-#endif
-
-/* o[HD] = sum_t p[t] V[t] for t < n. */
-static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
-#if TR_INFER_AVX2
-    if (HD % 8 == 0) {
-        for (int c0 = 0; c0 < HD; c0 += 32) {
-            switch ((HD - c0) / 8) {
-            case 1:
-                WSUM(1);
-                break;
-            case 2:
-                WSUM(2);
-                break;
-            case 3:
-                WSUM(3);
-                break;
-            default:
-                WSUM(4);
-                break;
-            }
-        }
-        return;
-    }
-#endif
-    memset(o, 0, (size_t)HD * sizeof(float));
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
-}
-
-#if TR_INFER_AVX2
-/* exp(x) for x in [-87, 0] (softmax after the max is subtracted; smaller x give e^-87, which
- * is negligible next to the max's 1): Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
- * then e^r by a degree-6 polynomial (the Cephes expf coefficients), times 2^k. Relative
- * error about 2e-7. */
-static inline __m256 exp_ps(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 k = _mm256_floor_ps(
-        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-#endif
-
-/* In place: sc[t] = softmax(sc[0..n))[t]. */
-static void softmax_inplace(float *sc, int n) {
-    float mx = sc[0], sum = 0.0f;
-    for (int t = 1; t < n; t++) mx = sc[t] > mx ? sc[t] : mx;
-    int t = 0;
-#if TR_INFER_AVX2
-    __m256 vm = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
-    for (; t + 8 <= n; t += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vm));
-        _mm256_storeu_ps(sc + t, e);
-        vs = _mm256_add_ps(vs, e);
-    }
-    sum = hsum8(vs);
-#endif
-    for (; t < n; t++) {
-        sc[t] = expf(sc[t] - mx);
-        sum += sc[t];
-    }
-    float inv = 1.0f / sum;
-    for (t = 0; t < n; t++) sc[t] *= inv;
-}
-
 /* Query head h of one row at position pos: softmax(q K^T / sqrt(HD)) V over the cache
  * positions 0..pos of its kv-head h / G. sc: [max_seq] scratch. */
 static void attend(const tr_infer *c, int layer, int slot, int pos, int h, const float *qrow,
@@ -521,9 +288,109 @@ static void attend(const tr_infer *c, int layer, int slot, int pos, int h, const
     const float scale = 1.0f / sqrtf((float)HD);
     const float *K = c->kc + cache_index(c, layer, slot, h / G);
     const float *Vv = c->vc + cache_index(c, layer, slot, h / G);
-    scores(sc, qrow + (size_t)h * HD, K, n, HD, scale);
-    softmax_inplace(sc, n);
-    weighted_sum(orow + (size_t)h * HD, sc, Vv, n, HD);
+    tr_infer_attend(orow + (size_t)h * HD, qrow + (size_t)h * HD, K, Vv, n, HD, scale, sc);
+}
+
+/* ---- weights -------------------------------------------------------------------------- */
+
+int tr_infer_set_weights(tr_infer *c, tr_infer_weights w, tr_err *err) {
+    const tr_param_table *tb = &c->m->table;
+    if (w == TR_INFER_AUTO) {
+        w = TR_INFER_BF16;
+        for (int i = 0; i < tb->n_tensors && w == TR_INFER_BF16; i++) {
+            const tr_tensor_info *ti = &tb->tensors[i];
+            if ((ti->kind == TR_TENSOR_MATRIX || ti->kind == TR_TENSOR_EMBED) &&
+                !tr_f32_is_bf16(c->m->params + ti->offset, ti->numel))
+                w = TR_INFER_F32;
+        }
+    }
+    if (w != TR_INFER_BF16) {
+        free(c->wb_own);
+        c->wb_own = NULL;
+        c->wb = NULL;
+        return 0;
+    }
+    if (!c->wb_own) {
+        uint16_t *wb = NULL;
+        if (posix_memalign((void **)&wb, 64, (tb->total * sizeof *wb + 63) / 64 * 64) != 0)
+            return tr_fail(err, "infer: out of memory for BF16 weights (%zu parameters)",
+                           tb->total);
+        c->wb_own = wb;
+    }
+    c->wb = c->wb_own;
+    /* the copy in parallel: it is a pass over every parameter */
+    const int64_t n = (int64_t)tb->total, block = 1 << 20;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i += block)
+        tr_bf16_round_to(c->wb_own + i, c->m->params + i, (size_t)(i + block < n ? block : n - i));
+    return 0;
+}
+
+void tr_infer_use_bf16(tr_infer *c, const uint16_t *params_bf16) {
+    free(c->wb_own);
+    c->wb_own = NULL;
+    c->wb = params_bf16;
+}
+
+tr_infer_weights tr_infer_get_weights(const tr_infer *c) {
+    return c->wb ? TR_INFER_BF16 : TR_INFER_F32;
+}
+
+/* tr_infer_matmul against the weight matrix w (a pointer into the model's parameters), from
+ * the BF16 copy at the same offset when the context has one. */
+static void mm(const tr_infer *c, float *out, int64_t ldo, const float *in, int64_t ldi, int R,
+               const float *w, const float *bias, int C, int n, int accumulate) {
+    if (c->wb)
+        tr_infer_matmul_bf16(out, ldo, in, ldi, R, c->wb + (w - c->m->params), bias, C, n,
+                             accumulate);
+    else
+        tr_infer_matmul(out, ldo, in, ldi, R, w, bias, C, n, accumulate);
+}
+
+/* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
+static void embed_rows(const tr_infer *c, float *dst, int r0, int r1) {
+    const int D = c->cfg.dim;
+    const float *E = c->m->view.embed;
+    for (int r = r0; r < r1; r++) {
+        size_t off = (size_t)c->row_tok[r] * D;
+        if (c->wb)
+            tr_bf16_widen(dst + (size_t)r * D, c->wb + (E - c->m->params) + off, (size_t)D);
+        else
+            memcpy(dst + (size_t)r * D, E + off, (size_t)D * sizeof(float));
+    }
+}
+
+/* After the q|k|v matmul of rows 0..R-1: RoPE on query heads [q0, q1) and key heads
+ * [k0, k1) of the fused row (numbered as in it: keys from NH, values from NH + KVH), then
+ * keys [k0, k1) and values [v0, v1) into the cache of layer l. */
+static void rope_and_cache(tr_infer *c, int l, int R, int q0, int q1, int k0, int k1, int v0,
+                           int v1) {
+    const int HD = c->cfg.head_dim, NH = c->cfg.n_heads, KVH = c->cfg.n_kv_heads;
+    const size_t S = (size_t)(NH + 2 * KVH) * HD;
+    /* consecutive rows of one slot at consecutive positions take one call */
+    for (int r = 0; r < R;) {
+        int e = r + 1;
+        while (e < R && c->row_slot[e] == c->row_slot[r] && c->row_pos[e] == c->row_pos[e - 1] + 1)
+            e++;
+        float *row = c->qkv + (size_t)r * S;
+        if (q1 > q0)
+            tr_infer_rope_rows(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, e - r, q1 - q0, HD,
+                               (int64_t)S, c->row_pos[r]);
+        if (k1 > k0)
+            tr_infer_rope_rows(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, e - r, k1 - k0, HD,
+                               (int64_t)S, c->row_pos[r]);
+        for (int i = r; i < e; i++) {
+            const float *ri = c->qkv + (size_t)i * S;
+            size_t pos = (size_t)c->row_pos[i] * HD;
+            for (int h = k0; h < k1; h++)
+                memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
+                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+            for (int h = v0; h < v1; h++)
+                memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
+                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+        }
+        r = e;
+    }
 }
 
 /* ---- one chunk of rows --------------------------------------------------------------- */
@@ -558,92 +425,79 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
-        /* the shared kernels called below have their own `omp parallel for`: make those
-         * nested regions single-threaded (this ICV is private to this implicit task) */
-        omp_set_num_threads(1);
         float *xn = c->xn + (size_t)t * c->max_rows * D;
-        float *rstd = c->rstd + (size_t)t * c->max_rows;
         float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
-        float *actl = c->actl + (size_t)t * c->max_rows * c->hchunk;
         float *sc = c->scores + (size_t)t * c->max_seq;
         int a, b, r0, r1, sense = 0;
         if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
 
+        /* the residual stream x: this thread's rows (first read after a barrier, in the
+         * o_proj phase); the first norm: every row, privately, from the embedding itself
+         * (no barrier needed before it) */
         split(R, T, t, 1, &r0, &r1);
-        if (r1 > r0)
-            tr_embedding_forward(c->x + (size_t)r0 * D, c->row_tok + r0, m->view.embed, r1 - r0, D);
-        barrier_wait(&c->bar, &sense);
+        embed_rows(c, c->x, r0, r1);
+        embed_rows(c, xn, 0, R);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
-            /* q|k|v = norm(x) Wqkv^T (+ b) for this thread's heads [a, b) of the fused row,
-             * then RoPE on its q and k heads and its k and v heads into the cache */
-            tr_rmsnorm_forward(xn, rstd, c->x, w->attn_norm, R, D, eps);
-            split(NHT, T, t, 1, &a, &b);
-            if (b > a) {
-                tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
-                                w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
-                int q0 = a, q1 = b < NH ? b : NH;                           /* query heads */
-                int k0 = a > NH ? a : NH, k1 = b < NH + KVH ? b : NH + KVH; /* key heads */
-                int v0 = a > NH + KVH ? a : NH + KVH, v1 = b;               /* value heads */
-                /* consecutive rows of one slot at consecutive positions take one call */
-                for (int r = 0; r < R;) {
-                    int e = r + 1;
-                    while (e < R && c->row_slot[e] == c->row_slot[r] &&
-                           c->row_pos[e] == c->row_pos[e - 1] + 1)
-                        e++;
-                    float *row = c->qkv + (size_t)r * S;
-                    if (q1 > q0)
-                        tr_rope_forward(row + (size_t)q0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
-                                        q1 - q0, HD, S, c->row_pos[r]);
-                    if (k1 > k0)
-                        tr_rope_forward(row + (size_t)k0 * HD, c->rope_cos, c->rope_sin, 1, e - r,
-                                        k1 - k0, HD, S, c->row_pos[r]);
-                    for (int i = r; i < e; i++) {
-                        const float *ri = c->qkv + (size_t)i * S;
-                        size_t pos = (size_t)c->row_pos[i] * HD;
-                        for (int h = k0; h < k1; h++)
-                            memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
-                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
-                        for (int h = v0; h < v1; h++)
-                            memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
-                                   ri + (size_t)h * HD, (size_t)HD * sizeof(float));
-                    }
-                    r = e;
+            tr_infer_rmsnorm_rows(xn, l == 0 ? xn : c->x, w->attn_norm, R, D, eps);
+            if (KVH % T == 0) {
+                /* this thread's kv-heads [g0, g1) and their query heads: q|k|v = norm(x)
+                 * Wqkv^T (+ b), RoPE, k and v into the cache, then the attention of those
+                 * heads (the cache rows they read were written by this thread or by an
+                 * earlier call): one barrier less per layer */
+                int g0, g1;
+                split(KVH, T, t, 1, &g0, &g1);
+                const int G = NH / KVH, heads[3] = {g0 * G, NH + g0, NH + KVH + g0},
+                          counts[3] = {(g1 - g0) * G, g1 - g0, g1 - g0};
+                for (int i = 0; i < 3 && g1 > g0; i++) {
+                    size_t h = (size_t)heads[i];
+                    mm(c, c->qkv + h * HD, S, xn, D, R, w->wq + h * HD * D,
+                       w->bq ? w->bq + h * HD : NULL, D, counts[i] * HD, 0);
                 }
-            }
-            barrier_wait(&c->bar, &sense);
-            /* attention: one item per (row, query head); their costs grow with the position,
-             * so they are handed out one by one */
-            for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
-                int r = it / NH, h = it % NH;
-                attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
-                       c->att + (size_t)r * QD, sc);
+                rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
+                               NH + KVH + g1);
+                for (int r = 0; r < R; r++)
+                    for (int h = g0 * G; h < g1 * G; h++)
+                        attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
+                               c->att + (size_t)r * QD, sc);
+            } else {
+                /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
+                split(NHT, T, t, 1, &a, &b);
+                if (b > a) {
+                    mm(c, c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
+                       w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
+                    rope_and_cache(c, l, R, a, b < NH ? b : NH, a > NH ? a : NH,
+                                   b < NH + KVH ? b : NH + KVH, a > NH + KVH ? a : NH + KVH, b);
+                }
+                barrier_wait(&c->bar, &sense);
+                /* attention: one item per (row, query head); their costs grow with the
+                 * position, so they are handed out one by one */
+                for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
+                    int r = it / NH, h = it % NH;
+                    attend(c, l, c->row_slot[r], c->row_pos[r], h, c->qkv + (size_t)r * S,
+                           c->att + (size_t)r * QD, sc);
+                }
             }
             barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD, b - a,
-                                1);
+                mm(c, c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD, b - a, 1);
             barrier_wait(&c->bar, &sense);
             /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
-            tr_rmsnorm_forward(xn, rstd, c->x, w->mlp_norm, R, D, eps);
+            tr_infer_rmsnorm_rows(xn, c->x, w->mlp_norm, R, D, eps);
             split(H, T, t, 8, &a, &b);
             if (b > a) {
                 int n = b - a;
-                tr_infer_matmul(gul, 2 * n, xn, D, R, w->w_gate + (size_t)a * D, NULL, D, n, 0);
-                tr_infer_matmul(gul + n, 2 * n, xn, D, R, w->w_up + (size_t)a * D, NULL, D, n, 0);
-                tr_swiglu_forward(actl, gul, R, n);
-                for (int r = 0; r < R; r++)
-                    memcpy(c->act + (size_t)r * H + a, actl + (size_t)r * n,
-                           (size_t)n * sizeof(float));
+                mm(c, gul, 2 * n, xn, D, R, w->w_gate + (size_t)a * D, NULL, D, n, 0);
+                mm(c, gul + n, 2 * n, xn, D, R, w->w_up + (size_t)a * D, NULL, D, n, 0);
+                tr_infer_swiglu_rows(c->act + a, H, gul, R, n);
             }
             barrier_wait(&c->bar, &sense);
             /* x += act Wdown^T */
             split(D, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H,
-                                b - a, 1);
+                mm(c, c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H, b - a, 1);
             barrier_wait(&c->bar, &sense);
         }
         if (logits && n_out > 0) {
@@ -651,16 +505,15 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
             int contiguous = n_out == R;
             for (int i = 0; contiguous && i < n_out; i++) contiguous = c->out_row[i] == i;
             if (contiguous)
-                tr_rmsnorm_forward(xn, rstd, c->x, m->view.final_norm, R, D, eps);
+                tr_infer_rmsnorm_rows(xn, c->x, m->view.final_norm, R, D, eps);
             else
                 for (int i = 0; i < n_out; i++)
-                    tr_rmsnorm_forward(xn + (size_t)i * D, rstd + i,
-                                       c->x + (size_t)c->out_row[i] * D, m->view.final_norm, 1, D,
-                                       eps);
+                    tr_infer_rmsnorm_rows(xn + (size_t)i * D, c->x + (size_t)c->out_row[i] * D,
+                                          m->view.final_norm, 1, D, eps);
             split(V, T, t, 8, &a, &b);
             if (b > a)
-                tr_infer_matmul(logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D, NULL,
-                                D, b - a, 0);
+                mm(c, logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D, NULL, D, b - a,
+                   0);
         }
     }
 }
