@@ -131,7 +131,9 @@ static void test_shared_prompts(const tr_model *m) {
 }
 
 /* The model log-probs the generator reports equal log softmax of the TRAINING forward's
- * logits at the generated tokens (what GRPO recomputes), to 1e-5. */
+ * logits at the generated tokens (what GRPO recomputes), to 1e-5 relative to the row's
+ * logit scale: both paths are float32 with different summation orders, and this model's
+ * large weights (std 0.4) give logits in the tens, where one float ulp is ~2e-6. */
 static void test_logprobs_vs_training(const tr_model *m) {
     tr_gen_request reqs[NREQ];
     int32_t prompts[NREQ][12];
@@ -157,15 +159,17 @@ static void test_logprobs_vs_training(const tr_model *m) {
             double mx = -INFINITY, z = 0;
             for (int v = 0; v < m->cfg.vocab; v++) mx = row[v] > mx ? row[v] : mx;
             for (int v = 0; v < m->cfg.vocab; v++) z += exp(row[v] - mx);
-            double want = row[out[i].tokens[k]] - mx - log(z);
-            double d = fabs(out[i].logprobs_model[k] - want);
+            double want = row[out[i].tokens[k]] - mx - log(z), scale = 1.0;
+            for (int v = 0; v < m->cfg.vocab; v++) scale = fmax(scale, fabs(row[v]));
+            double d = fabs(out[i].logprobs_model[k] - want) / scale;
             worst = d > worst ? d : worst;
             CHECK(out[i].logprobs[k] <= 0.0f);
         }
         tr_activations_free(acts);
         tr_gen_result_free(&out[i]);
     }
-    CHECK_MSG(worst <= 1e-5, "model log-probs differ from the training forward by %g", worst);
+    CHECK_MSG(worst <= 1e-5, "model log-probs differ from the training forward by %g of the logit scale", worst);
+    printf("log-probs vs training forward: worst %.3g of the logit scale\n", worst);
 }
 
 /* token text for stop strings: token t prints one letter 'a' + t % 26 */

@@ -3,6 +3,8 @@
  * NH query heads, KVH key/value heads, HD head size. */
 #include "tinyr1/ops.h"
 
+#include "fastmath.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -11,31 +13,6 @@
 /* Column blocks for reductions over rows: each thread owns a block of columns, so the sums
  * are race-free and summed in row order (reproducible) without per-thread partials. */
 #define COL_BLOCK 64
-
-/* e^x without a libm call, so that loops over it vectorise (libm's expf is scalar and was
- * a tenth of a training step). x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for an exact
- * product), e^r by Cephes' degree-6 minimax polynomial (relative error < 2e-7), 2^n built
- * in the exponent bits. Inputs are clamped to [-87, 88], where e^x is a normal float. */
-static inline float exp_fast(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* n = floor(x log2(e) + 1/2) by truncation of a positive number (floorf does not
-     * vectorise); the clamp keeps the sum inside (0, 256) */
-    int32_t n = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;
-    float nf = (float)n;
-    float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 /* Sum and maximum of x[0..n) in eight interleaved lanes: vectorised, and still one fixed
  * order of additions (reproducible), unlike a compiler reassociating under -ffast-math. */
@@ -242,7 +219,7 @@ void tr_attention_forward(float *out, float *probs, const float *qkv, int B, int
                 for (int i = i0; i < i1; i++) {
                     float *row = P + (int64_t)i * T;
                     float mx = max_lanes(row, i + 1);
-                    for (int j = 0; j <= i; j++) row[j] = exp_fast(row[j] - mx);
+                    for (int j = 0; j <= i; j++) row[j] = tr_exp_fast(row[j] - mx);
                     float inv = 1.0f / sum_lanes(row, i + 1);
                     for (int j = 0; j <= i; j++) row[j] *= inv;
                     for (int j = i + 1; j < T; j++) row[j] = 0.0f;
@@ -329,14 +306,12 @@ void tr_attention_backward(float *dqkv, float *probs, float *scratch, const floa
         }
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
-
 void tr_swiglu_forward(float *out, const float *gu, int64_t N, int H) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *g = gu + n * 2 * H, *u = g + H;
         float *o = out + n * H;
-        for (int i = 0; i < H; i++) o[i] = g[i] * sigmoidf(g[i]) * u[i];
+        for (int i = 0; i < H; i++) o[i] = g[i] * tr_sigmoid_fast(g[i]) * u[i];
     }
 }
 
@@ -346,7 +321,7 @@ void tr_swiglu_backward(float *dgu, const float *dout, const float *gu, int64_t 
         const float *g = gu + n * 2 * H, *u = g + H, *d = dout + n * H;
         float *dg = dgu + n * 2 * H, *du = dg + H;
         for (int i = 0; i < H; i++) {
-            float s = sigmoidf(g[i]), silu = g[i] * s;
+            float s = tr_sigmoid_fast(g[i]), silu = g[i] * s;
             du[i] += d[i] * silu;
             dg[i] += d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
         }

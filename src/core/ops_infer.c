@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fastmath.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/io.h"
 
@@ -290,60 +291,25 @@ static void weighted_sum(float *o, const float *p, const float *V, int n, int HD
         for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
 }
 
-#if TR_OPSI_AVX2
-/* exp(x) for x in [-87, 0] (softmax after the max is subtracted; smaller x give e^-87, which
- * is negligible next to the max's 1): Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2,
- * then e^r by a degree-6 polynomial (the Cephes expf coefficients), times 2^k. Relative
- * error about 2e-7. */
-static inline __m256 exp_ps(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-    __m256 k = _mm256_floor_ps(
-        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e =
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-#endif
-
-/* libm's expf, as ops.c's tr_swiglu_forward (a polynomial exp here moved the log-probs
- * of test_generate past its 1e-5 tolerance against the training forward) */
+/* The same SiLU as ops.c's tr_swiglu_forward (fastmath.h), so that the KV-cache path
+ * matches the training forward */
 void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H) {
     for (int r = 0; r < R; r++) {
         const float *g = gu + (int64_t)r * 2 * H, *u = g + H;
         float *o = out + (int64_t)r * ldo;
-        for (int i = 0; i < H; i++) o[i] = g[i] * (1.0f / (1.0f + expf(-g[i]))) * u[i];
+        for (int i = 0; i < H; i++) o[i] = g[i] * tr_sigmoid_fast(g[i]) * u[i];
     }
 }
 
-/* In place: sc[t] = softmax(sc[0..n))[t]. */
+/* In place: sc[t] = softmax(sc[0..n))[t], with the exp of the training kernel. */
 static void softmax_inplace(float *sc, int n) {
-    float mx = sc[0], sum = 0.0f;
+    float mx = sc[0];
     for (int t = 1; t < n; t++) mx = sc[t] > mx ? sc[t] : mx;
-    int t = 0;
-#if TR_OPSI_AVX2
-    __m256 vm = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
-    for (; t + 8 <= n; t += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(sc + t), vm));
-        _mm256_storeu_ps(sc + t, e);
-        vs = _mm256_add_ps(vs, e);
-    }
-    sum = hsum8(vs);
-#endif
-    for (; t < n; t++) {
-        sc[t] = expf(sc[t] - mx);
-        sum += sc[t];
-    }
+    for (int t = 0; t < n; t++) sc[t] = tr_exp_fast(sc[t] - mx);
+    float sum = 0.0f;
+    for (int t = 0; t < n; t++) sum += sc[t];
     float inv = 1.0f / sum;
-    for (t = 0; t < n; t++) sc[t] *= inv;
+    for (int t = 0; t < n; t++) sc[t] *= inv;
 }
 
 void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
