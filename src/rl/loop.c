@@ -87,7 +87,7 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
                  "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
                  "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"
                  "\"ref_seconds\":%.6g,\"train_seconds\":%.6g,\"gen_tokens\":%.0f,"
-                 "\"train_tokens\":%.0f,\"elapsed\":%.6g,\"allreduce_s\":%.6g,"
+                 "\"train_tokens\":%.0f,\"elapsed\":%.6g,\"allreduce_seconds\":%.6g,"
                  "\"allreduce_bytes\":%.0f}",
                  s.accuracy, s.length_mean, s.truncated_frac, s.zero_std_frac, s.obj.mean_kl,
                  s.obj.mean_ratio, clip, s.obj.clip_low_frac, s.obj.clip_high_frac,

@@ -229,7 +229,7 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
                              "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.7g,\"lr\":%.6g,"
                              "\"grad_norm\":%.6g,\"tokens\":%.0f,\"trained_tokens\":%.0f,"
                              "\"step_seconds\":%.6g,\"tok_s\":%.6g,\"elapsed\":%.6g,"
-                             "\"allreduce_s\":%.6g,\"allreduce_bytes\":%.0f",
+                             "\"allreduce_seconds\":%.6g,\"allreduce_bytes\":%.0f",
                              lc->stage, (long long)st->step, s.loss, (double)s.lr, s.grad_norm,
                              st->tokens, s.weight, s.seconds, tokens / s.seconds, st->elapsed,
                              s.comm_seconds, s.comm_bytes);
