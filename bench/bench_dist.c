@@ -37,10 +37,15 @@ typedef struct {
 static int run(const bench_config *bc, int steps, const tr_dist *d, bench_result *r) {
     tr_err err;
     memset(r, 0, sizeof *r);
-    tr_config c = {.vocab = bc->vocab, .dim = bc->dim, .n_layers = bc->layers,
-                   .n_heads = bc->heads, .n_kv_heads = bc->heads,
-                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256), .max_seq = bc->seq,
-                   .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    tr_config c = {.vocab = bc->vocab,
+                   .dim = bc->dim,
+                   .n_layers = bc->layers,
+                   .n_heads = bc->heads,
+                   .n_kv_heads = bc->heads,
+                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256),
+                   .max_seq = bc->seq,
+                   .rope_theta = 10000.0f,
+                   .norm_eps = 1e-5f};
     if (bc->batch % d->world != 0) {
         fprintf(stderr, "bench_dist: batch %d is not a multiple of %d ranks\n", bc->batch,
                 d->world);
@@ -118,11 +123,16 @@ int main(int argc, char **argv) {
     const char *which = "a";
     int ranks = 2, steps = 6, worker = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) i++; /* one thread per rank */
-        else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) ranks = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--configs") && i + 1 < argc) which = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--worker")) worker = 1;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            i++; /* one thread per rank */
+        else if (!strcmp(argv[i], "--ranks") && i + 1 < argc)
+            ranks = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--configs") && i + 1 < argc)
+            which = argv[++i];
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--worker"))
+            worker = 1;
         else {
             fprintf(stderr, "usage: bench_dist [--ranks N] [--configs ab] [--steps S]\n");
             return 2;
@@ -170,7 +180,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     printf("bench dist: pretraining, the same global batch on 1 process and on %d ranks, one "
-           "thread each (%d timed steps)\n", ranks, steps);
+           "thread each (%d timed steps)\n",
+           ranks, steps);
     for (const char *w = which; *w; w++) {
         const bench_config *bc = find_config(*w);
         if (!bc) {
@@ -194,15 +205,15 @@ int main(int argc, char **argv) {
             char name[8];
             int rk;
             bench_result r;
-            if (sscanf(line, "worker %7s ranks=%d tok_s=%lf step_s=%lf ar_s=%lf ar_s_max=%lf "
-                             "ar_bytes=%lf",
+            if (sscanf(line,
+                       "worker %7s ranks=%d tok_s=%lf step_s=%lf ar_s=%lf ar_s_max=%lf "
+                       "ar_bytes=%lf",
                        name, &rk, &r.tok_s, &r.step_s, &r.ar_s, &r.ar_s_max, &r.ar_bytes) == 7) {
                 printf("bench dist %s ranks=%d tok_s=%.0f step_s=%.4f efficiency=%.3f "
                        "allreduce_s_per_step=%.5f allreduce_s_max=%.5f allreduce_share=%.3f "
                        "allreduce_bytes_per_step=%.0f allreduce_mb_s=%.1f\n",
-                       name, rk, r.tok_s, r.step_s, r.tok_s / (rk * one.tok_s), r.ar_s,
-                       r.ar_s_max, r.ar_s / r.step_s, r.ar_bytes,
-                       r.ar_s > 0 ? r.ar_bytes / r.ar_s / 1e6 : 0.0);
+                       name, rk, r.tok_s, r.step_s, r.tok_s / (rk * one.tok_s), r.ar_s, r.ar_s_max,
+                       r.ar_s / r.step_s, r.ar_bytes, r.ar_s > 0 ? r.ar_bytes / r.ar_s / 1e6 : 0.0);
                 got = 1;
             }
         }

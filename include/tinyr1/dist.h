@@ -33,8 +33,8 @@ int tr_dist_barrier(const tr_dist *d, tr_err *err);
  * in *out_bytes; counts[r] (may be NULL, else [world]) the bytes of rank r); on the other
  * ranks *out is NULL and *out_bytes 0. One process: a copy of send. Each rank's part must
  * be below 2 GiB (MPI counts are int). */
-int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out,
-                    size_t *out_bytes, size_t *counts, tr_err *err);
+int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out, size_t *out_bytes,
+                    size_t *counts, tr_err *err);
 /* The share of n items (problems, examples, groups) that rank `rank` of `world` handles:
  * the contiguous range [*lo, *hi) = [rank n / world, (rank + 1) n / world) (floor), so
  * the ranks' ranges tile [0, n) in rank order and differ in size by at most one. */

@@ -620,7 +620,7 @@ static int eval_hook(void *ctx, const tr_model *m, int64_t step, char *buf, size
              (long long)e->n);
     if (cli_dist()->rank == 0)
         fprintf(stderr, "distill: step %lld: pass@1 %.3f (greedy, %lld held-out %s problems)\n",
-            (long long)step, p1, (long long)e->n, tr_task_name(e->task));
+                (long long)step, p1, (long long)e->n, tr_task_name(e->task));
     return 0;
 }
 
@@ -846,13 +846,13 @@ static int cmd_train(int argc, char **argv) {
     cli_print_resolved(&spec);
     if (dist->rank == 0)
         fprintf(stderr,
-            "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
-            "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
-            "lambda %g\n",
-            run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
-            have_teacher ? "online " : "cache ", have_teacher ? teacher : cache_path,
-            (long long)set.n, (long long)set.n_tokens, (long long)set.n_trained,
-            tr_kd_div_name(kp.div), temp, alpha, lambda);
+                "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
+                "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
+                "lambda %g\n",
+                run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
+                have_teacher ? "online " : "cache ", have_teacher ? teacher : cache_path,
+                (long long)set.n, (long long)set.n_tokens, (long long)set.n_trained,
+                tr_kd_div_name(kp.div), temp, alpha, lambda);
     if (have_teacher && dist->rank == 0)
         fprintf(stderr, "distill: teacher %.3fM parameters (%.1fx the student)\n",
                 tm.table.total / 1e6, (double)tm.table.total / (double)run.model.table.total);

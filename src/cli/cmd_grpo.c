@@ -173,10 +173,11 @@ int cmd_grpo(int argc, char **argv) {
     run.has_restored = 0;
     g_ok = 1;
     if (gc.dist.rank == 0)
-        fprintf(stderr, "grpo: model %.2fM parameters; %d prompts x %d samples per step, %d new "
-                    "tokens at most; rewards %s; %d held-out problems; %d threads\n",
-            run.model.table.total / 1e6, gc.prompts_per_step, gc.group, gc.max_new, reward,
-            eval_n, tr_get_threads());
+        fprintf(stderr,
+                "grpo: model %.2fM parameters; %d prompts x %d samples per step, %d new "
+                "tokens at most; rewards %s; %d held-out problems; %d threads\n",
+                run.model.table.total / 1e6, gc.prompts_per_step, gc.group, gc.max_new, reward,
+                eval_n, tr_get_threads());
     char meta[1024];
     snprintf(meta, sizeof meta,
              "{\"stage\":\"grpo\",\"template\":\"%s\",\"task\":\"%s\",\"reward\":\"%s\"}",
@@ -192,7 +193,8 @@ int cmd_grpo(int argc, char **argv) {
                               .meta_json = meta, .tokenizer = {blob, blob_len},
                               .quiet = t.quiet, .log_every = 1};
     int lrc = tr_grpo_train(&g, &lc, &src, &run.st, &err);
-    if (lrc < 0) fprintf(stderr, "tinyr1 grpo: rank %d: %s\n", gc.dist.rank, err.msg);
+    if (lrc < 0)
+        fprintf(stderr, "tinyr1 grpo: rank %d: %s\n", gc.dist.rank, err.msg);
     else if (lrc == 0 && t.steps > 0 && gc.dist.rank == 0)
         fprintf(stderr, "grpo: done; checkpoint %s/checkpoint.bin\n", t.out);
     rc = lrc < 0 ? 1 : (lrc == 1 ? 130 : 0);

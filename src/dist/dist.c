@@ -127,8 +127,8 @@ void tr_dist_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi) {
     *hi = n * (rank + 1) / world;
 }
 
-int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out,
-                    size_t *out_bytes, size_t *counts, tr_err *err) {
+int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out, size_t *out_bytes,
+                    size_t *counts, tr_err *err) {
     *out = NULL;
     *out_bytes = 0;
     if (!d->mpi || d->world <= 1) {
@@ -176,8 +176,8 @@ int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out
         *out = buf;
         *out_bytes = total;
     }
-    if (mpi_check(MPI_Gatherv(send, mine, MPI_BYTE, buf, cnt, displ, MPI_BYTE, 0,
-                              MPI_COMM_WORLD), "MPI_Gatherv", err))
+    if (mpi_check(MPI_Gatherv(send, mine, MPI_BYTE, buf, cnt, displ, MPI_BYTE, 0, MPI_COMM_WORLD),
+                  "MPI_Gatherv", err))
         goto done;
     rc = 0;
 done:

@@ -298,7 +298,8 @@ int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
                 const tr_problem *problems, int n, const tr_eval_params *ep,
                 tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
     const tr_dist *d = ep->dist;
-    if (!d || d->world <= 1) return eval_local(m, tok, t, problems, n, ep, per_problem, summary, err);
+    if (!d || d->world <= 1)
+        return eval_local(m, tok, t, problems, n, ep, per_problem, summary, err);
     if (n < 1) return tr_fail(err, "eval: no problems");
     /* this rank's problems [lo, hi); samples are seeded by the problem's own index, so the
      * answers do not depend on the split; the sample lines go through memory to rank 0 */

@@ -268,8 +268,8 @@ static int gather_records(const tr_grpo *g, const sample_rec *local, int n_local
     if (d->rank == 0) {
         if (bytes != (size_t)P * G * sizeof *local) {
             free(buf);
-            return tr_fail(err, "grpo: gathered %zu bytes of rollout records, expected %zu",
-                           bytes, (size_t)P * G * sizeof *local);
+            return tr_fail(err, "grpo: gathered %zu bytes of rollout records, expected %zu", bytes,
+                           (size_t)P * G * sizeof *local);
         }
         const sample_rec *rec = buf;
         for (int r = 0; r < W; r++)
@@ -285,11 +285,15 @@ static int gather_records(const tr_grpo *g, const sample_rec *local, int n_local
 
 /* Sums a set of doubles over the ranks (statistics that are plain sums). */
 static int sum_stats(const tr_grpo *g, tr_grpo_stats *st, tr_err *err) {
-    double v[6] = {st->tokens,        st->kl_sum,        st->ratio_sum,
-                   st->clip_low_sum,  st->clip_high_sum, st->entropy_sum};
+    double v[6] = {st->tokens,       st->kl_sum,        st->ratio_sum,
+                   st->clip_low_sum, st->clip_high_sum, st->entropy_sum};
     if (tr_dist_allreduce_sum_f64(&g->cfg.dist, v, 6, err) != 0) return -1;
-    tr_grpo_stats sum = {.tokens = v[0], .kl_sum = v[1], .ratio_sum = v[2],
-                         .clip_low_sum = v[3], .clip_high_sum = v[4], .entropy_sum = v[5]};
+    tr_grpo_stats sum = {.tokens = v[0],
+                         .kl_sum = v[1],
+                         .ratio_sum = v[2],
+                         .clip_low_sum = v[3],
+                         .clip_high_sum = v[4],
+                         .entropy_sum = v[5]};
     memset(st, 0, sizeof *st);
     tr_grpo_stats_merge(st, &sum);
     return 0;

@@ -49,8 +49,7 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
     tr_metrics metrics = {0};
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", lc->out_dir);
-    if (rank0 && tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0)
-        return -1;
+    if (rank0 && tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0) return -1;
     int rc = -1;
     tr_grpo_eval_result er;
     if (st->step == 0 && run_eval(g, lc, 0, &metrics, &er, err) != 0) goto done;
@@ -81,19 +80,20 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
         }
         double clip =
             s.obj.tokens > 0 ? (s.obj.clip_low_sum + s.obj.clip_high_sum) / s.obj.tokens : 0;
-        snprintf(line + n, sizeof line - (size_t)n,
-                 ",\"accuracy\":%.6g,\"response_len\":%.6g,\"truncated\":%.6g,\"zero_var_frac\":%.6g,"
-                 "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
-                 "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
-                 "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"
-                 "\"ref_seconds\":%.6g,\"train_seconds\":%.6g,\"gen_tokens\":%.0f,"
-                 "\"train_tokens\":%.0f,\"elapsed\":%.6g,\"allreduce_seconds\":%.6g,"
-                 "\"allreduce_bytes\":%.0f}",
-                 s.accuracy, s.length_mean, s.truncated_frac, s.zero_std_frac, s.obj.mean_kl,
-                 s.obj.mean_ratio, clip, s.obj.clip_low_frac, s.obj.clip_high_frac,
-                 s.obj.mean_entropy, s.loss, s.grad_norm, (double)s.lr, s.updates, s.gen_seconds,
-                 s.reward_seconds, s.ref_seconds, s.train_seconds, s.gen_tokens, s.train_tokens,
-                 st->elapsed, s.comm_seconds, s.comm_bytes);
+        snprintf(
+            line + n, sizeof line - (size_t)n,
+            ",\"accuracy\":%.6g,\"response_len\":%.6g,\"truncated\":%.6g,\"zero_var_frac\":%.6g,"
+            "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
+            "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
+            "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"
+            "\"ref_seconds\":%.6g,\"train_seconds\":%.6g,\"gen_tokens\":%.0f,"
+            "\"train_tokens\":%.0f,\"elapsed\":%.6g,\"allreduce_seconds\":%.6g,"
+            "\"allreduce_bytes\":%.0f}",
+            s.accuracy, s.length_mean, s.truncated_frac, s.zero_std_frac, s.obj.mean_kl,
+            s.obj.mean_ratio, clip, s.obj.clip_low_frac, s.obj.clip_high_frac, s.obj.mean_entropy,
+            s.loss, s.grad_norm, (double)s.lr, s.updates, s.gen_seconds, s.reward_seconds,
+            s.ref_seconds, s.train_seconds, s.gen_tokens, s.train_tokens, st->elapsed,
+            s.comm_seconds, s.comm_bytes);
         if (tr_metrics_write(&metrics, line, err) != 0) goto done;
         char fields[512];
         int f = snprintf(fields, sizeof fields, "R %.3f+-%.3f (", s.reward_mean, s.reward_std);
