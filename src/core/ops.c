@@ -253,9 +253,7 @@ void tr_attention_backward(float *dqkv, float *probs, float *scratch, const floa
         }
 }
 
-static inline float sigmoidf(float x) {
-    return 1.0f / (1.0f + expf(-x));
-}
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 void tr_swiglu_forward(float *out, const float *gu, int64_t N, int H) {
 #pragma omp parallel for schedule(static)

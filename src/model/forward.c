@@ -162,9 +162,7 @@ float *tr_model_forward(const tr_model *m, tr_activations *a, const int32_t *tok
     return a->logits;
 }
 
-static void zero(float *p, size_t n) {
-    memset(p, 0, n * sizeof(float));
-}
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 void tr_model_backward(const tr_model *m, tr_activations *a, float *grads, const float *dlogits) {
     const tr_config *c = &m->cfg;
