@@ -883,6 +883,10 @@ done:
 
 int cmd_distill(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "cache") == 0) return cmd_cache(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "traces") == 0 || strcmp(argv[1], "eval") == 0) &&
+        cli_dist()->world > 1) /* every rank would write the same files */
+        return cli_error("distill", "traces and eval are not shared out across MPI processes: "
+                                    "run them without mpirun (docs/mpi.md)");
     if (argc >= 2 && strcmp(argv[1], "traces") == 0) return cmd_traces(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "eval") == 0) return cmd_distill_eval(argc - 1, argv + 1);
     return cmd_train(argc, argv);
