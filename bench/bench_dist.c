@@ -18,16 +18,13 @@
 
 #include "tinyr1.h"
 
+/* configs a and b of bench_train (the batch is the global one) */
 typedef struct {
     const char *name;
     int dim, layers, heads, vocab, seq, batch;
 } bench_config;
-
-/* configs a and b of bench_train (the batch is the global one) */
-static const bench_config configs[] = {
-    {"a", 128, 4, 4, 512, 256, 16},
-    {"b", 256, 6, 8, 4096, 256, 8},
-};
+static const bench_config configs[] = {{"a", 128, 4, 4, 512, 256, 16},
+                                       {"b", 256, 6, 8, 4096, 256, 8}};
 
 typedef struct {
     double tok_s, step_s, ar_s, ar_s_max, ar_bytes;
@@ -37,15 +34,10 @@ typedef struct {
 static int run(const bench_config *bc, int steps, const tr_dist *d, bench_result *r) {
     tr_err err;
     memset(r, 0, sizeof *r);
-    tr_config c = {.vocab = bc->vocab,
-                   .dim = bc->dim,
-                   .n_layers = bc->layers,
-                   .n_heads = bc->heads,
-                   .n_kv_heads = bc->heads,
-                   .hidden_dim = tr_hidden_dim_llama(bc->dim, 256),
-                   .max_seq = bc->seq,
-                   .rope_theta = 10000.0f,
-                   .norm_eps = 1e-5f};
+    tr_config c = tr_config_default(); /* RoPE 10000, RMSNorm eps 1e-5 */
+    c.vocab = bc->vocab, c.dim = bc->dim, c.n_layers = bc->layers, c.max_seq = bc->seq;
+    c.n_heads = c.n_kv_heads = bc->heads;
+    c.hidden_dim = tr_hidden_dim_llama(bc->dim, 256);
     if (bc->batch % d->world != 0) {
         fprintf(stderr, "bench_dist: batch %d is not a multiple of %d ranks\n", bc->batch,
                 d->world);
