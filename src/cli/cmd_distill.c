@@ -612,10 +612,22 @@ typedef struct {
 static int eval_hook(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap,
                      tr_err *err) {
     eval_ctx *e = ctx;
-    double p1, wf;
-    if (accuracy(m, e->tok, e->tpl, e->task, e->pr, e->n, 1, 0.0f, e->max_new, 1, &p1, &wf, err) !=
-        0)
-        return -1;
+    /* under MPI each rank answers its share of the problems (seeds follow the problem index,
+     * and greedy answers do not depend on the batch), the counts are summed */
+    const tr_dist *d = cli_dist();
+    int64_t lo, hi;
+    tr_dist_range(e->n, d->rank, d->world, &lo, &hi);
+    double p1 = 0, wf = 0, counts[2] = {0, 0};
+    if (hi > lo) {
+        if (accuracy(m, e->tok, e->tpl, e->task, e->pr + lo, hi - lo, 1, 0.0f, e->max_new,
+                     1 + (uint64_t)lo, &p1, &wf, err) != 0)
+            return -1;
+        counts[0] = (double)llround(p1 * (double)(hi - lo)); /* k = 1: whole answers */
+        counts[1] = (double)llround(wf * (double)(hi - lo));
+    }
+    if (tr_dist_allreduce_sum_f64(d, counts, 2, err) != 0) return -1;
+    p1 = counts[0] / (double)e->n;
+    wf = counts[1] / (double)e->n;
     snprintf(buf, cap, "\"eval_pass1\":%.6f,\"eval_well_formed\":%.6f,\"eval_n\":%lld", p1, wf,
              (long long)e->n);
     if (cli_dist()->rank == 0)

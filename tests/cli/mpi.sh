@@ -50,13 +50,18 @@ import json,sys; c=json.load(open('$tmp/p2/cost.json')); a=c['allreduce']
 assert a['ranks']==2 and a['steps']==6 and a['bytes_per_step']==4*c['model']['params']+64 and a['seconds']>0, a
 \""
 
-# keys of the step lines of two metrics files agree to 1e-5 (relative; absolute below 1e-7)
+# keys of the lines of two metrics files (of one stage if given) agree to 1e-5 (relative;
+# absolute below 1e-7)
 same_keys() {
   python3 - "$@" <<'PY'
 import json, sys
 a, b, keys = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+stage = sys.argv[4] if len(sys.argv) > 4 else None  # only the lines of this stage
 la = [json.loads(l) for l in open(a)]
 lb = [json.loads(l) for l in open(b)]
+if stage:
+    la = [x for x in la if x["stage"] == stage]
+    lb = [x for x in lb if x["stage"] == stage]
 assert len(la) == len(lb) and la, (len(la), len(lb))
 n = 0
 for x, y in zip(la, lb):
@@ -74,13 +79,17 @@ PY
 # scaled advantages (gathered rewards), KL to the reference, mu 2; the held-out evaluation
 # is sharded too. Losses, KL, rewards and eval numbers of 2 ranks = 1 rank.
 grpo=(--init "$tmp/pt" --task add --template none --group 4 --prompts-per-step 4 --max-new 12
-      --batch 4 --seq 96 --lr 1e-3 --eval-n 5 --eval-k 2 --quiet --steps 3
+      --batch 4 --seq 96 --lr 1e-3 --eval-n 5 --eval-k 2 --quiet
       --reward accuracy:1,tags:0.5,language:0.1 --beta 0.05 --mu 2 --minibatches 2 --adv-scale batch)
-OMP_NUM_THREADS=1 "$bin" grpo "${grpo[@]}" --out "$tmp/g1" >> "$tmp/log" 2>&1
-mpi 2 "$bin" grpo "${grpo[@]}" --out "$tmp/g2" >> "$tmp/log" 2>&1
+OMP_NUM_THREADS=1 "$bin" grpo "${grpo[@]}" --steps 3 --out "$tmp/g1" >> "$tmp/log" 2>&1
+mpi 2 "$bin" grpo "${grpo[@]}" --steps 3 --out "$tmp/g2" >> "$tmp/log" 2>&1
 check "grpo: 2 ranks = 1 rank (loss, kl, reward, grad norm, eval pass@1)" \
   "same_keys '$tmp/g1/metrics.jsonl' '$tmp/g2/metrics.jsonl' loss,kl,reward,reward_std,accuracy,response_len,zero_var_frac,grad_norm,pass1,format,length"
 check "grpo: the same held-out samples" "cmp -s '$tmp/g1/samples.jsonl' '$tmp/g2/samples.jsonl'"
+mpi 2 "$bin" grpo "${grpo[@]}" --steps 2 --out "$tmp/g3" >> "$tmp/log" 2>&1
+mpi 2 "$bin" grpo "${grpo[@]}" --steps 3 --resume --out "$tmp/g3" >> "$tmp/log" 2>&1
+check "grpo: 2 ranks stopped at 2 and resumed = 1 rank straight" \
+  "same_keys '$tmp/g1/metrics.jsonl' '$tmp/g3/metrics.jsonl' loss,kl,reward,grad_norm grpo"
 check "grpo: prompts not divisible by minibatches x ranks are refused" \
   "! mpi 2 '$bin' grpo --init '$tmp/pt' --task add --template none --prompts-per-step 2 --minibatches 2 --steps 1 --quiet --out '$tmp/gx' > '$tmp/e' 2>&1 && grep -q 'multiple of' '$tmp/e'"
 
@@ -88,9 +97,11 @@ check "grpo: prompts not divisible by minibatches x ranks are refused" \
 # built by 2 ranks (teacher batches shared out) = by 1 rank byte for byte, and KD on it
 kd=(--student-preset tiny --dim 32 --layers 1 --task add --n 64 --template none --steps 4
     --batch 4 --accum 2 --seq 64 --loss fkl --temp 2 --alpha 0.2 --quiet)
-OMP_NUM_THREADS=1 "$bin" distill --teacher "$tmp/pt" "${kd[@]}" --eval-n 0 --out "$tmp/k1" >> "$tmp/log" 2>&1
-mpi 2 "$bin" distill --teacher "$tmp/pt" "${kd[@]}" --eval-n 0 --out "$tmp/k2" >> "$tmp/log" 2>&1
-check "distill (online teacher): 2 ranks = 1 rank" "same_keys '$tmp/k1/metrics.jsonl' '$tmp/k2/metrics.jsonl' loss,ce,kd,kl"
+ev=(--eval-n 5 --eval-every 2 --eval-max-new 8)
+OMP_NUM_THREADS=1 "$bin" distill --teacher "$tmp/pt" "${kd[@]}" "${ev[@]}" --out "$tmp/k1" >> "$tmp/log" 2>&1
+mpi 2 "$bin" distill --teacher "$tmp/pt" "${kd[@]}" "${ev[@]}" --out "$tmp/k2" >> "$tmp/log" 2>&1
+check "distill (online teacher): 2 ranks = 1 rank, held-out checks included" \
+  "same_keys '$tmp/k1/metrics.jsonl' '$tmp/k2/metrics.jsonl' loss,ce,kd,kl,eval_pass1,eval_well_formed,eval_n"
 cache=(--teacher "$tmp/pt" --task add --n 64 --template none --top-k 8 --temp 2 --batch 4)
 OMP_NUM_THREADS=1 "$bin" distill cache "${cache[@]}" --out "$tmp/c1.kdc" >> "$tmp/log" 2>&1
 mpi 2 "$bin" distill cache "${cache[@]}" --out "$tmp/c2.kdc" >> "$tmp/log" 2>&1
