@@ -139,6 +139,17 @@ typedef struct tr_phase_stats {
     int64_t calls;  /* number of begin/end pairs or adds */
 } tr_phase_stats;
 
+/* Gradient allreduce of a data-parallel run (docs/mpi.md has the network projection):
+ * per optimizer step each rank allreduces one buffer of S = 4 x params + 64 bytes (the
+ * gradients in float and the loss sums); a ring allreduce moves 2 (N-1)/N x S bytes in and
+ * out of every rank. */
+typedef struct tr_comm_stats {
+    int ranks;      /* processes of the job (1: nothing is allreduced) */
+    int64_t steps;  /* optimizer steps with an allreduce */
+    double seconds; /* this rank's seconds inside MPI_Allreduce (waits included) */
+    double bytes;   /* payload bytes this rank allreduced */
+} tr_comm_stats;
+
 /* The run-cost accumulator: one per training command (stage). Plain struct, no heap. */
 typedef struct tr_cost_meter {
     char stage[64];       /* "pretrain", "sft", "grpo", ... */
@@ -156,7 +167,11 @@ typedef struct tr_cost_meter {
     double phase_t0[TR_PHASE_COUNT];     /* start of the running interval, 0 when idle */
     tr_phase_stats mark[TR_PHASE_COUNT]; /* totals at the last metrics fragment */
     double mark_t;                       /* time of the last metrics fragment */
+    tr_comm_stats comm;                  /* allreduce of the gradients (data parallelism) */
 } tr_cost_meter;
+
+/* Adds one optimizer step's allreduce (seconds, payload bytes) of a job of `ranks`. */
+void tr_cost_add_comm(tr_cost_meter *m, int ranks, double seconds, double bytes);
 
 /* Starts the clock. cfg: the trained model (NULL allowed: model fields stay 0).
  * peak may be NULL: MFU is then reported as 0 (unknown). */

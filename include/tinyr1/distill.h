@@ -29,6 +29,7 @@
 
 #include "tinyr1/base.h"
 #include "tinyr1/batch.h"
+#include "tinyr1/dist.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/model.h"
 #include "tinyr1/objectives.h"
@@ -98,6 +99,10 @@ typedef struct tr_kd_cache_params {
     int max_len;        /* cut examples to this many tokens (<= the teacher's max_seq + 1);
                            0: the teacher's max_seq */
     int batch;          /* examples per teacher forward; default 8 */
+    /* NULL (default): one process. Else batch b of `batch` examples is scored by rank
+       b % world; rank 0 gathers the records and alone writes the file (the same bytes as
+       one process); the other ranks return 0 without a file. */
+    const tr_dist *dist;
 } tr_kd_cache_params;
 
 tr_kd_cache_params tr_kd_cache_default_params(void);
@@ -150,6 +155,9 @@ typedef struct tr_distill_kd {
     int32_t *ids;           /* sparse: [max_B*max_T, K] */
     float *logprobs, *rest; /* [max_B*max_T, K], [max_B*max_T] */
     int kl_metric;          /* 1 (default): compute the "kl" part */
+    /* data parallelism: the micro-batches this objective sees are rows [row0, row0 + b->B)
+       of the global ones `rows` describes (rank x B / world; 0 for one process) */
+    int row0;
 } tr_distill_kd;
 
 /* Online teacher: teacher->cfg.vocab >= V (padding rows ignored) and max_seq >= max_T. */
@@ -179,6 +187,10 @@ typedef struct tr_distill_data {
     int64_t calls; /* batches served (the micro index is calls % n_micro) */
     int64_t *rows; /* [n_micro * B] example index per row of each micro-batch */
     int64_t n_onpolicy, n_batches, n_sampled_tokens;
+    /* data parallelism (set after init; default 0 of 1): this process trains rows
+       [rank B / world, (rank + 1) B / world) of each batch, so an on-policy batch samples
+       only those (every row's seed is still drawn, in order, from st->rng) */
+    int rank, world;
 } tr_distill_data;
 
 int tr_distill_data_init(tr_distill_data *d, tr_sft_set *set, int32_t pad, tr_trunc trunc,

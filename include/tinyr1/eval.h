@@ -34,6 +34,7 @@
 #include <stdio.h>
 
 #include "tinyr1/base.h"
+#include "tinyr1/dist.h"
 #include "tinyr1/gen.h"
 #include "tinyr1/model.h"
 #include "tinyr1/tasks.h"
@@ -127,6 +128,12 @@ typedef struct tr_eval_params {
     int bootstrap_reps;   /* 1000 */
     FILE *samples;        /* samples.jsonl: one object per sample, or NULL */
     int verbose;          /* progress on stderr */
+    /* NULL (default) or one process: all problems here. Else rank r evaluates the
+       contiguous share tr_dist_range(n, r, world) of the problems; rank 0 gathers the
+       per-problem results and the sample lines (same order, same bytes as one process;
+       only rank 0's `samples` is written) and every rank returns the same results and
+       summary. Every rank must call tr_eval_run (it is collective). */
+    const tr_dist *dist;
 } tr_eval_params;
 
 /* k 4, greedy on, temperature 0.6, top-p 0.95, 1024 new tokens, seed 0, r1zero template,

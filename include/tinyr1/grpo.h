@@ -76,6 +76,12 @@ typedef struct tr_grpo_config {
     int mask_truncated;     /* 1: completions without an end token get weight 0 */
     tr_reward_spec rewards;
     uint64_t seed; /* rollout seeds */
+    /* processes sharing the step (default: one). With W ranks each rank draws, scores and
+       trains P / W whole groups (P must be a multiple of minibatches x W); the records of
+       every sample are gathered so that batch statistics, batch-scaled advantages and the
+       loss normalisers are those of one process; gradients are summed by the trainer.
+       Held-out evaluation shards the problems. docs/mpi.md. */
+    tr_dist dist;
 } tr_grpo_config;
 
 tr_grpo_config tr_grpo_default_config(void);
@@ -105,6 +111,7 @@ typedef struct tr_grpo_step_stats {
     float lr;
     int updates; /* optimizer steps done (mu * minibatches, fewer if empty) */
     double gen_seconds, reward_seconds, ref_seconds, train_seconds;
+    double comm_seconds, comm_bytes; /* this rank's gradient allreduce (all updates) */
     double gen_tokens;   /* completion tokens generated */
     double train_tokens; /* positions run through forward+backward (all passes) */
 } tr_grpo_step_stats;

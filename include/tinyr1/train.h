@@ -151,6 +151,9 @@ typedef struct tr_trainer {
 
 typedef struct tr_step_stats {
     double loss, grad_norm, weight, seconds; /* weight: trained tokens in the step (all ranks) */
+    /* this rank's time inside MPI_Allreduce (waiting for the slowest rank included) and the
+       bytes it contributed (gradients 4 x n_params + the loss sums); 0 for one process */
+    double comm_seconds, comm_bytes;
     float lr;
     double parts[TR_MAX_PARTS];
 } tr_step_stats;

@@ -259,6 +259,8 @@ static int cmd_cache(int argc, char **argv) {
     cp.temperature = temp;
     cp.max_len = max_len > 0 ? max_len : 0;
     cp.batch = batch;
+    cp.dist = cli_dist(); /* teacher batches shared out; rank 0 writes */
+    const int rank0 = cli_dist()->rank == 0;
     if (tr_kdc_dtype_parse(&cp.dtype, dtype, &err) != 0) return cli_error("distill cache", err.msg);
     tr_model tm;
     tr_tokenizer *tt = NULL;
@@ -272,11 +274,12 @@ static int cmd_cache(int argc, char **argv) {
         cli_print_resolved(&spec);
         tr_progress bar;
         tr_progress_start(&bar, "cache", set.n, 0);
+        bar.quiet = bar.quiet || !rank0;
         double t0 = tr_now();
         /* the stored columns: the tokenizer's ids (a teacher's padding rows are dropped) */
         rc = tr_kd_cache_write(out, &tm, V, &set, &cp, &bytes, bar_cb, &bar, &err);
         tr_progress_finish(&bar, NULL);
-        if (rc == 0) {
+        if (rc == 0 && rank0) {
             tr_kd_cache c;
             rc = tr_kd_cache_open(&c, out, &err);
             if (rc == 0) {
@@ -609,14 +612,27 @@ typedef struct {
 static int eval_hook(void *ctx, const tr_model *m, int64_t step, char *buf, size_t cap,
                      tr_err *err) {
     eval_ctx *e = ctx;
-    double p1, wf;
-    if (accuracy(m, e->tok, e->tpl, e->task, e->pr, e->n, 1, 0.0f, e->max_new, 1, &p1, &wf, err) !=
-        0)
-        return -1;
+    /* under MPI each rank answers its share of the problems (seeds follow the problem index,
+     * and greedy answers do not depend on the batch), the counts are summed */
+    const tr_dist *d = cli_dist();
+    int64_t lo, hi;
+    tr_dist_range(e->n, d->rank, d->world, &lo, &hi);
+    double p1 = 0, wf = 0, counts[2] = {0, 0};
+    if (hi > lo) {
+        if (accuracy(m, e->tok, e->tpl, e->task, e->pr + lo, hi - lo, 1, 0.0f, e->max_new,
+                     1 + (uint64_t)lo, &p1, &wf, err) != 0)
+            return -1;
+        counts[0] = (double)llround(p1 * (double)(hi - lo)); /* k = 1: whole answers */
+        counts[1] = (double)llround(wf * (double)(hi - lo));
+    }
+    if (tr_dist_allreduce_sum_f64(d, counts, 2, err) != 0) return -1;
+    p1 = counts[0] / (double)e->n;
+    wf = counts[1] / (double)e->n;
     snprintf(buf, cap, "\"eval_pass1\":%.6f,\"eval_well_formed\":%.6f,\"eval_n\":%lld", p1, wf,
              (long long)e->n);
-    fprintf(stderr, "distill: step %lld: pass@1 %.3f (greedy, %lld held-out %s problems)\n",
-            (long long)step, p1, (long long)e->n, tr_task_name(e->task));
+    if (cli_dist()->rank == 0)
+        fprintf(stderr, "distill: step %lld: pass@1 %.3f (greedy, %lld held-out %s problems)\n",
+                (long long)step, p1, (long long)e->n, tr_task_name(e->task));
     return 0;
 }
 
@@ -811,6 +827,14 @@ static int cmd_train(int argc, char **argv) {
             rc = tr_distill_kd_init_cache(&kd, &cache, v_use, &kp, t.batch, t.seq, t.accum, dd.rows,
                                           &err);
     }
+    /* data parallelism: each process trains (and samples, and scores with the teacher) its
+     * rows of every batch; the trainer refuses a batch the processes do not divide */
+    const tr_dist *dist = cli_dist();
+    if (rc == 0 && t.batch % dist->world == 0) {
+        dd.rank = dist->rank;
+        dd.world = dist->world;
+        kd.row0 = dist->rank * (t.batch / dist->world);
+    }
     if (rc == 0 && d.tasks && eval_n > 0) {
         /* held out: the generator's indices after the training problems */
         const char *comma = strchr(d.tasks, ',');
@@ -832,15 +856,16 @@ static int cmd_train(int argc, char **argv) {
         goto done;
     }
     cli_print_resolved(&spec);
-    fprintf(stderr,
-            "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
-            "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
-            "lambda %g\n",
-            run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
-            have_teacher ? "online " : "cache ", have_teacher ? teacher : cache_path,
-            (long long)set.n, (long long)set.n_tokens, (long long)set.n_trained,
-            tr_kd_div_name(kp.div), temp, alpha, lambda);
-    if (have_teacher)
+    if (dist->rank == 0)
+        fprintf(stderr,
+                "distill: student %.3fM parameters (dim %d, %d layers), teacher %s%s; "
+                "%lld examples, %lld tokens (%lld trained); loss %s, T %g, alpha %g, "
+                "lambda %g\n",
+                run.model.table.total / 1e6, run.model.cfg.dim, run.model.cfg.n_layers,
+                have_teacher ? "online " : "cache ", have_teacher ? teacher : cache_path,
+                (long long)set.n, (long long)set.n_tokens, (long long)set.n_trained,
+                tr_kd_div_name(kp.div), temp, alpha, lambda);
+    if (have_teacher && dist->rank == 0)
         fprintf(stderr, "distill: teacher %.3fM parameters (%.1fx the student)\n",
                 tm.table.total / 1e6, (double)tm.table.total / (double)run.model.table.total);
     tr_objective obj = tr_distill_kd_objective(&kd);
@@ -851,7 +876,7 @@ static int cmd_train(int argc, char **argv) {
              tr_kd_div_name(kp.div), temp, alpha, beta, lambda, have_teacher ? "online" : "cache");
     rc = cli_run_train_eval(&run, cmd, &t, &obj, tr_distill_next_batch, &dd, meta, eval_every,
                             ev.task ? eval_hook : NULL, &ev);
-    if (lambda > 0)
+    if (lambda > 0 && dist->rank == 0)
         fprintf(stderr,
                 "distill: %lld of %lld micro-batches were sampled from the student "
                 "(%lld tokens)\n",
@@ -870,6 +895,10 @@ done:
 
 int cmd_distill(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "cache") == 0) return cmd_cache(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "traces") == 0 || strcmp(argv[1], "eval") == 0) &&
+        cli_dist()->world > 1) /* every rank would write the same files */
+        return cli_error("distill", "traces and eval are not shared out across MPI processes: "
+                                    "run them without mpirun (docs/mpi.md)");
     if (argc >= 2 && strcmp(argv[1], "traces") == 0) return cmd_traces(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "eval") == 0) return cmd_distill_eval(argc - 1, argv + 1);
     return cmd_train(argc, argv);

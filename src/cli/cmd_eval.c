@@ -142,8 +142,10 @@ int cmd_eval(int argc, char **argv) {
         cli_error(spec.command, err.msg);
         goto done;
     }
+    /* under MPI the problems are shared out; rank 0 gathers and writes everything */
+    const int rank0 = cli_dist()->rank == 0;
     snprintf(path, sizeof path, "%s/samples.jsonl", out);
-    if (!(samples = fopen(path, "w"))) {
+    if (rank0 && !(samples = fopen(path, "w"))) {
         fprintf(stderr, "tinyr1 eval: cannot write %s\n", path);
         goto done;
     }
@@ -160,6 +162,7 @@ int cmd_eval(int argc, char **argv) {
     ep.bootstrap_reps = reps;
     ep.samples = samples;
     ep.verbose = !quiet;
+    ep.dist = cli_dist();
     tr_eval_summary sum;
     double t0 = tr_now();
     if (tr_eval_run(&m, tok, t, problems, (int)n_loaded, &ep, NULL, &sum, &err) != 0) {
@@ -167,8 +170,12 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     double secs = tr_now() - t0;
-    fclose(samples);
+    if (samples) fclose(samples);
     samples = NULL;
+    if (!rank0) {
+        rc = 0;
+        goto done;
+    }
 
     char extra[1024];
     snprintf(extra, sizeof extra,

@@ -85,6 +85,7 @@ int cmd_grpo(int argc, char **argv) {
     gc.micro_batch = t.batch;
     gc.mask_truncated = mask_truncated;
     gc.seed = (uint64_t)t.seed;
+    gc.dist = *cli_dist();
     gc.loss.eps_low = eps;
     gc.loss.eps_high = eps_high >= 0 ? eps_high : eps;
     if (tr_grpo_agg_parse(&gc.loss.agg, agg, &err) != 0) return cli_error("grpo", err.msg);
@@ -171,10 +172,12 @@ int cmd_grpo(int argc, char **argv) {
     }
     run.has_restored = 0;
     g_ok = 1;
-    fprintf(stderr, "grpo: model %.2fM parameters; %d prompts x %d samples per step, %d new "
-                    "tokens at most; rewards %s; %d held-out problems; %d threads\n",
-            run.model.table.total / 1e6, gc.prompts_per_step, gc.group, gc.max_new, reward,
-            eval_n, tr_get_threads());
+    if (gc.dist.rank == 0)
+        fprintf(stderr,
+                "grpo: model %.2fM parameters; %d prompts x %d samples per step, %d new "
+                "tokens at most; rewards %s; %d held-out problems; %d threads\n",
+                run.model.table.total / 1e6, gc.prompts_per_step, gc.group, gc.max_new, reward,
+                eval_n, tr_get_threads());
     char meta[1024];
     snprintf(meta, sizeof meta,
              "{\"stage\":\"grpo\",\"template\":\"%s\",\"task\":\"%s\",\"reward\":\"%s\"}",
@@ -190,8 +193,9 @@ int cmd_grpo(int argc, char **argv) {
                               .meta_json = meta, .tokenizer = {blob, blob_len},
                               .quiet = t.quiet, .log_every = 1};
     int lrc = tr_grpo_train(&g, &lc, &src, &run.st, &err);
-    if (lrc < 0) fprintf(stderr, "tinyr1 grpo: %s\n", err.msg);
-    else if (lrc == 0 && t.steps > 0)
+    if (lrc < 0)
+        fprintf(stderr, "tinyr1 grpo: rank %d: %s\n", gc.dist.rank, err.msg);
+    else if (lrc == 0 && t.steps > 0 && gc.dist.rank == 0)
         fprintf(stderr, "grpo: done; checkpoint %s/checkpoint.bin\n", t.out);
     rc = lrc < 0 ? 1 : (lrc == 1 ? 130 : 0);
 out:

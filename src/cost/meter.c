@@ -62,6 +62,14 @@ void tr_cost_end(tr_cost_meter *m, tr_phase phase, double tokens, double flops) 
     tr_cost_add(m, phase, dt, tokens, flops);
 }
 
+void tr_cost_add_comm(tr_cost_meter *m, int ranks, double seconds, double bytes) {
+    m->comm.ranks = ranks;
+    if (ranks <= 1) return;
+    m->comm.steps++;
+    m->comm.seconds += seconds;
+    m->comm.bytes += bytes;
+}
+
 void tr_cost_meter_update(tr_cost_meter *m) {
     m->wall_seconds = tr_now() - m->t_start;
     int64_t rss = tr_peak_rss_bytes();
@@ -146,6 +154,21 @@ int tr_cost_meter_to_json(const tr_cost_meter *m, char **out, tr_err *err) {
         cJSON_AddItemToObject(ph, phase_names[p], stats_json(m, &m->phase[p]));
     tr_phase_stats t = tr_cost_total(m);
     cJSON_AddItemToObject(root, "total", stats_json(m, &t));
+    /* the allreduce of data parallelism: what N machines would send (docs/mpi.md) */
+    cJSON *ar = cJSON_AddObjectToObject(root, "allreduce");
+    const tr_comm_stats *cm = &m->comm;
+    int ranks = cm->ranks > 0 ? cm->ranks : 1;
+    double steps = cm->steps > 0 ? (double)cm->steps : 1.0;
+    cJSON_AddNumberToObject(ar, "ranks", ranks);
+    cJSON_AddNumberToObject(ar, "steps", (double)cm->steps);
+    cJSON_AddNumberToObject(ar, "seconds", cm->seconds);
+    cJSON_AddNumberToObject(ar, "bytes", cm->bytes);
+    cJSON_AddNumberToObject(ar, "seconds_per_step", cm->seconds / steps);
+    cJSON_AddNumberToObject(ar, "bytes_per_step", cm->bytes / steps);
+    /* the payload per step whatever the rank count: float gradients of every parameter */
+    cJSON_AddNumberToObject(ar, "gradient_bytes_per_step", 4.0 * m->params);
+    cJSON_AddNumberToObject(ar, "ring_bytes_per_rank_per_step",
+                            2.0 * (ranks - 1) / ranks * 4.0 * m->params);
     double train_tokens = m->phase[TR_PHASE_TRAIN].tokens;
     cJSON_AddNumberToObject(root, "train_flops_6nd", 6.0 * m->params * train_tokens);
     *out = cJSON_Print(root);
@@ -233,6 +256,19 @@ int tr_cost_meter_read(tr_cost_meter *m, const char *path, tr_err *err) {
             goto done;
         }
         m->phase[p].calls = (int64_t)v;
+    }
+    /* optional (older files have no allreduce object) */
+    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(root, "allreduce");
+    if (cJSON_IsObject(ar)) {
+        double r = 1, st = 0;
+        if (get_num(ar, "ranks", &r, path, err) != 0 || get_num(ar, "steps", &st, path, err) != 0 ||
+            get_num(ar, "seconds", &m->comm.seconds, path, err) != 0 ||
+            get_num(ar, "bytes", &m->comm.bytes, path, err) != 0) {
+            tr_fail_context(err, "object 'allreduce'");
+            goto done;
+        }
+        m->comm.ranks = (int)r;
+        m->comm.steps = (int64_t)st;
     }
     rc = 0;
 done:

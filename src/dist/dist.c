@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef TR_HAVE_MPI
 #include <mpi.h>
@@ -118,4 +119,76 @@ int tr_dist_barrier(const tr_dist *d, tr_err *err) {
     (void)d, (void)err;
 #endif
     return 0;
+}
+
+void tr_dist_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi) {
+    if (world < 1) world = 1;
+    *lo = n * rank / world;
+    *hi = n * (rank + 1) / world;
+}
+
+int tr_dist_gatherv(const tr_dist *d, const void *send, size_t bytes, void **out, size_t *out_bytes,
+                    size_t *counts, tr_err *err) {
+    *out = NULL;
+    *out_bytes = 0;
+    if (!d->mpi || d->world <= 1) {
+        *out = malloc(bytes ? bytes : 1);
+        if (!*out) return tr_fail(err, "gather: out of memory (%zu bytes)", bytes);
+        if (bytes) memcpy(*out, send, bytes);
+        *out_bytes = bytes;
+        if (counts) counts[0] = bytes;
+        return 0;
+    }
+#ifdef TR_HAVE_MPI
+    if (bytes > (size_t)INT_MAX)
+        return tr_fail(err, "gather: %zu bytes from one rank; at most %d", bytes, INT_MAX);
+    int mine = (int)bytes, rc = -1;
+    int *cnt = NULL, *displ = NULL;
+    if (d->rank == 0) {
+        cnt = calloc((size_t)d->world, sizeof *cnt);
+        displ = calloc((size_t)d->world, sizeof *displ);
+        if (!cnt || !displ) {
+            free(cnt), free(displ);
+            /* the others are already in the collective: the job must stop */
+            return tr_fail(err, "gather: out of memory");
+        }
+    }
+    if (mpi_check(MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather",
+                  err))
+        goto done;
+    char *buf = NULL;
+    if (d->rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < d->world; r++) {
+            if (total > (size_t)INT_MAX - (size_t)cnt[r]) {
+                tr_fail(err, "gather: more than %d bytes in all", INT_MAX);
+                goto done;
+            }
+            displ[r] = (int)total;
+            total += (size_t)cnt[r];
+            if (counts) counts[r] = (size_t)cnt[r];
+        }
+        buf = malloc(total ? total : 1);
+        if (!buf) {
+            tr_fail(err, "gather: out of memory (%zu bytes)", total);
+            goto done;
+        }
+        *out = buf;
+        *out_bytes = total;
+    }
+    if (mpi_check(MPI_Gatherv(send, mine, MPI_BYTE, buf, cnt, displ, MPI_BYTE, 0, MPI_COMM_WORLD),
+                  "MPI_Gatherv", err))
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0 && d->rank == 0) {
+        free(*out);
+        *out = NULL;
+        *out_bytes = 0;
+    }
+    free(cnt), free(displ);
+    return rc;
+#else
+    return tr_fail(err, "gather: built without MPI");
+#endif
 }

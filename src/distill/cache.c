@@ -126,7 +126,7 @@ static float get_lp(const uint8_t *p, tr_kdc_dtype dt) {
 
 tr_kd_cache_params tr_kd_cache_default_params(void) {
     tr_kd_cache_params p = {
-        .K = 8, .temperature = 1.0, .dtype = TR_KDC_F16, .max_len = 0, .batch = 8};
+        .K = 8, .temperature = 1.0, .dtype = TR_KDC_F16, .max_len = 0, .batch = 8, .dist = NULL};
     return p;
 }
 
@@ -178,7 +178,9 @@ typedef struct {
     const char *path;
 } wr;
 
+/* Ranks other than 0 have no file (w->f NULL): their writes are no-ops. */
 static int wr_bytes(wr *w, const void *p, size_t n, tr_err *err) {
+    if (!w->f) return 0;
     if (n && fwrite(p, 1, n, w->f) != n)
         return tr_fail(err, "%s: write failed: %s", w->path, strerror(errno));
     w->sum = fnv1a(w->sum, p, n);
@@ -202,6 +204,8 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
     if (set->n <= 0) return tr_fail(err, "kd cache: no examples");
     if (p->dtype != TR_KDC_F32 && p->dtype != TR_KDC_F16 && p->dtype != TR_KDC_BF16)
         return tr_fail(err, "kd cache: unknown dtype %d", (int)p->dtype);
+    const tr_dist one = tr_dist_single(), *dist = p->dist ? p->dist : &one;
+    const int writer = dist->rank == 0; /* the other ranks only compute records */
     const int K = p->K, nb = id_bytes_for(V), B = p->batch > 0 ? p->batch : 8;
     const size_t lpb = dtype_bytes(p->dtype);
     const size_t rec = (size_t)K * (size_t)nb + (size_t)(K + 1) * lpb;
@@ -224,18 +228,18 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
     uint8_t *recbuf = NULL;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    wr w = {fopen(tmp, "wb"), FNV_INIT, tmp};
-    if (!w.f) return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    wr w = {writer ? fopen(tmp, "wb") : NULL, FNV_INIT, tmp};
+    if (writer && !w.f) return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
     int rc = -1;
     if (tr_activations_init(&acts, &teacher->cfg, B, Tmax, err) != 0) goto done;
     tok = tr_calloc((size_t)B * (size_t)Tmax, sizeof *tok, err);
     ids = tr_calloc((size_t)Tmax * (size_t)K, sizeof *ids, err);
     lps = tr_calloc((size_t)Tmax * (size_t)K, sizeof *lps, err);
     rest = tr_calloc((size_t)Tmax, sizeof *rest, err);
-    recbuf = tr_calloc((size_t)Tmax, rec, err);
+    recbuf = tr_calloc((size_t)B * (size_t)Tmax, rec, err);
     if (!tok || !ids || !lps || !rest || !recbuf) goto done;
     uint8_t hdr[KDC_HEADER] = {0};
-    if (fwrite(hdr, 1, sizeof hdr, w.f) != sizeof hdr) {
+    if (writer && fwrite(hdr, 1, sizeof hdr, w.f) != sizeof hdr) {
         tr_fail(err, "%s: write failed: %s", tmp, strerror(errno));
         goto done;
     }
@@ -258,8 +262,14 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
             if (wr_bytes(&w, b, (size_t)nb, err) != 0) goto done;
         }
     }
-    for (int64_t i0 = 0; i0 < set->n; i0 += B) {
-        int nb_rows = (int)(set->n - i0 < B ? set->n - i0 : B);
+    /* Batch b of B examples (in index order) is scored by rank b % W; in each round of W
+     * batches rank 0 gathers the records in rank order = batch order and writes them, so
+     * the file is the one a single process writes, byte for byte. */
+    const int64_t n_batches = (set->n + B - 1) / B;
+    for (int64_t round = 0; round * dist->world < n_batches; round++) {
+        const int64_t bi = round * dist->world + dist->rank, i0 = bi * B;
+        size_t used = 0; /* bytes of records in recbuf */
+        const int nb_rows = bi < n_batches ? (int)(set->n - i0 < B ? set->n - i0 : B) : 0;
         int T = 1;
         for (int r = 0; r < nb_rows; r++) {
             int64_t n, P;
@@ -271,7 +281,7 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
             cut(&set->ex[i0 + r], max_len, &n, &P);
             for (int t = 0; t < T; t++) tok[(size_t)r * T + t] = t < n ? set->ex[i0 + r].ids[t] : 0;
         }
-        const float *logits = tr_model_forward(teacher, acts, tok, nb_rows, T);
+        const float *logits = nb_rows ? tr_model_forward(teacher, acts, tok, nb_rows, T) : NULL;
         for (int r = 0; r < nb_rows; r++) {
             int64_t n, P;
             cut(&set->ex[i0 + r], max_len, &n, &P);
@@ -283,15 +293,32 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
                 goto done;
             }
             for (int64_t k = 0; k < np; k++) {
-                uint8_t *q = recbuf + k * rec;
+                uint8_t *q = recbuf + used + k * rec;
                 for (int j = 0; j < K; j++) put_id(q + j * nb, (uint32_t)ids[k * K + j], nb);
                 q += (size_t)K * nb;
                 for (int j = 0; j < K; j++) put_lp(q + j * lpb, lps[k * K + j], p->dtype);
                 put_lp(q + (size_t)K * lpb, rest[k], p->dtype);
             }
-            if (wr_bytes(&w, recbuf, (size_t)np * rec, err) != 0) goto done;
+            used += (size_t)np * rec;
         }
-        if (progress) progress(progress_ctx, i0 + nb_rows, set->n);
+        if (dist->world == 1) {
+            if (wr_bytes(&w, recbuf, used, err) != 0) goto done;
+        } else {
+            void *all = NULL;
+            size_t all_len = 0;
+            if (tr_dist_gatherv(dist, recbuf, used, &all, &all_len, NULL, err) != 0) goto done;
+            int wrc = wr_bytes(&w, all, all_len, err);
+            free(all);
+            if (wrc != 0) goto done;
+        }
+        int64_t done_n = (round + 1) * dist->world * B;
+        if (progress) progress(progress_ctx, done_n < set->n ? done_n : set->n, set->n);
+    }
+    if (bytes)
+        *bytes = (int64_t)KDC_HEADER + 8 * set->n + n_tokens * nb + n_positions * (int64_t)rec;
+    if (!writer) {
+        rc = 0;
+        goto done;
     }
     memcpy(hdr, KDC_MAGIC, 8);
     put_u32(hdr + 8, KDC_VERSION);
@@ -314,14 +341,12 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
         tr_fail(err, "%s: write failed: %s", tmp, strerror(errno));
         goto done;
     }
-    if (bytes)
-        *bytes = (int64_t)KDC_HEADER + 8 * set->n + n_tokens * nb + n_positions * (int64_t)rec;
     rc = 0;
 done:
     if (w.f && fclose(w.f) != 0 && rc == 0) rc = tr_fail(err, "%s: close failed", tmp);
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (writer && rc == 0 && rename(tmp, path) != 0)
         rc = tr_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (rc != 0) remove(tmp);
+    if (writer && rc != 0) remove(tmp);
     tr_activations_free(acts);
     free(tok);
     free(ids);

@@ -22,6 +22,8 @@ int tr_distill_data_init(tr_distill_data *d, tr_sft_set *set, int32_t pad, tr_tr
     d->T = T;
     d->lambda = lambda;
     d->student = student;
+    d->rank = 0;
+    d->world = 1;
     d->rows = tr_calloc((size_t)n_micro * (size_t)B, sizeof *d->rows, err);
     if (!d->rows) return -1;
     if (lambda > 0) {
@@ -64,7 +66,12 @@ static int on_policy(tr_distill_data *d, tr_batch *b, tr_train_state *st, const 
         if (P > cap - 1) P = cap - 1;
         reqs[r] = (tr_gen_request){e->ids, (int)P, tr_rng_next(&st->rng)};
     }
-    if (tr_generate(d->infer, reqs, B, &d->gen, res, NULL, NULL, err) != 0) goto done;
+    /* only this process's rows are sampled (the others hold their prompt: never trained
+     * here); sequences are seeded per row, so the samples do not depend on the split */
+    int64_t lo = 0, hi = B;
+    if (d->world > 1) tr_dist_range(B, d->rank, d->world, &lo, &hi);
+    if (tr_generate(d->infer, reqs + lo, (int)(hi - lo), &d->gen, res + lo, NULL, NULL, err) != 0)
+        goto done;
     for (int r = 0; r < B; r++) {
         seqs[r] = (tr_seq){reqs[r].prompt, reqs[r].prompt_len, res[r].tokens, res[r].n};
         d->n_sampled_tokens += res[r].n;

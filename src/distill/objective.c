@@ -102,7 +102,7 @@ static int cache_rows(tr_distill_kd *kd, const tr_batch *b, int micro, tr_err *e
     if (!kd->rows || micro >= kd->max_micro)
         return tr_fail(err, "distill: no example indices for micro-batch %d", micro);
     for (int r = 0; r < b->B; r++) {
-        const int64_t e = kd->rows[(size_t)micro * kd->max_B + r];
+        const int64_t e = kd->rows[(size_t)micro * kd->max_B + kd->row0 + r];
         int lo = -1, hi = -1;
         for (int t = 0; t < T; t++) {
             size_t n = (size_t)r * T + t;
@@ -139,7 +139,7 @@ static int cache_rows(tr_distill_kd *kd, const tr_batch *b, int micro, tr_err *e
 static int check_tokens(const tr_distill_kd *kd, const tr_batch *b, int micro, tr_err *err) {
     const tr_kd_cache *c = kd->cache;
     for (int r = 0; r < b->B; r++) {
-        const int64_t e = kd->rows[(size_t)micro * kd->max_B + r];
+        const int64_t e = kd->rows[(size_t)micro * kd->max_B + kd->row0 + r];
         if (b->lengths[r] == 0) continue;
         if (e < 0 || e >= c->n_examples)
             return tr_fail(err, "distill: row %d of micro-batch %d has no cached example", r,

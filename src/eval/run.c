@@ -131,9 +131,10 @@ int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *con
     return 0;
 }
 
-int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
-                const tr_problem *problems, int n, const tr_eval_params *ep,
-                tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
+/* One process's evaluation of problems[0..n) (tr_eval_run without the sharding). */
+static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
+                      const tr_problem *problems, int n, const tr_eval_params *ep,
+                      tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
     if (n < 1) return tr_fail(err, "eval: no problems");
     if (ep->k < 1 || ep->slots < 1 || ep->max_new_tokens < 1)
         return tr_fail(err, "eval: k (%d), slots (%d) and max_new_tokens (%d) must be >= 1", ep->k,
@@ -290,5 +291,68 @@ done:
     free(lens);
     if (!per_problem) free(pp);
     tr_infer_free(ctx);
+    return rc;
+}
+
+int tr_eval_run(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
+                const tr_problem *problems, int n, const tr_eval_params *ep,
+                tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
+    const tr_dist *d = ep->dist;
+    if (!d || d->world <= 1)
+        return eval_local(m, tok, t, problems, n, ep, per_problem, summary, err);
+    if (n < 1) return tr_fail(err, "eval: no problems");
+    /* this rank's problems [lo, hi); samples are seeded by the problem's own index, so the
+     * answers do not depend on the split; the sample lines go through memory to rank 0 */
+    int64_t lo, hi;
+    tr_dist_range(n, d->rank, d->world, &lo, &hi);
+    const int nl = (int)(hi - lo);
+    tr_eval_params lp = *ep;
+    lp.dist = NULL;
+    lp.verbose = ep->verbose && d->rank == 0;
+    char *lines = NULL;
+    size_t lines_len = 0;
+    lp.samples = ep->samples || d->rank != 0 ? open_memstream(&lines, &lines_len) : NULL;
+    if ((ep->samples || d->rank != 0) && !lp.samples)
+        return tr_fail(err, "eval: cannot open a memory stream");
+    tr_eval_problem *mine = tr_calloc((size_t)(nl > 0 ? nl : 1), sizeof *mine, err);
+    tr_eval_problem *all = per_problem ? per_problem : tr_calloc((size_t)n, sizeof *all, err);
+    void *got = NULL, *text = NULL;
+    size_t got_len = 0, text_len = 0;
+    int rc = -1;
+    if (!mine || !all) goto done;
+    if (nl > 0 && eval_local(m, tok, t, problems + lo, nl, &lp, mine, NULL, err) != 0) goto done;
+    if (lp.samples) {
+        fclose(lp.samples);
+        lp.samples = NULL;
+    }
+    /* rank 0 gathers the per-problem results and the sample lines in problem order, then
+     * every rank gets the results (so that all return the same summary) */
+    if (tr_dist_gatherv(d, mine, (size_t)nl * sizeof *mine, &got, &got_len, NULL, err) != 0 ||
+        tr_dist_gatherv(d, lines, lines_len, &text, &text_len, NULL, err) != 0)
+        goto done;
+    if (d->rank == 0) {
+        if (got_len != (size_t)n * sizeof *all) {
+            tr_fail(err, "eval: gathered %zu bytes of results, expected %zu", got_len,
+                    (size_t)n * sizeof *all);
+            goto done;
+        }
+        memcpy(all, got, got_len);
+        if (ep->samples && text_len) {
+            fwrite(text, 1, text_len, ep->samples);
+            fflush(ep->samples);
+        }
+    }
+    if (tr_dist_broadcast(d, all, (size_t)n * sizeof *all, err) != 0) goto done;
+    if (summary &&
+        tr_eval_summarize(all, n, ep->bootstrap_reps, ep->seed ^ 0xB007, summary, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (lp.samples) fclose(lp.samples);
+    free(lines);
+    free(got);
+    free(text);
+    free(mine);
+    if (all != per_problem) free(all);
     return rc;
 }

@@ -70,6 +70,7 @@ tr_grpo_config tr_grpo_default_config(void) {
     c.adv_scale = TR_ADV_SCALE_GROUP;
     c.adv_eps = 1e-4;
     c.seed = 1;
+    c.dist = tr_dist_single();
     tr_err err;
     tr_reward_spec_parse(&c.rewards, "accuracy:1,format:0.5", &err);
     return c;
@@ -130,10 +131,17 @@ int tr_grpo_init(tr_grpo *g, tr_model *policy, const tr_model *ref, const tr_tok
     if (g->n_stop == 0)
         return tr_fail(err, "grpo: the tokenizer has no end-of-sequence token to stop on");
     g->pad = eos >= 0 ? eos : 0;
-    int slots = c->prompts_per_step * c->group;
+    if (c->dist.world < 1 || c->dist.rank < 0 || c->dist.rank >= c->dist.world)
+        return tr_fail(err, "grpo: rank %d of %d processes", c->dist.rank, c->dist.world);
+    if (c->prompts_per_step % (c->minibatches * c->dist.world) != 0)
+        return tr_fail(err,
+                       "grpo: %d prompts per step must be a multiple of %d mini-batches x %d "
+                       "processes (a group never spans processes)",
+                       c->prompts_per_step, c->minibatches, c->dist.world);
+    int slots = c->prompts_per_step / c->dist.world * c->group;
     if (tr_infer_init(&g->infer, policy, slots, max_seq, err) != 0) return -1;
     if (tr_trainer_init(&g->trainer, policy, opt, restored, schedule, grad_clip, c->micro_batch,
-                        max_seq, tr_dist_single(), err) != 0) {
+                        max_seq, c->dist, err) != 0) {
         tr_infer_free(g->infer);
         g->infer = NULL;
         return -1;
@@ -229,65 +237,131 @@ static int encode_prompts(const tr_grpo *g, const tr_problem *probs, int n, tr_t
     return 0;
 }
 
+/* ---- sharding across ranks -------------------------------------------------------------
+ * With W ranks, each mini-batch's Pm = P / M prompts are split into W runs of Pr = Pm / W
+ * whole groups: rank R holds prompts mb Pm + R Pr + q (q < Pr) of every mini-batch mb, in
+ * that order (its "local" prompts lp = mb Pr + q). Rollouts are seeded by the GLOBAL prompt
+ * index, so a group's samples do not depend on which rank draws them. */
+static int global_prompt(const tr_grpo *g, int lp) {
+    const int P = g->cfg.prompts_per_step, W = g->cfg.dist.world;
+    const int Pm = P / g->cfg.minibatches, Pr = Pm / W;
+    return (lp / Pr) * Pm + g->cfg.dist.rank * Pr + lp % Pr;
+}
+
+/* What every sample contributes to the step's statistics: gathered from all ranks so that
+ * batch-level figures (and batch-scaled advantages) are those of one process. */
+typedef struct {
+    double total, comp[TR_MAX_REWARDS];
+    double correct, truncated, length, seq_len;
+} sample_rec;
+
+/* Gathers each rank's records (local order) onto every rank in global sample order. */
+static int gather_records(const tr_grpo *g, const sample_rec *local, int n_local, sample_rec *all,
+                          tr_err *err) {
+    const tr_dist *d = &g->cfg.dist;
+    const int G = g->cfg.group, P = g->cfg.prompts_per_step, W = d->world;
+    const int Pm = P / g->cfg.minibatches, Pr = Pm / W;
+    void *buf = NULL;
+    size_t bytes = 0;
+    if (tr_dist_gatherv(d, local, (size_t)n_local * sizeof *local, &buf, &bytes, NULL, err) != 0)
+        return -1;
+    if (d->rank == 0) {
+        if (bytes != (size_t)P * G * sizeof *local) {
+            free(buf);
+            return tr_fail(err, "grpo: gathered %zu bytes of rollout records, expected %zu", bytes,
+                           (size_t)P * G * sizeof *local);
+        }
+        const sample_rec *rec = buf;
+        for (int r = 0; r < W; r++)
+            for (int lp = 0; lp < P / W; lp++) {
+                int gp = (lp / Pr) * Pm + r * Pr + lp % Pr;
+                memcpy(all + (size_t)gp * G, rec + ((size_t)r * (P / W) + lp) * G,
+                       (size_t)G * sizeof *rec);
+            }
+    }
+    free(buf);
+    return tr_dist_broadcast(d, all, (size_t)P * G * sizeof *all, err);
+}
+
+/* Sums a set of doubles over the ranks (statistics that are plain sums). */
+static int sum_stats(const tr_grpo *g, tr_grpo_stats *st, tr_err *err) {
+    double v[6] = {st->tokens,       st->kl_sum,        st->ratio_sum,
+                   st->clip_low_sum, st->clip_high_sum, st->entropy_sum};
+    if (tr_dist_allreduce_sum_f64(&g->cfg.dist, v, 6, err) != 0) return -1;
+    tr_grpo_stats sum = {.tokens = v[0],
+                         .kl_sum = v[1],
+                         .ratio_sum = v[2],
+                         .clip_low_sum = v[3],
+                         .clip_high_sum = v[4],
+                         .entropy_sum = v[5]};
+    memset(st, 0, sizeof *st);
+    tr_grpo_stats_merge(st, &sum);
+    return 0;
+}
+
 /* ---- one step ------------------------------------------------------------------------------- */
 
 int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_grpo_step_stats *out,
                  tr_err *err) {
     const tr_grpo_config *c = &g->cfg;
     tr_model *m = g->trainer.model;
+    const int W = c->dist.world;
+    /* global P x G rollouts; this rank holds Pl prompts, Nl samples */
     const int P = c->prompts_per_step, G = c->group, N = P * G, V = m->cfg.vocab;
+    const int Pl = P / W, Nl = Pl * G;
     const double T = c->temperature;
     memset(out, 0, sizeof *out);
     int rc = -1;
-    tr_problem *probs = tr_calloc((size_t)P, sizeof *probs, err);
-    const tr_task **tasks = tr_calloc((size_t)P, sizeof *tasks, err);
-    tr_template_out *pro = tr_calloc((size_t)P, sizeof *pro, err);
-    tr_gen_request *reqs = tr_calloc((size_t)N, sizeof *reqs, err);
-    tr_gen_result *res = tr_calloc((size_t)N, sizeof *res, err);
+    tr_problem *probs = tr_calloc((size_t)Pl, sizeof *probs, err);
+    const tr_task **tasks = tr_calloc((size_t)Pl, sizeof *tasks, err);
+    tr_template_out *pro = tr_calloc((size_t)Pl, sizeof *pro, err);
+    tr_gen_request *reqs = tr_calloc((size_t)Nl, sizeof *reqs, err);
+    tr_gen_result *res = tr_calloc((size_t)Nl, sizeof *res, err);
     float *rewards = tr_calloc((size_t)N, sizeof *rewards, err);
-    float *adv_seq = tr_calloc((size_t)N, sizeof *adv_seq, err);
+    float *adv_all = tr_calloc((size_t)N, sizeof *adv_all, err);
     double *comp = tr_calloc((size_t)N * TR_MAX_REWARDS, sizeof *comp, err);
     double *totals = tr_calloc((size_t)N, sizeof *totals, err);
-    tr_seq *seqs = tr_calloc((size_t)N, sizeof *seqs, err);
-    int n_micro_max = N; /* upper bound */
+    sample_rec *mine = tr_calloc((size_t)Nl, sizeof *mine, err);
+    sample_rec *all = tr_calloc((size_t)N, sizeof *all, err);
+    tr_seq *seqs = tr_calloc((size_t)Nl, sizeof *seqs, err);
+    int n_micro_max = Nl; /* upper bound */
     tr_batch *micro = tr_calloc((size_t)n_micro_max, sizeof *micro, err);
     float **adv = tr_calloc((size_t)n_micro_max, sizeof *adv, err);
     float **old = tr_calloc((size_t)n_micro_max, sizeof *old, err);
     float **ref = tr_calloc((size_t)n_micro_max, sizeof *ref, err);
     int *mb_first = tr_calloc((size_t)c->minibatches + 1, sizeof *mb_first, err);
     int n_micro = 0;
-    if (!probs || !tasks || !pro || !reqs || !res || !rewards || !adv_seq || !comp || !totals ||
-        !seqs || !micro || !adv || !old || !ref || !mb_first)
+    if (!probs || !tasks || !pro || !reqs || !res || !rewards || !adv_all || !comp || !totals ||
+        !mine || !all || !seqs || !micro || !adv || !old || !ref || !mb_first)
         goto done;
 
-    /* 1. prompts */
-    for (int p = 0; p < P; p++)
-        if (tr_grpo_source_get(src, st->data_cursor + (uint64_t)p, &probs[p], &tasks[p], err) != 0)
+    /* 1. prompts (this rank's groups) */
+    for (int p = 0; p < Pl; p++)
+        if (tr_grpo_source_get(src, st->data_cursor + (uint64_t)global_prompt(g, p), &probs[p],
+                               &tasks[p], err) != 0)
             goto done;
-    if (encode_prompts(g, probs, P, pro, err) != 0) goto done;
+    if (encode_prompts(g, probs, Pl, pro, err) != 0) goto done;
 
     /* 2. rollouts */
     double t0 = tr_now();
-    for (int p = 0; p < P; p++)
+    for (int p = 0; p < Pl; p++)
         for (int j = 0; j < G; j++) {
             tr_gen_request *r = &reqs[p * G + j];
             r->prompt = pro[p].ids.v;
             r->prompt_len = (int)pro[p].ids.n;
-            r->seed = tr_grpo_sample_seed(c->seed, st->step, p, j);
+            r->seed = tr_grpo_sample_seed(c->seed, st->step, global_prompt(g, p), j);
         }
     tr_gen_params gp = tr_gen_default_params();
     gp.sampler.temperature = c->temperature;
     gp.max_new_tokens = c->max_new;
     for (int i = 0; i < g->n_stop; i++) gp.stop_tokens[i] = g->stop_tokens[i];
     gp.n_stop_tokens = g->n_stop;
-    if (tr_generate(g->infer, reqs, N, &gp, res, NULL, NULL, err) != 0) goto done;
+    if (tr_generate(g->infer, reqs, Nl, &gp, res, NULL, NULL, err) != 0) goto done;
     out->gen_seconds = tr_now() - t0;
 
-    /* 3. rewards and advantages */
+    /* 3. rewards where the group lives; then every rank sees every sample's record */
     t0 = tr_now();
-    int n_correct = 0, n_trunc = 0;
-    double len_sum = 0;
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < Nl; i++) {
         int p = i / G;
         char *text = decode_completion(g, &res[i], err);
         if (!text) goto done;
@@ -295,15 +369,27 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         if (spec.max_len <= 0) spec.max_len = c->max_new;
         tr_reward_input in = {tasks[p], &probs[p], text, res[i].n};
         tr_verdict v;
-        totals[i] = tr_rewards_compute(&spec, &in, comp + (size_t)i * TR_MAX_REWARDS, &v);
-        rewards[i] = (float)totals[i];
+        mine[i].total = tr_rewards_compute(&spec, &in, mine[i].comp, &v);
         free(text);
-        n_correct += v.correct;
-        n_trunc += res[i].stop != TR_STOP_TOKEN;
-        len_sum += res[i].n;
-        out->gen_tokens += res[i].n;
+        mine[i].correct = v.correct;
+        mine[i].truncated = res[i].stop != TR_STOP_TOKEN;
+        mine[i].length = res[i].n;
+        mine[i].seq_len = (double)pro[p].ids.n + res[i].n;
     }
-    if (tr_grpo_advantages(adv_seq, &out->zero_std_frac, rewards, P, G, c->adv_scale, c->adv_eps,
+    if (gather_records(g, mine, Nl, all, err) != 0) goto done;
+    int n_correct = 0, n_trunc = 0, Tmax = 1;
+    double len_sum = 0;
+    for (int i = 0; i < N; i++) {
+        totals[i] = all[i].total;
+        rewards[i] = (float)totals[i];
+        memcpy(comp + (size_t)i * TR_MAX_REWARDS, all[i].comp, sizeof all[i].comp);
+        n_correct += all[i].correct != 0;
+        n_trunc += all[i].truncated != 0;
+        len_sum += all[i].length;
+        out->gen_tokens += all[i].length;
+        if ((int)all[i].seq_len - 1 > Tmax) Tmax = (int)all[i].seq_len - 1;
+    }
+    if (tr_grpo_advantages(adv_all, &out->zero_std_frac, rewards, P, G, c->adv_scale, c->adv_eps,
                            err) != 0)
         goto done;
     mean_std(totals, N, &out->reward_mean, &out->reward_std);
@@ -323,14 +409,11 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     out->length_mean = len_sum / N;
     out->reward_seconds = tr_now() - t0;
 
-    /* 4. the rollout batch: micro-batches within mini-batches of whole groups */
-    int Tmax = 1;
-    for (int i = 0; i < N; i++) {
-        int L = (int)pro[i / G].ids.n + res[i].n;
-        if (L - 1 > Tmax) Tmax = L - 1;
+    /* 4. this rank's rollout batch: micro-batches within its part of each mini-batch, padded
+     * to the longest sequence of the whole step (the same shapes as one process) */
+    for (int i = 0; i < Nl; i++)
         seqs[i] = (tr_seq){pro[i / G].ids.v, (int64_t)pro[i / G].ids.n, res[i].tokens, res[i].n};
-    }
-    const int per_mb = N / c->minibatches;
+    const int per_mb = Nl / c->minibatches;
     for (int mb = 0; mb < c->minibatches; mb++) {
         mb_first[mb] = n_micro;
         for (int s0 = mb * per_mb; s0 < (mb + 1) * per_mb; s0 += c->micro_batch) {
@@ -348,6 +431,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
             if (tr_batch_fill(b, seqs + s0, B, g->pad, TR_TRUNC_ERROR, NULL, err) != 0) goto done;
             for (int r = 0; r < B; r++) {
                 int i = s0 + r;
+                float a = adv_all[global_prompt(g, i / G) * G + i % G];
                 int64_t P0 = (int64_t)pro[i / G].ids.n;
                 int masked = c->mask_truncated && res[i].stop != TR_STOP_TOKEN;
                 for (int t = 0; t < Tmax; t++) {
@@ -355,7 +439,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
                     int64_t j = t - (P0 - 1); /* completion token index of the target */
                     if (masked) b->weights[n] = 0;
                     if (b->weights[n] > 0 && j >= 0 && j < res[i].n) {
-                        adv[n_micro - 1][n] = adv_seq[i];
+                        adv[n_micro - 1][n] = a;
                         old[n_micro - 1][n] =
                             T == 1.0 ? res[i].logprobs_model[j] : res[i].logprobs[j];
                     }
@@ -382,7 +466,8 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         out->ref_seconds = tr_now() - t0;
     }
 
-    /* 6. policy update: mu passes x minibatches optimizer steps */
+    /* 6. policy update: mu passes x minibatches optimizer steps; the normalisers are the
+     * whole mini-batch's (all ranks) and the trainer sums the gradients across ranks */
     t0 = tr_now();
     grpo_obj_ctx octx = {
         .micro = micro, .adv = adv, .old = old, .ref = c->loss.beta > 0 ? ref : NULL};
@@ -391,29 +476,33 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     for (int pass = 0; pass < c->mu; pass++) {
         for (int mb = 0; mb < c->minibatches; mb++) {
             int first = mb_first[mb], count = mb_first[mb + 1] - first;
-            double tokens = 0;
-            int64_t seqs_mb = 0;
+            double sums[3] = {0, 0, 0}; /* weighted tokens, sequences, positions */
             for (int i = first; i < first + count; i++) {
-                tokens += tr_batch_weight_sum(&micro[i]);
-                seqs_mb += micro[i].B;
-                out->train_tokens += (double)micro[i].B * micro[i].T;
+                sums[0] += tr_batch_weight_sum(&micro[i]);
+                sums[1] += micro[i].B;
+                sums[2] += (double)micro[i].B * micro[i].T;
             }
-            if (!(tokens > 0)) continue; /* every completion masked: nothing to learn */
+            if (tr_dist_allreduce_sum_f64(&c->dist, sums, 3, err) != 0) goto done;
+            out->train_tokens += sums[2];
+            if (!(sums[0] > 0)) continue; /* every completion masked: nothing to learn */
             octx.first = first;
             octx.params = c->loss;
             octx.params.temperature = T;
-            octx.params.num_sequences = seqs_mb;
-            octx.params.num_tokens = tokens;
+            octx.params.num_sequences = (int64_t)sums[1];
+            octx.params.num_tokens = sums[0];
             octx.params.max_completion_len = c->max_new;
             tr_step_stats ss;
             if (tr_trainer_step(&g->trainer, micro + first, count, &obj, &ss, err) != 0) goto done;
             out->loss = ss.loss;
             out->grad_norm = ss.grad_norm;
             out->lr = ss.lr;
+            out->comm_seconds += ss.comm_seconds;
+            out->comm_bytes += ss.comm_bytes;
             out->updates++;
         }
     }
     out->obj = octx.stats;
+    if (sum_stats(g, &out->obj, err) != 0) goto done;
     out->train_seconds = tr_now() - t0;
     st->step++;
     st->data_cursor += (uint64_t)P;
@@ -428,12 +517,13 @@ done:
         if (ref) free(ref[i]);
     }
     if (res)
-        for (int i = 0; i < N; i++) tr_gen_result_free(&res[i]);
+        for (int i = 0; i < Nl; i++) tr_gen_result_free(&res[i]);
     if (pro)
-        for (int p = 0; p < P; p++) tr_template_out_free(&pro[p]);
-    tr_problems_free(probs, P);
-    free(tasks), free(pro), free(reqs), free(res), free(rewards), free(adv_seq), free(comp);
-    free(totals), free(seqs), free(micro), free(adv), free(old), free(ref), free(mb_first);
+        for (int p = 0; p < Pl; p++) tr_template_out_free(&pro[p]);
+    tr_problems_free(probs, Pl);
+    free(tasks), free(pro), free(reqs), free(res), free(rewards), free(adv_all), free(comp);
+    free(totals), free(mine), free(all), free(seqs), free(micro), free(adv), free(old), free(ref);
+    free(mb_first);
     return rc;
 }
 
@@ -444,17 +534,31 @@ int tr_grpo_evaluate(tr_grpo *g, const tr_problem *problems, const tr_task *cons
     memset(out, 0, sizeof *out);
     if (n <= 0) return 0;
     double t0 = tr_now();
+    /* this rank's problems [lo, hi); sample seeds use the global problem index */
+    const tr_dist *d = &g->cfg.dist;
+    int64_t lo64, hi64;
+    tr_dist_range(n, d->rank, d->world, &lo64, &hi64);
+    const int lo = (int)lo64, nl = (int)(hi64 - lo64);
     int k = p->temperature > 0 ? (p->k > 0 ? p->k : 1) : 1;
-    int N = n * k, rc = -1;
-    tr_template_out *pro = tr_calloc((size_t)n, sizeof *pro, err);
-    tr_gen_request *reqs = tr_calloc((size_t)N, sizeof *reqs, err);
-    tr_gen_result *res = tr_calloc((size_t)N, sizeof *res, err);
+    int N = nl * k, rc = -1;
+    /* with several ranks the sample lines go through memory to rank 0, in problem order */
+    char *lines = NULL;
+    size_t lines_len = 0;
+    FILE *samples = p->samples;
+    if (d->world > 1 && p->n_samples > 0) {
+        samples = open_memstream(&lines, &lines_len);
+        if (!samples) return tr_fail(err, "grpo: eval: cannot open a memory stream");
+    }
+    tr_template_out *pro = tr_calloc((size_t)(nl > 0 ? nl : 1), sizeof *pro, err);
+    tr_gen_request *reqs = tr_calloc((size_t)(N > 0 ? N : 1), sizeof *reqs, err);
+    tr_gen_result *res = tr_calloc((size_t)(N > 0 ? N : 1), sizeof *res, err);
+    double sums[4] = {0, 0, 0, 0}; /* pass1, format, language, length */
     if (!pro || !reqs || !res) goto done;
-    if (encode_prompts(g, problems, n, pro, err) != 0) goto done;
+    if (encode_prompts(g, problems + lo, nl, pro, err) != 0) goto done;
     for (int i = 0; i < N; i++) {
         reqs[i].prompt = pro[i / k].ids.v;
         reqs[i].prompt_len = (int)pro[i / k].ids.n;
-        reqs[i].seed = tr_grpo_sample_seed(p->seed, -1, i / k, i % k);
+        reqs[i].seed = tr_grpo_sample_seed(p->seed, -1, lo + i / k, i % k);
     }
     tr_gen_params gp = tr_gen_default_params();
     gp.sampler.temperature = p->temperature;
@@ -462,46 +566,60 @@ int tr_grpo_evaluate(tr_grpo *g, const tr_problem *problems, const tr_task *cons
     gp.max_new_tokens = p->max_new > 0 ? p->max_new : g->cfg.max_new;
     for (int i = 0; i < g->n_stop; i++) gp.stop_tokens[i] = g->stop_tokens[i];
     gp.n_stop_tokens = g->n_stop;
-    if (tr_generate(g->infer, reqs, N, &gp, res, NULL, NULL, err) != 0) goto done;
+    if (N > 0 && tr_generate(g->infer, reqs, N, &gp, res, NULL, NULL, err) != 0) goto done;
     for (int i = 0; i < N; i++) {
+        const int q = lo + i / k; /* the global problem */
         char *text = decode_completion(g, &res[i], err);
         if (!text) goto done;
         tr_verdict v;
-        tr_task_verify(tasks[i / k], &problems[i / k], text, &v);
-        out->pass1 += v.correct;
-        out->format += tr_reward_format(text);
-        out->language += tr_reward_language(problems[i / k].prompt, text);
-        out->length += res[i].n;
-        if (p->samples && i / k < p->n_samples) {
+        tr_task_verify(tasks[q], &problems[q], text, &v);
+        sums[0] += v.correct;
+        sums[1] += tr_reward_format(text);
+        sums[2] += tr_reward_language(problems[q].prompt, text);
+        sums[3] += res[i].n;
+        if (samples && q < p->n_samples) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "step", (double)p->step);
-            cJSON_AddStringToObject(o, "task", problems[i / k].task);
-            cJSON_AddStringToObject(o, "prompt", problems[i / k].prompt);
+            cJSON_AddStringToObject(o, "task", problems[q].task);
+            cJSON_AddStringToObject(o, "prompt", problems[q].prompt);
             cJSON_AddStringToObject(o, "completion", text);
-            cJSON_AddStringToObject(o, "gold", problems[i / k].answer);
+            cJSON_AddStringToObject(o, "gold", problems[q].answer);
             cJSON_AddStringToObject(o, "extracted", v.extracted);
             cJSON_AddBoolToObject(o, "correct", v.correct);
             cJSON_AddStringToObject(o, "stop", tr_stop_reason_name(res[i].stop));
             char *js = cJSON_PrintUnformatted(o);
-            if (js) fprintf(p->samples, "%s\n", js);
+            if (js) fprintf(samples, "%s\n", js);
             free(js);
             cJSON_Delete(o);
         }
         free(text);
     }
-    out->pass1 /= N;
-    out->format /= N;
-    out->language /= N;
-    out->length /= N;
+    if (tr_dist_allreduce_sum_f64(d, sums, 4, err) != 0) goto done;
+    if (samples != p->samples) {
+        fclose(samples);
+        samples = NULL;
+        void *all = NULL;
+        size_t all_len = 0;
+        if (tr_dist_gatherv(d, lines, lines_len, &all, &all_len, NULL, err) != 0) goto done;
+        if (p->samples && all_len) fwrite(all, 1, all_len, p->samples);
+        free(all);
+    }
+    const double Ntot = (double)n * k;
+    out->pass1 = sums[0] / Ntot;
+    out->format = sums[1] / Ntot;
+    out->language = sums[2] / Ntot;
+    out->length = sums[3] / Ntot;
     out->n = n;
     out->k = k;
     out->seconds = tr_now() - t0;
     rc = 0;
 done:
+    if (samples && samples != p->samples) fclose(samples);
+    free(lines);
     if (res)
         for (int i = 0; i < N; i++) tr_gen_result_free(&res[i]);
     if (pro)
-        for (int i = 0; i < n; i++) tr_template_out_free(&pro[i]);
+        for (int i = 0; i < nl; i++) tr_template_out_free(&pro[i]);
     free(pro), free(reqs), free(res);
     return rc;
 }

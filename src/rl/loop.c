@@ -6,6 +6,7 @@
 #include "tinyr1/report.h"
 
 static int save(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_train_state *st, tr_err *err) {
+    if (g->cfg.dist.rank != 0) return 0; /* one writer per run folder */
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.bin", lc->out_dir);
     return tr_checkpoint_save(path, g->trainer.model, &g->trainer.opt, st, lc->meta_json,
@@ -18,7 +19,8 @@ static int run_eval(tr_grpo *g, const tr_grpo_loop_config *lc, int64_t step, tr_
     tr_grpo_eval_params ep = lc->eval;
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.jsonl", lc->out_dir);
-    ep.samples = fopen(path, step == 0 ? "w" : "a");
+    const int rank0 = g->cfg.dist.rank == 0;
+    ep.samples = rank0 ? fopen(path, step == 0 ? "w" : "a") : NULL;
     ep.step = step;
     if (ep.n_samples <= 0) ep.n_samples = 4;
     int rc = tr_grpo_evaluate(g, lc->eval_problems, lc->eval_tasks, lc->n_eval, &ep, r, err);
@@ -31,7 +33,7 @@ static int run_eval(tr_grpo *g, const tr_grpo_loop_config *lc, int64_t step, tr_
              "\"seconds\":%.6g}",
              (long long)step, r->pass1, r->format, r->language, r->length, r->n, r->k,
              (double)lc->eval.temperature, r->seconds);
-    if (!lc->quiet)
+    if (!lc->quiet && rank0)
         fprintf(stderr,
                 "\ngrpo: eval at step %lld: pass@1 %.3f (%d problems x %d), format %.3f, "
                 "language %.3f, length %.1f (%.1fs)\n",
@@ -43,22 +45,24 @@ static int run_eval(tr_grpo *g, const tr_grpo_loop_config *lc, int64_t step, tr_
 int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_source *src,
                   tr_train_state *st, tr_err *err) {
     const tr_grpo_config *c = &g->cfg;
+    const int rank0 = c->dist.rank == 0; /* writes metrics, samples and checkpoints */
     tr_metrics metrics = {0};
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", lc->out_dir);
-    if (tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0) return -1;
+    if (rank0 && tr_metrics_open(&metrics, path, st->step > 0 ? st->step : -1, err) != 0) return -1;
     int rc = -1;
     tr_grpo_eval_result er;
     if (st->step == 0 && run_eval(g, lc, 0, &metrics, &er, err) != 0) goto done;
     tr_progress bar;
     tr_progress_start(&bar, "grpo", lc->steps, st->step);
-    bar.quiet = lc->quiet;
+    bar.quiet = lc->quiet || !rank0;
     if (lc->log_every > 0) bar.every = lc->log_every;
     while (st->step < lc->steps) {
         if (lc->stop && *lc->stop) {
             if (save(g, lc, st, err) != 0) goto done;
-            fprintf(stderr, "\ngrpo: interrupted; checkpoint saved at step %lld\n",
-                    (long long)st->step);
+            if (rank0)
+                fprintf(stderr, "\ngrpo: interrupted; checkpoint saved at step %lld\n",
+                        (long long)st->step);
             rc = 1;
             goto done;
         }
@@ -76,18 +80,20 @@ int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_sourc
         }
         double clip =
             s.obj.tokens > 0 ? (s.obj.clip_low_sum + s.obj.clip_high_sum) / s.obj.tokens : 0;
-        snprintf(line + n, sizeof line - (size_t)n,
-                 ",\"accuracy\":%.6g,\"response_len\":%.6g,\"truncated\":%.6g,\"zero_var_frac\":%.6g,"
-                 "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
-                 "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
-                 "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"
-                 "\"ref_seconds\":%.6g,\"train_seconds\":%.6g,\"gen_tokens\":%.0f,"
-                 "\"train_tokens\":%.0f,\"elapsed\":%.6g}",
-                 s.accuracy, s.length_mean, s.truncated_frac, s.zero_std_frac, s.obj.mean_kl,
-                 s.obj.mean_ratio, clip, s.obj.clip_low_frac, s.obj.clip_high_frac,
-                 s.obj.mean_entropy, s.loss, s.grad_norm, (double)s.lr, s.updates, s.gen_seconds,
-                 s.reward_seconds, s.ref_seconds, s.train_seconds, s.gen_tokens, s.train_tokens,
-                 st->elapsed);
+        snprintf(
+            line + n, sizeof line - (size_t)n,
+            ",\"accuracy\":%.6g,\"response_len\":%.6g,\"truncated\":%.6g,\"zero_var_frac\":%.6g,"
+            "\"kl\":%.6g,\"ratio\":%.6g,\"clip_frac\":%.6g,\"clip_low\":%.6g,"
+            "\"clip_high\":%.6g,\"entropy\":%.6g,\"loss\":%.7g,\"grad_norm\":%.6g,"
+            "\"lr\":%.6g,\"updates\":%d,\"gen_seconds\":%.6g,\"reward_seconds\":%.6g,"
+            "\"ref_seconds\":%.6g,\"train_seconds\":%.6g,\"gen_tokens\":%.0f,"
+            "\"train_tokens\":%.0f,\"elapsed\":%.6g,\"allreduce_seconds\":%.6g,"
+            "\"allreduce_bytes\":%.0f}",
+            s.accuracy, s.length_mean, s.truncated_frac, s.zero_std_frac, s.obj.mean_kl,
+            s.obj.mean_ratio, clip, s.obj.clip_low_frac, s.obj.clip_high_frac, s.obj.mean_entropy,
+            s.loss, s.grad_norm, (double)s.lr, s.updates, s.gen_seconds, s.reward_seconds,
+            s.ref_seconds, s.train_seconds, s.gen_tokens, s.train_tokens, st->elapsed,
+            s.comm_seconds, s.comm_bytes);
         if (tr_metrics_write(&metrics, line, err) != 0) goto done;
         char fields[512];
         int f = snprintf(fields, sizeof fields, "R %.3f+-%.3f (", s.reward_mean, s.reward_std);

@@ -82,7 +82,9 @@ int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_
     if (obj->norm) norm = obj->norm(obj->ctx, micro, n_micro);
     else
         for (int i = 0; i < n_micro; i++) norm += tr_batch_weight_sum(&micro[i]);
+    double tc = tr_now();
     if (tr_dist_allreduce_sum_f64(&t->dist, &norm, 1, err) != 0) return -1;
+    st->comm_seconds = tr_now() - tc;
     if (!(norm > 0))
         return tr_fail(err, "step %lld: no position has a loss weight (every trained token was "
                             "cut off or masked): raise --seq, or use a shorter template",
@@ -104,9 +106,14 @@ int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_
     double sums[1 + TR_MAX_PARTS];
     sums[0] = st->loss;
     memcpy(sums + 1, st->parts, sizeof st->parts);
+    tc = tr_now();
     if (tr_dist_allreduce_sum_f64(&t->dist, sums, 1 + TR_MAX_PARTS, err) != 0 ||
         tr_dist_allreduce_sum_f32(&t->dist, t->grads, m->table.total, err) != 0)
         return -1;
+    st->comm_seconds += tr_now() - tc;
+    if (t->dist.world > 1)
+        st->comm_bytes = (double)sizeof(double) * (2 + TR_MAX_PARTS) +
+                         (double)sizeof(float) * (double)m->table.total;
     st->loss = sums[0];
     memcpy(st->parts, sums + 1, sizeof st->parts);
     st->grad_norm = tr_clip_grad_norm(t->grads, m->table.total, t->grad_clip);
@@ -142,8 +149,10 @@ static void cost_start(tr_cost_meter *cost, const tr_trainer *t, const tr_loop_c
         char path[4096];
         snprintf(path, sizeof path, "%s/cost.json", lc->out_dir);
         tr_cost_meter old;
-        if (tr_cost_meter_read(&old, path, &ignore) == 0)
+        if (tr_cost_meter_read(&old, path, &ignore) == 0) {
             for (int ph = 0; ph < TR_PHASE_COUNT; ph++) cost->phase[ph] = old.phase[ph];
+            cost->comm = old.comm;
+        }
     }
 }
 
@@ -206,6 +215,7 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
         for (int i = 0; i < n_micro; i++) step_tokens += (double)micro[i].B * micro[i].T;
         /* the step's time is each rank's; FLOPs are the job's: MFU is per machine x ranks */
         tr_cost_add(&cost, TR_PHASE_TRAIN, s.seconds, step_tokens, step_flops / t->dist.world);
+        tr_cost_add_comm(&cost, t->dist.world, s.comm_seconds, s.comm_bytes);
         st->step++;
         double tokens = 0; /* every input position is processed, weighted or not */
         for (int i = 0; i < n_micro; i++) tokens += (double)micro[i].B * micro[i].T;
@@ -218,9 +228,11 @@ int tr_train_loop(tr_trainer *t, const tr_loop_config *lc, tr_batch_fn next, voi
             int n = snprintf(line, sizeof line,
                              "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.7g,\"lr\":%.6g,"
                              "\"grad_norm\":%.6g,\"tokens\":%.0f,\"trained_tokens\":%.0f,"
-                             "\"step_seconds\":%.6g,\"tok_s\":%.6g,\"elapsed\":%.6g",
+                             "\"step_seconds\":%.6g,\"tok_s\":%.6g,\"elapsed\":%.6g,"
+                             "\"allreduce_seconds\":%.6g,\"allreduce_bytes\":%.0f",
                              lc->stage, (long long)st->step, s.loss, (double)s.lr, s.grad_norm,
-                             st->tokens, s.weight, s.seconds, tokens / s.seconds, st->elapsed);
+                             st->tokens, s.weight, s.seconds, tokens / s.seconds, st->elapsed,
+                             s.comm_seconds, s.comm_bytes);
             for (int k = 0; k < TR_MAX_PARTS && obj->part_names[k]; k++)
                 n += snprintf(line + n, sizeof line - (size_t)n, ",\"%s\":%.7g",
                               obj->part_names[k], s.parts[k]);
