@@ -146,6 +146,10 @@ int cli_model_opts(const char **model, const char **tokenizer, cli_opt *opts);
  * code 1; nothing to free then. On success free with tr_tokenizer_free + tr_model_free. */
 int cli_load_model(const char *command, const char *model, const char *tokenizer, tr_model *m,
                    tr_tokenizer **tok);
+/* The --weights entry (f32|bf16|auto, default auto) and its application to a decoding
+ * context (tr_infer_set_weights). Returns 0, or prints "tinyr1 COMMAND: ..." and returns 1. */
+cli_opt cli_weights_opt(const char **weights);
+int cli_set_weights(const char *command, tr_infer *ctx, const char *weights);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

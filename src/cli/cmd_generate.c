@@ -69,7 +69,7 @@ static int on_token(void *ctx, int seq, const tr_gen_result *r) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *prompt = "", *tpl_name = "none", *system = NULL,
+    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *prompt = "", *tpl_name = "none", *system = NULL,
                *stop = NULL;
     int n_new = 256, threads = 0, no_echo = 0, quiet = 0;
     cli_sampling s = {tr_sampler_default_params(), 1};
@@ -77,6 +77,7 @@ int cmd_generate(int argc, char **argv) {
     cli_opt opts[32];
     int n = 0;
     n += cli_model_opts(&model, &tokenizer, opts + n);
+    opts[n++] = cli_weights_opt(&weights);
     opts[n++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT",
                           "text to continue (default: empty: start from BOS)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "generate at most N tokens (also -n N)"};
@@ -140,6 +141,7 @@ int cmd_generate(int argc, char **argv) {
         cli_error(spec.command, err.msg);
         goto done;
     }
+    if (cli_set_weights(spec.command, ctx, weights) != 0) goto done;
     tr_gen_params gp = tr_gen_default_params();
     gp.sampler = s.p;
     gp.max_new_tokens = n_new;

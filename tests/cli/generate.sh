@@ -36,4 +36,11 @@ fi
 grep -qi "tokenizer" "$TMP/err.txt" || fail "no message about the tokenizer: $(cat "$TMP/err.txt")"
 if "$BIN" generate "${M[@]}" --top-p 0 -n 5 2> "$TMP/err.txt"; then fail "top-p 0 accepted"; fi
 grep -q "top-p" "$TMP/err.txt" || fail "no message about top-p"
+# --weights: auto keeps an F32 model's exact output; bf16 decodes the rounded weights
+"$BIN" generate "${M[@]}" --temp 0 -n 200 --weights f32 --quiet > "$TMP/f32.txt"
+"$BIN" generate "${M[@]}" --temp 0 -n 200 --weights bf16 --quiet > "$TMP/bf16.txt"
+cmp -s "$TMP/f32.txt" "$TMP/out.txt" || fail "--weights f32 changed the greedy text"
+[ -s "$TMP/bf16.txt" ] || fail "--weights bf16 wrote nothing"
+if "$BIN" generate "${M[@]}" --weights f16 -n 5 2> "$TMP/err.txt"; then fail "--weights f16 accepted"; fi
+grep -q "weights" "$TMP/err.txt" || fail "no message about --weights"
 echo "generate: ok"
