@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # GRPO on addition, the whole R1 path at toy scale: tokenizer -> pretrain -> SFT -> GRPO
 # (accuracy + format rewards) -> evaluation of the SFT and GRPO models on held-out problems.
-# Usage: examples/grpo_add_format.sh [BUILD_DIR] [WORK_DIR]   (defaults: build, runs/grpo_add)
+# Usage: examples/grpo_add_format.sh [BUILD_DIR] [WORK_DIR]   (defaults: build, runs/grpo_add_format)
 # (session 1's experiment: a start model that half the time answers outside the tags)
 # Takes about 15-25 minutes on 2 busy cores; docs/grpo.md shows the figures of one run.
 set -euo pipefail
 B=${1:-build}/tinyr1
-W=${2:-runs/grpo_add}
+W=${2:-runs/grpo_add_format}
 mkdir -p "$W"
 
 # 1. a tokenizer and a pretraining corpus from generated problems (both languages)
