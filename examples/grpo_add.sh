@@ -1,71 +1,72 @@
 #!/usr/bin/env bash
-# GRPO on addition, the whole R1 path at toy scale: tokenizer -> pretrain -> SFT -> GRPO
-# (accuracy + format rewards) -> evaluation of the SFT and GRPO models on held-out problems.
-# Usage: examples/grpo_add.sh [BUILD_DIR] [WORK_DIR]    (defaults: build, runs/grpo_add)
-# Takes about 15-25 minutes on 2 busy cores; docs/grpo.md shows the figures of one run.
+# GRPO on addition from a model that already has the format: tokenizer -> pretrain -> SFT
+# (chat template, worked <think>/<answer> solutions) -> held-out evaluation -> GRPO with
+# accuracy + format rewards -> the same evaluation -> curves (report SVGs).
+# The SFT model is the teacher of examples/distill_add.sh (same commands and seeds), a
+# dim-128, 4-layer model (0.85M parameters) at about 45% greedy pass@1 on 1-2 digit sums.
+# Usage: examples/grpo_add.sh [BUILD_DIR] [WORK_DIR]   (defaults: build, runs/grpo_add)
+#        SEED=2 examples/grpo_add.sh ...               (the GRPO seed; default 1)
+# A finished stage is skipped when its checkpoint exists (so a WORK_DIR holding
+# distill_add.sh's tok.tr1, teacher_base/ and teacher/ starts at the evaluation).
+# OMP_NUM_THREADS=1 is faster when the machine is shared. docs/grpo.md has the figures.
 set -euo pipefail
-B=${1:-build}/tinyr1
-W=${2:-runs/grpo_add}
-mkdir -p "$W"
-
-# 1. a tokenizer and a pretraining corpus from generated problems (both languages)
-"$B" data gen --task add,wordprob,countdown --lang both --n 6000 --seed 7 --out "$W/corpus.jsonl"
-python3 - "$W" <<'PY'
+here=$(cd "$(dirname "$0")/.." && pwd)
+B=$(cd "${1:-$here/build}" && pwd)/tinyr1
+mkdir -p "${2:-$here/runs/grpo_add}"; W=$(cd "${2:-$here/runs/grpo_add}" && pwd)
+SEED=${SEED:-1}
+cd "$W"
+task=(--task add --difficulty 1 --template chat)
+# 1. tokenizer and pretraining text: worked additions (prompt + solution, no template)
+[ -f add.jsonl ] || "$B" data gen --task add --difficulty 1 --n 4000 --seed 7 --out add.jsonl
+[ -f corpus.jsonl ] || python3 -c "
+import json
+with open('corpus.jsonl','w') as f, open('corpus.txt','w') as g:
+    for l in open('add.jsonl'):
+        r=json.loads(l); t=r['prompt']+' '+r['completion']
+        f.write(json.dumps({'text': t})+'\n'); g.write(t+'\n')"
+[ -f tok.tr1 ] || "$B" tokenizer train --input corpus.txt --vocab-size 512 --out tok.tr1 --quiet
+# 2. pretrain (200 steps) and SFT (400 steps, chat template, problems of seed 1000)
+[ -f teacher_base/checkpoint.bin ] || "$B" pretrain --preset tiny --dim 128 --layers 4 \
+    --heads 4 --kv-heads 2 --hidden 384 --tokenizer tok.tr1 --data corpus.jsonl --steps 200 \
+    --checkpoint-every 0 --quiet --out teacher_base 2> teacher_base.log
+[ -f teacher/checkpoint.bin ] || "$B" sft --init teacher_base "${task[@]}" --n 4000 \
+    --steps 400 --batch 16 --seq 128 --lr 2e-3 --checkpoint-every 0 --quiet \
+    --out teacher 2> teacher.log
+# 3. held-out evaluation of a model (generator seed 9000; GRPO's prompts use 2000): greedy
+#    pass@1 (Wilson interval), pass@1 and pass@8 over 8 samples at T 0.6 / top-p 0.95
+#    (bootstrap intervals over problems)
+evaluate() {
+    "$B" eval --model "$1" "${task[@]}" --n 200 --k 8 --temp 0.6 --task-seed 9000 \
+        --max-tokens 96 --out "eval_$2" --json --quiet > "eval_$2.json"
+}
+[ -f eval_sft.json ] || evaluate teacher sft
+# 4. GRPO: accuracy + format rewards, 16 prompts x 8 samples a step at T 0.7, lr 1e-4
+#    (3 warmup steps), no KL, 20 steps; in-run held-out pass@1 (100 problems x 4 samples at
+#    T 0.6) before the first step, at step 10 and after the last
+R=grpo_s$SEED
+[ -f "$R/checkpoint.bin" ] || "$B" grpo --init teacher "${task[@]}" --reward accuracy:1,format:0.5 \
+    --group 8 --prompts-per-step 16 --max-new 96 --temp 0.7 --beta 0 --lr 1e-4 --warmup 3 \
+    --steps 20 --batch 32 --seq 128 --eval-n 100 --eval-k 4 --eval-temp 0.6 --eval-every 10 \
+    --seed "$SEED" --checkpoint-every 0 --quiet --out "$R"
+evaluate "$R" "$R"
+# 5. before/after table, time per step, curves
+python3 - "$R" <<'PY'
 import json, sys
-w = sys.argv[1]
-tpl = ("A conversation between User and Assistant. The user asks a question, and the "
-       "Assistant solves it. ")
-with open(f"{w}/corpus.txt", "w") as f, open(f"{w}/pt.jsonl", "w") as g:
-    for line in open(f"{w}/corpus.jsonl"):
-        r = json.loads(line)
-        t = r["prompt"] + " " + r["completion"]
-        f.write(t + "\n")
-        g.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
-    for _ in range(300):
-        f.write(tpl + "\n")
+run = sys.argv[1]
+def row(name, f):
+    r = json.load(open(f))
+    c = lambda k: f"{100*r[k]['value']:.1f}% ({100*r[k]['lo']:.1f}-{100*r[k]['hi']:.1f})"
+    print(f"| {name} | {c('greedy')} | {c('pass@1')} | {c('pass@8')} | {r['well_formed']['value']:.3f} |")
+print("| model | greedy pass@1 | pass@1 (T 0.6, 8 samples) | pass@8 (T 0.6) | well formed |")
+print("|---|---:|---:|---:|---:|")
+row("SFT model", "eval_sft.json")
+row(f"after 20 GRPO steps ({run})", f"eval_{run}.json")
+steps = [json.loads(l) for l in open(f"{run}/metrics.jsonl")]
+st = [s for s in steps if s["stage"] == "grpo"]
+g = sum(s["gen_seconds"] for s in st) / len(st)
+t = sum(s["train_seconds"] + s["ref_seconds"] for s in st) / len(st)
+print(f"time per GRPO step: generation {g:.2f} s, training {t:.2f} s ({100*g/(g+t):.0f}% generating)")
 PY
-"$B" tokenizer train --input "$W/corpus.txt" --vocab-size 512 --out "$W/tok.tr1" --quiet
-
-# 2. pretrain the tiny model (0.23M parameters)
-nice "$B" pretrain --preset tiny --tokenizer "$W/tok.tr1" --data "$W/pt.jsonl" --steps 300 \
-    --out "$W/pt" --quiet
-# 3. SFT on worked additions (chat template: a short prompt keeps the sequences short),
-#    then a short SFT on data where half the solutions end in plain text ("So the answer is
-#    137.") instead of <answer> 137 </answer>: the verifier cannot read those, so the model
-#    starts GRPO with a held-out greedy pass@1 of about 20-25% (it answers in the verifiable
-#    format about half the time)
-nice "$B" sft --init "$W/pt" --task add --n 3000 --template chat --steps 150 --batch 16 \
-    --seq 160 --lr 2e-3 --warmup 10 --out "$W/sft1" --quiet
-nice "$B" sft --init "$W/sft1" --task add --difficulty 1 --n 4000 --template chat --steps 200 \
-    --batch 16 --seq 128 --lr 2e-3 --warmup 10 --out "$W/sft2" --quiet
-"$B" data gen --task add --difficulty 1 --n 3000 --seed 1000 --out "$W/add1.jsonl"
-python3 - "$W" <<'PY'
-import json, re, sys
-w = sys.argv[1]
-with open(f"{w}/add_mix.jsonl", "w") as out:
-    for i, line in enumerate(open(f"{w}/add1.jsonl")):
-        r = json.loads(line)
-        c = r["completion"]
-        if i % 2 == 1:
-            c = re.sub(r" <answer> (.*) </answer>$", r" So the answer is \1.", c)
-        out.write(json.dumps({"prompt": r["prompt"], "completion": c}) + "\n")
-PY
-nice "$B" sft --init "$W/sft2" --data "$W/add_mix.jsonl" --template chat --steps 60 --batch 16 \
-    --seq 128 --lr 1e-3 --warmup 5 --out "$W/sft" --quiet
-# 4. GRPO with accuracy + format rewards; greedy held-out pass@1 on 128 problems before the
-#    first step, every 5 steps and after the last
-nice "$B" grpo --init "$W/sft" --task add --difficulty 1 --template chat \
-    --reward accuracy:1,format:0.5 --group 8 --prompts-per-step 16 --max-new 96 --temp 1.0 \
-    --beta 0 --eps 0.2 --lr 3e-5 --steps 20 --batch 16 --seq 128 --eval-n 128 --eval-k 1 \
-    --eval-temp 0 --eval-every 5 --out "$W/grpo"
-# 5. the held-out pass@1 before and after, and the curves
-python3 "$(dirname "$0")/grpo_table.py" "$W/grpo"
-"$B" report "$W/grpo"
-# 6. a more precise measurement of the start and the end: 512 held-out problems, greedy
-#    and at R1's evaluation temperature (0.6, top-p 0.95, 4 samples)
-for m in sft grpo; do
-    for T in 0 0.6; do
-        "$B" grpo --init "$W/$m" --task add --difficulty 1 --template chat --steps 0 \
-            --eval-n 512 --eval-k 4 --eval-temp "$T" --max-new 96 --seq 128 --out "$W/eval_${m}_$T"
-    done
-done
+python3 "$here/examples/grpo_table.py" "$R" 5
+"$B" report "$R" > /dev/null
+echo "curves: $W/$R/fig-run-reward.svg fig-run-accuracy.svg fig-run-response-len.svg"

@@ -4,11 +4,11 @@
 # its chains of thought; GRPO with and without the language reward (same seeds, same
 # steps) shows the reward's effect on held-out Chinese problems.
 # Usage: examples/grpo_lang.sh [BUILD_DIR] [WORK_DIR] [ADD_DIR]   (uses the pretrained model
-# of examples/grpo_add.sh, ADD_DIR/pt, default runs/grpo_add: run that first)
+# of examples/grpo_add_format.sh, ADD_DIR/pt, default runs/grpo_add_format: run that first)
 set -euo pipefail
 B=${1:-build}/tinyr1
 W=${2:-runs/grpo_lang}
-A=${3:-runs/grpo_add}
+A=${3:-runs/grpo_add_format}
 mkdir -p "$W"
 "$B" data gen --task wordprob --lang both --n 4000 --seed 11 --out "$W/wp_both.jsonl"
 python3 - "$W" <<'PY'
