@@ -8,7 +8,8 @@
  * .done holding the command line; --resume skips stages whose .done matches and resumes
  * the interrupted one (--resume is added to training commands). An "eval" section lists
  * models and tasks: every (model, task) pair becomes an evaluation stage, with ${model},
- * ${model_dir} and ${task} set. The report
+ * ${model_dir} and ${task} set. Each finished stage also gets DIR/stage.json: its wall time
+ * and the CPU time (user + system, all threads) this process spent in it. The report
  * (report.md, report.html) puts the accuracy table, the cost table and every curve in one
  * page. */
 #include <cJSON.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -304,13 +306,83 @@ static int mark_done(const pipeline *p, const stage *st, tr_err *err) {
     return rc;
 }
 
-/* ---- the report ---- */
-
 static double json_num(const cJSON *o, const char *k1, const char *k2) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k1);
     const cJSON *b = k2 ? cJSON_GetObjectItemCaseSensitive(a, k2) : a;
     return cJSON_IsNumber(b) ? b->valuedouble : 0.0 / 0.0;
 }
+
+/* CPU time (user + system, every thread) of this process so far, in seconds. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0 / 0.0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* DIR/stage.json: {"stage", "wall_seconds", "cpu_seconds"} of the run that finished it (a
+ * resumed stage: of its last part only, "resumed": true). */
+static int write_stage_time(const pipeline *p, const stage *st, double wall, double cpu,
+                            int resumed, tr_err *err) {
+    char path[2048], text[512];
+    snprintf(path, sizeof path, "%s/%s/stage.json", p->root, st->name);
+    int n = snprintf(text, sizeof text,
+                     "{\"stage\":\"%s\",\"wall_seconds\":%.3f,\"cpu_seconds\":%.3f,"
+                     "\"resumed\":%s}\n",
+                     st->name, wall, cpu, resumed ? "true" : "false");
+    return tr_write_file_atomic(path, text, (size_t)n, err);
+}
+
+/* The "Time per stage" table: every stage's stage.json (wall, CPU, CPU / wall) and totals. */
+static void time_table(tr_report *r, const pipeline *p) {
+    const char *head[] = {"stage", "wall seconds", "CPU seconds", "CPU / wall"};
+    tr_report_heading(r, 2, "Time per stage");
+    tr_report_paragraph(r, "Measured by the pipeline around each stage (stage.json in its "
+                           "folder): wall time, and the CPU time (user + system, all threads) "
+                           "the process spent in it. With T threads on an idle machine "
+                           "CPU / wall approaches T; far below T, the machine was shared "
+                           "(docs/pipeline.md).");
+    tr_report_table_begin(r, NULL, 4, head);
+    double tw = 0, tc = 0;
+    int any_resumed = 0;
+    for (int i = 0; i < p->n_stages; i++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s/stage.json", p->root, p->stages[i].name);
+        size_t len;
+        char *text = tr_read_file(path, &len, NULL);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        double w = json_num(j, "wall_seconds", NULL), c = json_num(j, "cpu_seconds", NULL);
+        int resumed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "resumed"));
+        cJSON_Delete(j);
+        char ws[32] = "n/a", cs[32] = "n/a", ratio[32] = "n/a", name[96];
+        if (w == w) {
+            snprintf(ws, sizeof ws, "%.1f", w);
+            tw += w;
+        }
+        if (c == c) {
+            snprintf(cs, sizeof cs, "%.1f", c);
+            tc += c;
+        }
+        if (w == w && c == c && w > 0) snprintf(ratio, sizeof ratio, "%.2f", c / w);
+        any_resumed |= resumed;
+        snprintf(name, sizeof name, "%s%s", p->stages[i].name, resumed ? " (resumed part)" : "");
+        const char *row[] = {name, ws, cs, ratio};
+        tr_report_table_row(r, row);
+    }
+    char ws[32], cs[32], ratio[32] = "n/a";
+    snprintf(ws, sizeof ws, "%.1f", tw);
+    snprintf(cs, sizeof cs, "%.1f", tc);
+    if (tw > 0) snprintf(ratio, sizeof ratio, "%.2f", tc / tw);
+    const char *row[] = {"total", ws, cs, ratio};
+    tr_report_table_row(r, row);
+    tr_report_table_end(r);
+    if (any_resumed)
+        tr_report_paragraph(r, "Stages marked as resumed were interrupted: their times cover "
+                               "only the part after --resume.");
+}
+
+/* ---- the report ---- */
 
 static int write_report(const pipeline *p, const char *preset, tr_err *err) {
     tr_report *r = tr_report_new("tinyr1 pipeline: the R1 recipe, then distillation", err);
@@ -424,6 +496,7 @@ static int write_report(const pipeline *p, const char *preset, tr_err *err) {
         free(lo);
         free(hi);
     }
+    time_table(r, p);
     /* costs and curves of every stage (the report module reads the stage folders) */
     int rc = tr_report_add_run(r, p->root, err);
     if (rc == 0) rc = tr_report_write(r, p->root, err);
@@ -528,6 +601,11 @@ int cmd_pipeline(int argc, char **argv) {
         for (int a = 1; a < st->argc; a++) argv2[argc2++] = st->argv[a];
         if (resume && st->resumable) argv2[argc2++] = "--resume";
         argv2[argc2] = NULL;
+        double w0 = tr_now(), c0 = cpu_seconds();
+        char ckpt[2100];
+        struct stat ck;
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", dir);
+        int resumed = resume && st->resumable && stat(ckpt, &ck) == 0;
         int code = cli_run_command(argc2, argv2);
         if (code == 130 || *stop) {
             fprintf(stderr, "[pipeline] interrupted in stage %s; run again with --resume to "
@@ -537,7 +615,9 @@ int cmd_pipeline(int argc, char **argv) {
             fprintf(stderr, "[pipeline] stage %s failed (exit %d); fix the cause and run again "
                             "with --resume\n", st->name, code);
             status = 1;
-        } else if (mark_done(p, st, &err) != 0) {
+        } else if (write_stage_time(p, st, tr_now() - w0, cpu_seconds() - c0, resumed, &err) !=
+                       0 ||
+                   mark_done(p, st, &err) != 0) {
             status = cli_error("pipeline", err.msg);
         }
     }

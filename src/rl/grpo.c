@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 
+#include "tinyr1/cost.h"
 #include "tinyr1/grpo.h"
 
 /* ---- prompts --------------------------------------------------------------------------- */
@@ -302,6 +303,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         n_trunc += res[i].stop != TR_STOP_TOKEN;
         len_sum += res[i].n;
         out->gen_tokens += res[i].n;
+        out->gen_flops += tr_flops_generate(&m->cfg, 1, (int64_t)pro[p].ids.n, res[i].n);
     }
     if (tr_grpo_advantages(adv_seq, &out->zero_std_frac, rewards, P, G, c->adv_scale, c->adv_eps,
                            err) != 0)
@@ -378,6 +380,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
             if (tr_token_logprobs(ref[i], NULL, logits, b->targets, b->weights,
                                   (int64_t)b->B * b->T, V, T, err) != 0)
                 goto done;
+            out->ref_flops += tr_flops_forward(&g->ref->cfg, b->B, b->T);
         }
         out->ref_seconds = tr_now() - t0;
     }
@@ -391,14 +394,16 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     for (int pass = 0; pass < c->mu; pass++) {
         for (int mb = 0; mb < c->minibatches; mb++) {
             int first = mb_first[mb], count = mb_first[mb + 1] - first;
-            double tokens = 0;
+            double tokens = 0, mb_flops = 0;
             int64_t seqs_mb = 0;
             for (int i = first; i < first + count; i++) {
                 tokens += tr_batch_weight_sum(&micro[i]);
                 seqs_mb += micro[i].B;
                 out->train_tokens += (double)micro[i].B * micro[i].T;
+                mb_flops += tr_flops_train_step(&m->cfg, micro[i].B, micro[i].T);
             }
             if (!(tokens > 0)) continue; /* every completion masked: nothing to learn */
+            out->train_flops += mb_flops;
             octx.first = first;
             octx.params = c->loss;
             octx.params.temperature = T;
