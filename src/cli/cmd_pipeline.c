@@ -14,6 +14,7 @@
  * page. */
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,136 @@ static void time_table(tr_report *r, const pipeline *p) {
                                "only the part after --resume.");
 }
 
+/* ---- the recipe checks: the comparisons the R1 paper makes, with their uncertainty ---- */
+
+static int model_index(const pipeline *p, const char *name) {
+    for (int i = 0; i < p->n_models; i++)
+        if (strcmp(p->models[i], name) == 0) return i;
+    return -1;
+}
+
+/* One row "A beats B on pass@1 (task)": both values with their 95% intervals and a verdict:
+ * "yes" when A's interval lies above B's, "higher, within the CIs" when A > B but the
+ * intervals overlap, "no" otherwise. Returns 1 when A > B. */
+static int compare_row(tr_report *r, const pipeline *p, const double *v, const double *lo,
+                       const double *hi, int a, int b, int ti) {
+    int nt = p->n_tasks;
+    size_t ia = (size_t)a * nt + ti, ib = (size_t)b * nt + ti;
+    char what[256], got[160], verdict[64];
+    snprintf(what, sizeof what, "%s beats %s on pass@1 (%s)", p->models[a], p->models[b],
+             p->tasks[ti]);
+    if (v[ia] != v[ia] || v[ib] != v[ib]) {
+        const char *row[] = {what, "n/a", "n/a"};
+        tr_report_table_row(r, row);
+        return 0;
+    }
+    snprintf(got, sizeof got, "%.1f%% [%.1f, %.1f] vs %.1f%% [%.1f, %.1f]: %+.1f points",
+             100 * v[ia], 100 * lo[ia], 100 * hi[ia], 100 * v[ib], 100 * lo[ib], 100 * hi[ib],
+             100 * (v[ia] - v[ib]));
+    snprintf(verdict, sizeof verdict, "%s",
+             lo[ia] > hi[ib] ? "yes (CIs apart)"
+             : v[ia] > v[ib] ? "higher, within the CIs"
+                             : "no");
+    const char *row[] = {what, got, verdict};
+    tr_report_table_row(r, row);
+    return v[ia] > v[ib];
+}
+
+/* Least-squares slope of y over x = 1..n and its 95% interval (normal approximation,
+ * slope +- 1.96 standard errors). Returns -1 with fewer than 3 points. */
+static int slope_ci(const double *y, int64_t n, double *slope, double *half) {
+    if (n < 3) return -1;
+    double mx = (n + 1) / 2.0, my = 0, sxx = 0, sxy = 0, sse = 0;
+    for (int64_t i = 0; i < n; i++) my += y[i];
+    my /= n;
+    for (int64_t i = 0; i < n; i++) {
+        sxx += (i + 1 - mx) * (i + 1 - mx);
+        sxy += (i + 1 - mx) * (y[i] - my);
+    }
+    *slope = sxy / sxx;
+    for (int64_t i = 0; i < n; i++) {
+        double e = y[i] - my - *slope * (i + 1 - mx);
+        sse += e * e;
+    }
+    *half = 1.96 * sqrt(sse / (n - 2) / sxx);
+    return 0;
+}
+
+/* The R1-Zero row: the stage's per-step training reward (finite values in order). */
+static void reward_row(tr_report *r, const pipeline *p, const char *stage_name) {
+    char path[2048], what[160], got[256] = "n/a", verdict[64] = "n/a";
+    snprintf(path, sizeof path, "%s/%s/metrics.jsonl", p->root, stage_name);
+    snprintf(what, sizeof what, "%s: the reward rises over the RL steps", stage_name);
+    tr_metric_log log = {0};
+    tr_err ignore;
+    if (tr_metric_log_read(&log, path, &ignore) == 0) {
+        const double *col = tr_metric_log_column(&log, "reward");
+        double *y = col ? malloc((size_t)log.n_rows * sizeof *y) : NULL;
+        int64_t n = 0;
+        for (int64_t i = 0; y && i < log.n_rows; i++)
+            if (isfinite(col[i])) y[n++] = col[i];
+        double slope, half;
+        if (y && slope_ci(y, n, &slope, &half) == 0) {
+            int w = n >= 10 ? 5 : (int)(n / 2);
+            double first = 0, last = 0;
+            for (int i = 0; i < w; i++) {
+                first += y[i] / w;
+                last += y[n - w + i] / w;
+            }
+            snprintf(got, sizeof got,
+                     "mean of the first %d steps %.3f, of the last %d %.3f; slope %+.4f "
+                     "[%+.4f, %+.4f] per step over %lld steps",
+                     w, first, w, last, slope, slope - half, slope + half, (long long)n);
+            snprintf(verdict, sizeof verdict, "%s",
+                     slope - half > 0 ? "yes (slope CI above 0)"
+                     : slope > 0      ? "rises, within the noise"
+                                      : "no");
+        }
+        free(y);
+        tr_metric_log_free(&log);
+    }
+    const char *row[] = {what, got, verdict};
+    tr_report_table_row(r, row);
+}
+
+/* The comparisons of DeepSeek-R1 this pipeline reproduces, when its models are there:
+ * teacher vs base and vs cold start, R1-Zero's reward curve, distilled students vs the
+ * RL-only student ("student_rl"; distilled = every other "student_*" model). */
+static void recipe_checks(tr_report *r, const pipeline *p, const double *v, const double *lo,
+                          const double *hi) {
+    int teacher = model_index(p, "teacher"), base = model_index(p, "base"),
+        cold = model_index(p, "coldstart"), rl_student = model_index(p, "student_rl");
+    int have_r1zero = 0;
+    for (int i = 0; i < p->n_stages; i++) have_r1zero |= strcmp(p->stages[i].name, "r1zero") == 0;
+    if (teacher < 0 && rl_student < 0 && !have_r1zero) return;
+    tr_report_heading(r, 2, "Recipe checks");
+    tr_report_paragraph(r, "The comparisons of the DeepSeek-R1 paper, measured on this run: "
+                           "pass@1 with 95% confidence intervals (\"CIs apart\": the first "
+                           "model's interval lies wholly above the second's), and R1-Zero's "
+                           "training reward per step with a least-squares slope and its 95% "
+                           "interval.");
+    const char *head[] = {"check", "measured", "holds"};
+    tr_report_table_begin(r, NULL, 3, head);
+    for (int ti = 0; ti < p->n_tasks; ti++) {
+        if (teacher >= 0 && base >= 0) compare_row(r, p, v, lo, hi, teacher, base, ti);
+        if (teacher >= 0 && cold >= 0) compare_row(r, p, v, lo, hi, teacher, cold, ti);
+    }
+    if (have_r1zero) reward_row(r, p, "r1zero");
+    int any = 0, n_distilled = 0;
+    for (int ti = 0; ti < p->n_tasks && rl_student >= 0; ti++)
+        for (int m = 0; m < p->n_models; m++)
+            if (m != rl_student && strncmp(p->models[m], "student_", 8) == 0) {
+                any |= compare_row(r, p, v, lo, hi, m, rl_student, ti);
+                n_distilled++;
+            }
+    tr_report_table_end(r);
+    if (n_distilled > 0)
+        tr_report_paragraphf(r, "At least one distilled student beats the RL-only student of "
+                                "the same size on pass@1: %s.",
+                             any ? "yes (see the rows above for whether it exceeds the CIs)"
+                                 : "no");
+}
+
 /* ---- the report ---- */
 
 static int write_report(const pipeline *p, const char *preset, tr_err *err) {
@@ -478,6 +609,7 @@ static int write_report(const pipeline *p, const char *preset, tr_err *err) {
             free(row);
         }
         tr_report_table_end(r);
+        recipe_checks(r, p, val + (size_t)nm * nt, lo + (size_t)nm * nt, hi + (size_t)nm * nt);
         /* pass@1 bars: groups = tasks, series = models */
         tr_bar_chart bc = {.title = "pass@1 on held-out problems (95% CI)",
                            .y_label = "pass@1", .groups = (const char *const *)p->tasks,
