@@ -440,29 +440,38 @@ static int slope_ci(const double *y, int64_t n, double *slope, double *half) {
 
 /* The R1-Zero row: the stage's per-step training reward (finite values in order). */
 static void reward_row(tr_report *r, const pipeline *p, const char *stage_name) {
-    char path[2048], what[160], got[256] = "n/a", verdict[64] = "n/a";
+    char path[2048], what[160], got[320] = "n/a", verdict[64] = "n/a";
     snprintf(path, sizeof path, "%s/%s/metrics.jsonl", p->root, stage_name);
     snprintf(what, sizeof what, "%s: the reward rises over the RL steps", stage_name);
     tr_metric_log log = {0};
     tr_err ignore;
     if (tr_metric_log_read(&log, path, &ignore) == 0) {
         const double *col = tr_metric_log_column(&log, "reward");
-        double *y = col ? malloc((size_t)log.n_rows * sizeof *y) : NULL;
+        const double *acc = tr_metric_log_column(&log, "accuracy");
+        double *y = col ? malloc((size_t)log.n_rows * 2 * sizeof *y) : NULL;
+        double *a = y ? y + log.n_rows : NULL; /* the verifier's accuracy on the same steps */
         int64_t n = 0;
         for (int64_t i = 0; y && i < log.n_rows; i++)
-            if (isfinite(col[i])) y[n++] = col[i];
+            if (isfinite(col[i])) {
+                a[n] = acc ? acc[i] : 0.0 / 0.0;
+                y[n++] = col[i];
+            }
         double slope, half;
         if (y && slope_ci(y, n, &slope, &half) == 0) {
             int w = n >= 10 ? 5 : (int)(n / 2);
-            double first = 0, last = 0;
+            double first = 0, last = 0, acc0 = 0, acc1 = 0;
             for (int i = 0; i < w; i++) {
                 first += y[i] / w;
                 last += y[n - w + i] / w;
+                acc0 += a[i] / w;
+                acc1 += a[n - w + i] / w;
             }
             snprintf(got, sizeof got,
                      "mean of the first %d steps %.3f, of the last %d %.3f; slope %+.4f "
-                     "[%+.4f, %+.4f] per step over %lld steps",
-                     w, first, w, last, slope, slope - half, slope + half, (long long)n);
+                     "[%+.4f, %+.4f] per step over %lld steps (accuracy of the samples: "
+                     "%.3f, then %.3f)",
+                     w, first, w, last, slope, slope - half, slope + half, (long long)n, acc0,
+                     acc1);
             snprintf(verdict, sizeof verdict, "%s",
                      slope - half > 0 ? "yes (slope CI above 0)"
                      : slope > 0      ? "rises, within the noise"
@@ -642,7 +651,7 @@ int cmd_pipeline(int argc, char **argv) {
     int resume = 0, list = 0;
     int64_t seed = -1;
     cli_opt opts[] = {
-        {"preset", CLI_STR, &preset, "NAME", "pipeline preset: quick|default|large (configs/pipeline/NAME.json) or a path"},
+        {"preset", CLI_STR, &preset, "NAME", "pipeline preset: quick|default (configs/pipeline/NAME.json) or a path to one"},
         {"tasks", CLI_STR, &tasks, "T1,T2", "tasks to train and evaluate on (default: the preset's)"},
         {"out", CLI_STR, &out, "DIR", "pipeline folder (default: runs/PRESET)"},
         {"seed", CLI_INT64, &seed, "S", "random seed of every stage (default: the preset's)"},
