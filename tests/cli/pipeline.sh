@@ -31,7 +31,7 @@ check "every stage wrote its wall and CPU time" "[ \$(find '$tmp/a' -name stage.
 check "every GRPO stage wrote cost.json" \
   "( for s in r1zero rl teacher student_rl; do grep -q '\"generate\"' '$tmp/a/'\$s/cost.json || exit 1; done )"
 check "the cost table has a row per training stage" \
-  "[ \$(sed 's/\\\\_/_/g' '$tmp/a/report.md' | grep -cE '^\| (base|r1zero|coldstart|rl|rs_sft|teacher|student_base|student_seq|student_kd|student_onpolicy|student_cold|student_rl) \| [0-9.]+[kMG]? \| [0-9.e+]+ \|') -eq 12 ]"
+  "[ \$(sed 's/\\\\_/_/g' '$tmp/a/report.md' | grep -cE '^\| (base|r1zero|coldstart|rl|rs_sft|teacher|student_base|student_seq|student_kd|student_onpolicy|student_cold|student_rl) \| [0-9.]+[kMG]? \| [0-9.]+e\+[0-9]+ \|') -eq 12 ]"
 
 # the report renders: the plots are in the page Chromium built, each with its data points
 chrome=$(command -v chromium || command -v chromium-browser || true)
