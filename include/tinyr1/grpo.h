@@ -114,6 +114,11 @@ typedef struct tr_grpo_step_stats {
     double comm_seconds, comm_bytes; /* this rank's gradient allreduce (all updates) */
     double gen_tokens;   /* completion tokens generated */
     double train_tokens; /* positions run through forward+backward (all passes) */
+    /* FLOPs by the conventions of cost.h: gen_flops = sum over the P*G rollouts of
+     * tr_flops_generate(prompt, completion); ref_flops = tr_flops_forward of every
+     * micro-batch (0 when beta = 0); train_flops = tr_flops_train_step of every micro-batch
+     * of every optimizer step (padding included, as train_tokens counts it). */
+    double gen_flops, ref_flops, train_flops;
 } tr_grpo_step_stats;
 
 /* policy is trained in place (borrowed); ref may be NULL when cfg->loss.beta == 0; tok is
@@ -175,8 +180,12 @@ typedef struct tr_grpo_loop_config {
 } tr_grpo_loop_config;
 
 /* Runs steps st->step .. steps-1. metrics.jsonl gets one "grpo" line per step and one
- * "grpo_eval" line per evaluation (both cut back to st->step on resume). Returns 0 when
- * done, 1 when stopped by *stop (after a checkpoint), -1 on error. */
+ * "grpo_eval" line per evaluation (both cut back to st->step on resume). Like every training
+ * command, the run's cost meter (cost.h) is written to out_dir/cost.json with each
+ * checkpoint (phases: generate = rollouts, train = reference forward + policy updates,
+ * eval = held-out evaluation; continued from the old cost.json on resume), and each "grpo"
+ * metrics line carries the meter's flops/gflops/mfu/wall_s fragment. Returns 0 when done, 1
+ * when stopped by *stop (after a checkpoint), -1 on error. */
 int tr_grpo_train(tr_grpo *g, const tr_grpo_loop_config *lc, const tr_grpo_source *src,
                   tr_train_state *st, tr_err *err);
 

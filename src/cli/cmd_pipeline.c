@@ -8,14 +8,17 @@
  * .done holding the command line; --resume skips stages whose .done matches and resumes
  * the interrupted one (--resume is added to training commands). An "eval" section lists
  * models and tasks: every (model, task) pair becomes an evaluation stage, with ${model},
- * ${model_dir} and ${task} set. The report
+ * ${model_dir} and ${task} set. Each finished stage also gets DIR/stage.json: its wall time
+ * and the CPU time (user + system, all threads) this process spent in it. The report
  * (report.md, report.html) puts the accuracy table, the cost table and every curve in one
  * page. */
 #include <cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -304,13 +307,222 @@ static int mark_done(const pipeline *p, const stage *st, tr_err *err) {
     return rc;
 }
 
-/* ---- the report ---- */
-
 static double json_num(const cJSON *o, const char *k1, const char *k2) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k1);
     const cJSON *b = k2 ? cJSON_GetObjectItemCaseSensitive(a, k2) : a;
     return cJSON_IsNumber(b) ? b->valuedouble : 0.0 / 0.0;
 }
+
+/* CPU time (user + system, every thread) of this process so far, in seconds. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0 / 0.0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* DIR/stage.json: {"stage", "wall_seconds", "cpu_seconds"} of the run that finished it (a
+ * resumed stage: of its last part only, "resumed": true). */
+static int write_stage_time(const pipeline *p, const stage *st, double wall, double cpu,
+                            int resumed, tr_err *err) {
+    char path[2048], text[512];
+    snprintf(path, sizeof path, "%s/%s/stage.json", p->root, st->name);
+    int n = snprintf(text, sizeof text,
+                     "{\"stage\":\"%s\",\"wall_seconds\":%.3f,\"cpu_seconds\":%.3f,"
+                     "\"resumed\":%s}\n",
+                     st->name, wall, cpu, resumed ? "true" : "false");
+    return tr_write_file_atomic(path, text, (size_t)n, err);
+}
+
+/* The "Time per stage" table: every stage's stage.json (wall, CPU, CPU / wall) and totals. */
+static void time_table(tr_report *r, const pipeline *p) {
+    const char *head[] = {"stage", "wall seconds", "CPU seconds", "CPU / wall"};
+    tr_report_heading(r, 2, "Time per stage");
+    tr_report_paragraph(r, "Measured by the pipeline around each stage (stage.json in its "
+                           "folder): wall time, and the CPU time (user + system, all threads) "
+                           "the process spent in it. With T threads on an idle machine "
+                           "CPU / wall approaches T; far below T, the machine was shared "
+                           "(docs/pipeline.md).");
+    tr_report_table_begin(r, NULL, 4, head);
+    double tw = 0, tc = 0;
+    int any_resumed = 0;
+    for (int i = 0; i < p->n_stages; i++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s/stage.json", p->root, p->stages[i].name);
+        size_t len;
+        char *text = tr_read_file(path, &len, NULL);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        double w = json_num(j, "wall_seconds", NULL), c = json_num(j, "cpu_seconds", NULL);
+        int resumed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "resumed"));
+        cJSON_Delete(j);
+        char ws[32] = "n/a", cs[32] = "n/a", ratio[32] = "n/a", name[96];
+        if (w == w) {
+            snprintf(ws, sizeof ws, "%.1f", w);
+            tw += w;
+        }
+        if (c == c) {
+            snprintf(cs, sizeof cs, "%.1f", c);
+            tc += c;
+        }
+        if (w == w && c == c && w > 0) snprintf(ratio, sizeof ratio, "%.2f", c / w);
+        any_resumed |= resumed;
+        snprintf(name, sizeof name, "%s%s", p->stages[i].name, resumed ? " (resumed part)" : "");
+        const char *row[] = {name, ws, cs, ratio};
+        tr_report_table_row(r, row);
+    }
+    char ws[32], cs[32], ratio[32] = "n/a";
+    snprintf(ws, sizeof ws, "%.1f", tw);
+    snprintf(cs, sizeof cs, "%.1f", tc);
+    if (tw > 0) snprintf(ratio, sizeof ratio, "%.2f", tc / tw);
+    const char *row[] = {"total", ws, cs, ratio};
+    tr_report_table_row(r, row);
+    tr_report_table_end(r);
+    if (any_resumed)
+        tr_report_paragraph(r, "Stages marked as resumed were interrupted: their times cover "
+                               "only the part after --resume.");
+}
+
+/* ---- the recipe checks: the comparisons the R1 paper makes, with their uncertainty ---- */
+
+static int model_index(const pipeline *p, const char *name) {
+    for (int i = 0; i < p->n_models; i++)
+        if (strcmp(p->models[i], name) == 0) return i;
+    return -1;
+}
+
+/* One row "A beats B on pass@1 (task)": both values with their 95% intervals and a verdict:
+ * "yes" when A's interval lies above B's, "higher, within the CIs" when A > B but the
+ * intervals overlap, "no" otherwise. Returns 1 when A > B. */
+static int compare_row(tr_report *r, const pipeline *p, const double *v, const double *lo,
+                       const double *hi, int a, int b, int ti) {
+    int nt = p->n_tasks;
+    size_t ia = (size_t)a * nt + ti, ib = (size_t)b * nt + ti;
+    char what[256], got[160], verdict[64];
+    snprintf(what, sizeof what, "%s beats %s on pass@1 (%s)", p->models[a], p->models[b],
+             p->tasks[ti]);
+    if (v[ia] != v[ia] || v[ib] != v[ib]) {
+        const char *row[] = {what, "n/a", "n/a"};
+        tr_report_table_row(r, row);
+        return 0;
+    }
+    snprintf(got, sizeof got, "%.1f%% [%.1f, %.1f] vs %.1f%% [%.1f, %.1f]: %+.1f points",
+             100 * v[ia], 100 * lo[ia], 100 * hi[ia], 100 * v[ib], 100 * lo[ib], 100 * hi[ib],
+             100 * (v[ia] - v[ib]));
+    snprintf(verdict, sizeof verdict, "%s",
+             lo[ia] > hi[ib] ? "yes (CIs apart)"
+             : v[ia] > v[ib] ? "higher, within the CIs"
+                             : "no");
+    const char *row[] = {what, got, verdict};
+    tr_report_table_row(r, row);
+    return v[ia] > v[ib];
+}
+
+/* Least-squares slope of y over x = 1..n and its 95% interval (normal approximation,
+ * slope +- 1.96 standard errors). Returns -1 with fewer than 3 points. */
+static int slope_ci(const double *y, int64_t n, double *slope, double *half) {
+    if (n < 3) return -1;
+    double mx = (n + 1) / 2.0, my = 0, sxx = 0, sxy = 0, sse = 0;
+    for (int64_t i = 0; i < n; i++) my += y[i];
+    my /= n;
+    for (int64_t i = 0; i < n; i++) {
+        sxx += (i + 1 - mx) * (i + 1 - mx);
+        sxy += (i + 1 - mx) * (y[i] - my);
+    }
+    *slope = sxy / sxx;
+    for (int64_t i = 0; i < n; i++) {
+        double e = y[i] - my - *slope * (i + 1 - mx);
+        sse += e * e;
+    }
+    *half = 1.96 * sqrt(sse / (n - 2) / sxx);
+    return 0;
+}
+
+/* The R1-Zero row: the stage's per-step training reward (finite values in order). */
+static void reward_row(tr_report *r, const pipeline *p, const char *stage_name) {
+    char path[2048], what[160], got[320] = "n/a", verdict[64] = "n/a";
+    snprintf(path, sizeof path, "%s/%s/metrics.jsonl", p->root, stage_name);
+    snprintf(what, sizeof what, "%s: the reward rises over the RL steps", stage_name);
+    tr_metric_log log = {0};
+    tr_err ignore;
+    if (tr_metric_log_read(&log, path, &ignore) == 0) {
+        const double *col = tr_metric_log_column(&log, "reward");
+        const double *acc = tr_metric_log_column(&log, "accuracy");
+        double *y = col ? malloc((size_t)log.n_rows * 2 * sizeof *y) : NULL;
+        double *a = y ? y + log.n_rows : NULL; /* the verifier's accuracy on the same steps */
+        int64_t n = 0;
+        for (int64_t i = 0; y && i < log.n_rows; i++)
+            if (isfinite(col[i])) {
+                a[n] = acc ? acc[i] : 0.0 / 0.0;
+                y[n++] = col[i];
+            }
+        double slope, half;
+        if (y && slope_ci(y, n, &slope, &half) == 0) {
+            int w = n >= 10 ? 5 : (int)(n / 2);
+            double first = 0, last = 0, acc0 = 0, acc1 = 0;
+            for (int i = 0; i < w; i++) {
+                first += y[i] / w;
+                last += y[n - w + i] / w;
+                acc0 += a[i] / w;
+                acc1 += a[n - w + i] / w;
+            }
+            snprintf(got, sizeof got,
+                     "mean of the first %d steps %.3f, of the last %d %.3f; slope %+.4f "
+                     "[%+.4f, %+.4f] per step over %lld steps (accuracy of the samples: "
+                     "%.3f, then %.3f)",
+                     w, first, w, last, slope, slope - half, slope + half, (long long)n, acc0,
+                     acc1);
+            snprintf(verdict, sizeof verdict, "%s",
+                     slope - half > 0 ? "yes (slope CI above 0)"
+                     : slope > 0      ? "rises, within the noise"
+                                      : "no");
+        }
+        free(y);
+        tr_metric_log_free(&log);
+    }
+    const char *row[] = {what, got, verdict};
+    tr_report_table_row(r, row);
+}
+
+/* The comparisons of DeepSeek-R1 this pipeline reproduces, when its models are there:
+ * teacher vs base and vs cold start, R1-Zero's reward curve, distilled students vs the
+ * RL-only student ("student_rl"; distilled = every other "student_*" model). */
+static void recipe_checks(tr_report *r, const pipeline *p, const double *v, const double *lo,
+                          const double *hi) {
+    int teacher = model_index(p, "teacher"), base = model_index(p, "base"),
+        cold = model_index(p, "coldstart"), rl_student = model_index(p, "student_rl");
+    int have_r1zero = 0;
+    for (int i = 0; i < p->n_stages; i++) have_r1zero |= strcmp(p->stages[i].name, "r1zero") == 0;
+    if (teacher < 0 && rl_student < 0 && !have_r1zero) return;
+    tr_report_heading(r, 2, "Recipe checks");
+    tr_report_paragraph(r, "The comparisons of the DeepSeek-R1 paper, measured on this run: "
+                           "pass@1 with 95% confidence intervals (\"CIs apart\": the first "
+                           "model's interval lies wholly above the second's), and R1-Zero's "
+                           "training reward per step with a least-squares slope and its 95% "
+                           "interval.");
+    const char *head[] = {"check", "measured", "holds"};
+    tr_report_table_begin(r, NULL, 3, head);
+    for (int ti = 0; ti < p->n_tasks; ti++) {
+        if (teacher >= 0 && base >= 0) compare_row(r, p, v, lo, hi, teacher, base, ti);
+        if (teacher >= 0 && cold >= 0) compare_row(r, p, v, lo, hi, teacher, cold, ti);
+    }
+    if (have_r1zero) reward_row(r, p, "r1zero");
+    int any = 0, n_distilled = 0;
+    for (int ti = 0; ti < p->n_tasks && rl_student >= 0; ti++)
+        for (int m = 0; m < p->n_models; m++)
+            if (m != rl_student && strncmp(p->models[m], "student_", 8) == 0) {
+                any |= compare_row(r, p, v, lo, hi, m, rl_student, ti);
+                n_distilled++;
+            }
+    tr_report_table_end(r);
+    if (n_distilled > 0)
+        tr_report_paragraphf(r, "At least one distilled student beats the RL-only student of "
+                                "the same size on pass@1: %s.",
+                             any ? "yes (see the rows above for whether it exceeds the CIs)"
+                                 : "no");
+}
+
+/* ---- the report ---- */
 
 static int write_report(const pipeline *p, const char *preset, tr_err *err) {
     tr_report *r = tr_report_new("tinyr1 pipeline: the R1 recipe, then distillation", err);
@@ -406,6 +618,7 @@ static int write_report(const pipeline *p, const char *preset, tr_err *err) {
             free(row);
         }
         tr_report_table_end(r);
+        recipe_checks(r, p, val + (size_t)nm * nt, lo + (size_t)nm * nt, hi + (size_t)nm * nt);
         /* pass@1 bars: groups = tasks, series = models */
         tr_bar_chart bc = {.title = "pass@1 on held-out problems (95% CI)",
                            .y_label = "pass@1", .groups = (const char *const *)p->tasks,
@@ -424,6 +637,7 @@ static int write_report(const pipeline *p, const char *preset, tr_err *err) {
         free(lo);
         free(hi);
     }
+    time_table(r, p);
     /* costs and curves of every stage (the report module reads the stage folders) */
     int rc = tr_report_add_run(r, p->root, err);
     if (rc == 0) rc = tr_report_write(r, p->root, err);
@@ -437,7 +651,7 @@ int cmd_pipeline(int argc, char **argv) {
     int resume = 0, list = 0;
     int64_t seed = -1;
     cli_opt opts[] = {
-        {"preset", CLI_STR, &preset, "NAME", "pipeline preset: quick|default|large (configs/pipeline/NAME.json) or a path"},
+        {"preset", CLI_STR, &preset, "NAME", "pipeline preset: quick|default (configs/pipeline/NAME.json) or a path to one"},
         {"tasks", CLI_STR, &tasks, "T1,T2", "tasks to train and evaluate on (default: the preset's)"},
         {"out", CLI_STR, &out, "DIR", "pipeline folder (default: runs/PRESET)"},
         {"seed", CLI_INT64, &seed, "S", "random seed of every stage (default: the preset's)"},
@@ -528,6 +742,11 @@ int cmd_pipeline(int argc, char **argv) {
         for (int a = 1; a < st->argc; a++) argv2[argc2++] = st->argv[a];
         if (resume && st->resumable) argv2[argc2++] = "--resume";
         argv2[argc2] = NULL;
+        double w0 = tr_now(), c0 = cpu_seconds();
+        char ckpt[2100];
+        struct stat ck;
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", dir);
+        int resumed = resume && st->resumable && stat(ckpt, &ck) == 0;
         int code = cli_run_command(argc2, argv2);
         if (code == 130 || *stop) {
             fprintf(stderr, "[pipeline] interrupted in stage %s; run again with --resume to "
@@ -537,7 +756,9 @@ int cmd_pipeline(int argc, char **argv) {
             fprintf(stderr, "[pipeline] stage %s failed (exit %d); fix the cause and run again "
                             "with --resume\n", st->name, code);
             status = 1;
-        } else if (mark_done(p, st, &err) != 0) {
+        } else if (write_stage_time(p, st, tr_now() - w0, cpu_seconds() - c0, resumed, &err) !=
+                       0 ||
+                   mark_done(p, st, &err) != 0) {
             status = cli_error("pipeline", err.msg);
         }
     }

@@ -1,6 +1,7 @@
 /* tinyr1 sft: supervised fine-tuning with completion-only cross-entropy, on a dataset or on
  * generated task solutions, through a chat template. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,13 @@ int cmd_sft(int argc, char **argv) {
     }
     tr_sft_set set = {0};
     int rc = 0;
+    struct stat data_st;
+    if (data && tasks && stat(data, &data_st) == 0 && data_st.st_size == 0) {
+        /* an empty trace file (rejection sampling that kept nothing, distill traces
+         * --allow-empty) in a mixed run: the generated examples alone */
+        fprintf(stderr, "sft: warning: %s is empty; training on the --task examples only\n", data);
+        data = NULL;
+    }
     if (data) {
         tr_dataset ds = {0};
         tr_dataset_params dp = tr_dataset_default_params();

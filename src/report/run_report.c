@@ -427,13 +427,19 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
                                        log->n_rows, NULL};
         }
         if (ns == 0) continue;
+        /* a log axis drops values <= 0 (a GRPO step whose groups all tied has a gradient
+         * norm of 0): with any such value the chart uses a linear axis, so no point is lost */
+        int log_y = cs->log_y;
+        for (int k = 0; k < ns && log_y; k++)
+            for (int64_t i = 0; i < series[k].n; i++)
+                if (isfinite(series[k].y[i]) && series[k].y[i] <= 0) log_y = 0;
         snprintf(title, sizeof title, "%s: %s", label, cs->title);
         tr_line_chart lc = {.title = title,
                             .x_label = x_label,
-                            .y_label = cs->y_label,
+                            .y_label = log_y || !cs->log_y ? cs->y_label : "norm",
                             .series = series,
                             .n_series = ns,
-                            .log_y = cs->log_y,
+                            .log_y = log_y,
                             .smooth = cs->smooth ? tr_ema_auto_alpha(most) : 0};
         snprintf(caption, sizeof caption, "%s, %s (%lld points%s)", cs->title, label,
                  (long long)most, lc.smooth > 0 ? ", smoothed line over the faint raw one" : "");

@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 
+#include "tinyr1/cost.h"
 #include "tinyr1/grpo.h"
 
 /* ---- prompts --------------------------------------------------------------------------- */
@@ -387,6 +388,8 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         n_trunc += all[i].truncated != 0;
         len_sum += all[i].length;
         out->gen_tokens += all[i].length;
+        out->gen_flops += tr_flops_generate(&m->cfg, 1, (int64_t)(all[i].seq_len - all[i].length),
+                                            all[i].length);
         if ((int)all[i].seq_len - 1 > Tmax) Tmax = (int)all[i].seq_len - 1;
     }
     if (tr_grpo_advantages(adv_all, &out->zero_std_frac, rewards, P, G, c->adv_scale, c->adv_eps,
@@ -462,6 +465,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
             if (tr_token_logprobs(ref[i], NULL, logits, b->targets, b->weights,
                                   (int64_t)b->B * b->T, V, T, err) != 0)
                 goto done;
+            out->ref_flops += tr_flops_forward(&g->ref->cfg, b->B, b->T);
         }
         out->ref_seconds = tr_now() - t0;
     }
@@ -476,15 +480,18 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     for (int pass = 0; pass < c->mu; pass++) {
         for (int mb = 0; mb < c->minibatches; mb++) {
             int first = mb_first[mb], count = mb_first[mb + 1] - first;
-            double sums[3] = {0, 0, 0}; /* weighted tokens, sequences, positions */
+            /* weighted tokens, sequences, positions, FLOPs: summed over the ranks */
+            double sums[4] = {0, 0, 0, 0};
             for (int i = first; i < first + count; i++) {
                 sums[0] += tr_batch_weight_sum(&micro[i]);
                 sums[1] += micro[i].B;
                 sums[2] += (double)micro[i].B * micro[i].T;
+                sums[3] += tr_flops_train_step(&m->cfg, micro[i].B, micro[i].T);
             }
-            if (tr_dist_allreduce_sum_f64(&c->dist, sums, 3, err) != 0) goto done;
+            if (tr_dist_allreduce_sum_f64(&c->dist, sums, 4, err) != 0) goto done;
             out->train_tokens += sums[2];
             if (!(sums[0] > 0)) continue; /* every completion masked: nothing to learn */
+            out->train_flops += sums[3];
             octx.first = first;
             octx.params = c->loss;
             octx.params.temperature = T;
