@@ -17,23 +17,9 @@ mkdir -p "${2:-$here/runs/distill_add}"; out=$(cd "${2:-$here/runs/distill_add}"
 TSTEPS=${TSTEPS:-400}
 SSTEPS=${SSTEPS:-300}
 cd "$out"
-task=(--task add --difficulty 1 --template chat)
-# 1. tokenizer and pretraining text: worked additions (prompt + solution, no template)
-[ -f add.jsonl ] || "$bin" data gen --task add --difficulty 1 --n 4000 --seed 7 --out add.jsonl
-[ -f corpus.jsonl ] || python3 -c "
-import json
-with open('corpus.jsonl','w') as f, open('corpus.txt','w') as g:
-    for l in open('add.jsonl'):
-        r=json.loads(l); t=r['prompt']+' '+r['completion']
-        f.write(json.dumps({'text': t})+'\n'); g.write(t+'\n')"
-[ -f tok.tr1 ] || "$bin" tokenizer train --input corpus.txt --vocab-size 512 --out tok.tr1 --quiet
-# 2. teacher: dim 128, 4 layers (0.85M parameters): pretrain 200 steps, SFT TSTEPS steps
-[ -f teacher_base/checkpoint.bin ] || "$bin" pretrain --preset tiny --dim 128 --layers 4 \
-    --heads 4 --kv-heads 2 --hidden 384 --tokenizer tok.tr1 --data corpus.jsonl --steps 200 \
-    --checkpoint-every 0 --quiet --out teacher_base 2> teacher_base.log
-[ -f teacher/checkpoint.bin ] || "$bin" sft --init teacher_base "${task[@]}" --n 4000 \
-    --steps "$TSTEPS" --batch 16 --seq 128 --lr 2e-3 --checkpoint-every 0 --quiet \
-    --out teacher 2> teacher.log
+# 1-2. data, tokenizer, teacher (pretrain 200 steps + SFT): examples/add_teacher.sh
+. "$here/examples/add_teacher.sh"
+add_teacher "$bin" "$TSTEPS"
 # 3. student base: the tiny preset (dim 64, 0.23M parameters: 0.27 of the teacher), pretrained
 #    like the teacher's base (same text, same steps)
 [ -f student0/checkpoint.bin ] || "$bin" pretrain --preset tiny --tokenizer tok.tr1 \

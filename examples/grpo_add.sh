@@ -15,23 +15,9 @@ B=$(cd "${1:-$here/build}" && pwd)/tinyr1
 mkdir -p "${2:-$here/runs/grpo_add}"; W=$(cd "${2:-$here/runs/grpo_add}" && pwd)
 SEED=${SEED:-1}
 cd "$W"
-task=(--task add --difficulty 1 --template chat)
-# 1. tokenizer and pretraining text: worked additions (prompt + solution, no template)
-[ -f add.jsonl ] || "$B" data gen --task add --difficulty 1 --n 4000 --seed 7 --out add.jsonl
-[ -f corpus.jsonl ] || python3 -c "
-import json
-with open('corpus.jsonl','w') as f, open('corpus.txt','w') as g:
-    for l in open('add.jsonl'):
-        r=json.loads(l); t=r['prompt']+' '+r['completion']
-        f.write(json.dumps({'text': t})+'\n'); g.write(t+'\n')"
-[ -f tok.tr1 ] || "$B" tokenizer train --input corpus.txt --vocab-size 512 --out tok.tr1 --quiet
-# 2. pretrain (200 steps) and SFT (400 steps, chat template, problems of seed 1000)
-[ -f teacher_base/checkpoint.bin ] || "$B" pretrain --preset tiny --dim 128 --layers 4 \
-    --heads 4 --kv-heads 2 --hidden 384 --tokenizer tok.tr1 --data corpus.jsonl --steps 200 \
-    --checkpoint-every 0 --quiet --out teacher_base 2> teacher_base.log
-[ -f teacher/checkpoint.bin ] || "$B" sft --init teacher_base "${task[@]}" --n 4000 \
-    --steps 400 --batch 16 --seq 128 --lr 2e-3 --checkpoint-every 0 --quiet \
-    --out teacher 2> teacher.log
+# 1-2. data, tokenizer, teacher (pretrain 200 steps + SFT): examples/add_teacher.sh
+. "$here/examples/add_teacher.sh"
+add_teacher "$B" 400
 # 3. held-out evaluation of a model (generator seed 9000; GRPO's prompts use 2000): greedy
 #    pass@1 (Wilson interval), pass@1 and pass@8 over 8 samples at T 0.6 / top-p 0.95
 #    (bootstrap intervals over problems)

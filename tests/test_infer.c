@@ -10,16 +10,6 @@
 #include "tinyr1/ops.h"
 
 /* max |a - b| / max(1, max |b|) over n values */
-static double scaled_err(const float *a, const float *b, size_t n) {
-    double scale = 1.0, worst = 0.0;
-    for (size_t i = 0; i < n; i++) scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (isnan(d)) return INFINITY;
-        worst = d > worst ? d : worst;
-    }
-    return worst / scale;
-}
 
 static void perturb_norms_biases(tr_model *m, uint64_t seed) {
     tr_rng rng;
@@ -118,17 +108,17 @@ static void test_against_training(tr_config cfg, const char *label) {
     int s = tr_infer_acquire(ctx);
     CHECK(s == 0);
     CHECK(tr_infer_prefill(ctx, s, tok, T, 1, lg, &err) == 0);
-    double e1 = scaled_err(lg, ref, (size_t)T * V);
+    double e1 = tu_scaled_err(lg, ref, (size_t)T * V);
     CHECK_MSG(e1 <= 1e-5, "%s: full prefill err %g", label, e1);
     CHECK(tr_infer_length(ctx, s) == T);
 
     /* prefill 10, then decode one token at a time */
     CHECK(tr_infer_truncate(ctx, s, 0, &err) == 0);
     CHECK(tr_infer_prefill(ctx, s, tok, 10, 0, lg, &err) == 0);
-    double e2 = scaled_err(lg, ref + 9 * V, V);
+    double e2 = tu_scaled_err(lg, ref + 9 * V, V);
     for (int t = 10; t < T; t++) {
         CHECK(tr_infer_decode(ctx, 1, &s, &tok[t], lg, &err) == 0);
-        double e = scaled_err(lg, ref + (size_t)t * V, V);
+        double e = tu_scaled_err(lg, ref + (size_t)t * V, V);
         e2 = e > e2 ? e : e2;
     }
     CHECK_MSG(e2 <= 1e-5, "%s: prefill + decode err %g", label, e2);
@@ -137,7 +127,7 @@ static void test_against_training(tr_config cfg, const char *label) {
     CHECK(tr_infer_truncate(ctx, s, 0, &err) == 0);
     CHECK(tr_infer_prefill(ctx, s, tok, 7, 0, lg, &err) == 0);
     CHECK(tr_infer_prefill(ctx, s, tok + 7, 70, 1, lg, &err) == 0);
-    double e3 = scaled_err(lg, ref + 7 * V, (size_t)70 * V);
+    double e3 = tu_scaled_err(lg, ref + 7 * V, (size_t)70 * V);
     CHECK_MSG(e3 <= 1e-5, "%s: split prefill err %g", label, e3);
 
     /* batched prompts of different lengths in one call (slots 1..3), last logits */
@@ -147,7 +137,7 @@ static void test_against_training(tr_config cfg, const char *label) {
     float *lg3 = malloc((size_t)3 * V * sizeof(float));
     CHECK(tr_infer_forward(ctx, 3, slots, ptr, lens, 0, lg3, &err) == 0);
     for (int i = 0; i < 3; i++) {
-        double e = scaled_err(lg3 + (size_t)i * V, ref + (size_t)(lens[i] - 1) * V, V);
+        double e = tu_scaled_err(lg3 + (size_t)i * V, ref + (size_t)(lens[i] - 1) * V, V);
         CHECK_MSG(e <= 1e-5, "%s: batched prompt %d err %g", label, i, e);
         CHECK(tr_infer_length(ctx, slots[i]) == lens[i]);
     }
@@ -156,7 +146,7 @@ static void test_against_training(tr_config cfg, const char *label) {
     CHECK(tr_infer_length(ctx, 0) == 40);
     int zero = 0;
     CHECK(tr_infer_decode(ctx, 1, &zero, &tok[40], lg, &err) == 0);
-    double e4 = scaled_err(lg, ref + 40 * V, V);
+    double e4 = tu_scaled_err(lg, ref + 40 * V, V);
     CHECK_MSG(e4 <= 1e-5, "%s: copied prefix err %g", label, e4);
 
     free(lg3);

@@ -24,16 +24,6 @@
 static char tmpdir[64];
 
 /* max |a - b| / max(1, max |b|) over n values */
-static double scaled_err(const float *a, const float *b, size_t n) {
-    double scale = 1.0, worst = 0.0;
-    for (size_t i = 0; i < n; i++) scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (isnan(d)) return INFINITY;
-        worst = d > worst ? d : worst;
-    }
-    return worst / scale;
-}
 
 static float from_bits(uint32_t u) {
     float f;
@@ -181,7 +171,7 @@ static void test_model(int qkv_bias, int tied, int kv_heads, const char *label) 
 
     float *l_bf = prefill_logits(&a, TR_INFER_BF16, tok, T, 0, 2);
     float *l_rf = prefill_logits(&b, TR_INFER_F32, tok, T, 0, 2);
-    double e = scaled_err(l_bf, l_rf, (size_t)T * V);
+    double e = tu_scaled_err(l_bf, l_rf, (size_t)T * V);
     CHECK_MSG(e <= 1e-5, "%s: BF16 vs F32 of rounded weights: err %g", label, e);
     CHECK_MSG(memcmp(l_bf, l_rf, sizeof(float) * T * V) == 0, "%s: BF16 vs F32 not bitwise",
               label);
@@ -189,11 +179,11 @@ static void test_model(int qkv_bias, int tied, int kv_heads, const char *label) 
     tr_activations *acts;
     CHECK(tr_activations_init(&acts, &b.cfg, 1, T, &err) == 0);
     const float *ref = tr_model_forward(&b, acts, tok, 1, T);
-    e = scaled_err(l_rf, ref, (size_t)T * V);
+    e = tu_scaled_err(l_rf, ref, (size_t)T * V);
     CHECK_MSG(e <= 1e-5, "%s: F32 inference vs training forward: err %g", label, e);
     /* the unrounded model really differs (the test can tell BF16 from F32) */
     float *l_a = prefill_logits(&a, TR_INFER_F32, tok, T, 0, 2);
-    CHECK_MSG(scaled_err(l_a, l_rf, (size_t)T * V) > 1e-5, "%s: rounding changed nothing", label);
+    CHECK_MSG(tu_scaled_err(l_a, l_rf, (size_t)T * V) > 1e-5, "%s: rounding changed nothing", label);
 
     /* chunked logits = unchunked: pieces of 1, 7, 64, 65 tokens; 1 thread; BF16 too */
     const int pieces[] = {1, 7, 64, 65};
@@ -286,7 +276,7 @@ static void test_load_hf_bf16(int qkv_bias, int tied) {
         float *lr = last_logits(file_bf16 ? &f : &r, NULL, tok, T);
         CHECK_MSG(memcmp(lb, lr, sizeof(float) * V) == 0, "bias %d tied %d file bf16 %d: differ",
                   qkv_bias, tied, file_bf16);
-        CHECK(scaled_err(lb, lr, (size_t)V) <= 1e-5);
+        CHECK(tu_scaled_err(lb, lr, (size_t)V) <= 1e-5);
         free(lb), free(lr), free(wb);
         tr_model_free(&b);
         tr_model_free(&f);

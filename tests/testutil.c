@@ -26,3 +26,14 @@ int tu_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, tu_checks - tu_failures, tu_failures);
     return tu_failures ? 1 : 0;
 }
+
+double tu_scaled_err(const float *a, const float *b, size_t n) {
+    double scale = 1.0, worst = 0.0;
+    for (size_t i = 0; i < n; i++) scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (isnan(d)) return INFINITY;
+        worst = d > worst ? d : worst;
+    }
+    return worst / scale;
+}

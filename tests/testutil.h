@@ -35,6 +35,9 @@ extern int tu_checks;
 int tu_close(double a, double b, double rtol, double atol);
 /* Max over i of |a-b| / max(|b|, floor): a relative error that ignores tiny entries. */
 double tu_max_rel_err(const float *a, const float *b, size_t n, double floor);
+/* max_i |a_i - b_i| / max(1, max_i |b_i|): an error relative to the scale of the whole
+ * reference (logits), INFINITY if any difference is NaN. */
+double tu_scaled_err(const float *a, const float *b, size_t n);
 /* Prints "N passed, M failed" and returns the exit code. */
 int tu_finish(const char *name);
 
