@@ -125,6 +125,7 @@ typedef struct tr_eval_params {
     const char *system;   /* system message (chat template), or NULL */
     const char *stop;     /* an extra stop string (e.g. "</answer>"), or NULL */
     int slots;            /* sequences decoded at once */
+    tr_infer_weights weights; /* how decoding holds the weights (TR_INFER_AUTO by default) */
     int bootstrap_reps;   /* 1000 */
     FILE *samples;        /* samples.jsonl: one object per sample, or NULL */
     int verbose;          /* progress on stderr */
@@ -137,7 +138,7 @@ typedef struct tr_eval_params {
 } tr_eval_params;
 
 /* k 4, greedy on, temperature 0.6, top-p 0.95, 1024 new tokens, seed 0, r1zero template,
- * stop "</answer>", 16 slots, 1000 bootstrap resamples. */
+ * stop "</answer>", 16 slots, weights auto, 1000 bootstrap resamples. */
 tr_eval_params tr_eval_default_params(void);
 
 /* The seed of sample j of problem i (greedy: j = -1), a hash of (seed, i, j). */

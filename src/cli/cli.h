@@ -149,6 +149,7 @@ int cli_load_model(const char *command, const char *model, const char *tokenizer
 /* The --weights entry (f32|bf16|auto, default auto) and its application to a decoding
  * context (tr_infer_set_weights). Returns 0, or prints "tinyr1 COMMAND: ..." and returns 1. */
 cli_opt cli_weights_opt(const char **weights);
+int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out);
 int cli_set_weights(const char *command, tr_infer *ctx, const char *weights);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);

@@ -29,7 +29,7 @@ static void print_ci(const char *name, const tr_eval_ci *c, int percent) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *task = NULL, *data = NULL, *out = ".",
+    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *task = NULL, *data = NULL, *out = ".",
                *tpl_name = "r1zero", *system = NULL, *stop = "</answer>", *lang = "en";
     int n_problems = 0, k = 4, max_tokens = 1024, slots = 16, threads = 0, json = 0, no_greedy = 0,
         difficulty = 0, quiet = 0, reps = 1000;
@@ -40,6 +40,7 @@ int cmd_eval(int argc, char **argv) {
     cli_opt opts[40];
     int n = 0;
     n += cli_model_opts(&model, &tokenizer, opts + n);
+    opts[n++] = cli_weights_opt(&weights);
     opts[n++] = (cli_opt){"task", CLI_STR, &task, "NAME",
                           "add, mul, countdown, wordprob (generated) or gsm8k, math, aime, amc, "
                           "countdown-file (real sets); 'tinyr1 data tasks' lists them"};
@@ -159,6 +160,7 @@ int cmd_eval(int argc, char **argv) {
     ep.system = system;
     ep.stop = stop;
     ep.slots = slots;
+    if (cli_parse_weights(spec.command, weights, &ep.weights) != 0) goto done;
     ep.bootstrap_reps = reps;
     ep.samples = samples;
     ep.verbose = !quiet;

@@ -139,21 +139,27 @@ cli_opt cli_weights_opt(const char **weights) {
                      "results) [default: auto]"};
 }
 
-int cli_set_weights(const char *command, tr_infer *ctx, const char *weights) {
+int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out) {
     static const struct {
         const char *name;
         tr_infer_weights w;
     } kinds[] = {{"f32", TR_INFER_F32}, {"bf16", TR_INFER_BF16}, {"auto", TR_INFER_AUTO}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (strcmp(weights, kinds[i].name) == 0) {
-            tr_err err;
-            if (tr_infer_set_weights(ctx, kinds[i].w, &err) != 0)
-                return cli_error(command, err.msg);
+            *out = kinds[i].w;
             return 0;
         }
     char msg[256];
     snprintf(msg, sizeof msg, "--weights: expected f32, bf16 or auto, got '%s'", weights);
     return cli_error(command, msg);
+}
+
+int cli_set_weights(const char *command, tr_infer *ctx, const char *weights) {
+    tr_infer_weights w = TR_INFER_AUTO;
+    if (cli_parse_weights(command, weights, &w) != 0) return 1;
+    tr_err err;
+    if (tr_infer_set_weights(ctx, w, &err) != 0) return cli_error(command, err.msg);
+    return 0;
 }
 
 int cli_load_model(const char *command, const char *model, const char *tokenizer, tr_model *m,

@@ -19,6 +19,7 @@ tr_eval_params tr_eval_default_params(void) {
     p.tpl = TR_TEMPLATE_R1ZERO;
     p.stop = "</answer>";
     p.slots = 16;
+    p.weights = TR_INFER_AUTO;
     p.bootstrap_reps = 1000;
     return p;
 }
@@ -178,7 +179,8 @@ static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task 
         goto done;
     }
     int slots = ep->slots < per_round ? ep->slots : per_round;
-    if (tr_infer_init(&ctx, m, slots, 0, err) != 0) {
+    if (tr_infer_init(&ctx, m, slots, 0, err) != 0 ||
+        tr_infer_set_weights(ctx, ep->weights, err) != 0) {
         rc = -1;
         goto done;
     }
