@@ -136,7 +136,7 @@ cli_opt cli_weights_opt(const char **weights) {
                      "weights while decoding: f32; bf16 (a bfloat16 copy, half the bytes a token "
                      "reads: faster on large models, results those of the rounded weights); auto "
                      "(bf16 when every weight is exactly a bfloat16, e.g. a BF16 checkpoint: same "
-                     "results) [default: auto]"};
+                     "results)"};
 }
 
 int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out) {
