@@ -377,18 +377,24 @@ static int hand_fn(void *vctx, float *logits, int V, const tr_batch *b, int micr
                         NULL, b->B, b->T, V, &h->p, e);
 }
 
-static void seq_logprobs(tr_model *m, const tr_batch *b, float temp, double out[4]) {
+/* Per-position log softmax(z/T)[target] of a batch (0 where the weight is 0). */
+static void batch_logprobs(tr_model *m, const tr_batch *b, float temp, float *lp) {
     tr_activations *acts;
     CHECK(tr_activations_init(&acts, &m->cfg, b->B, b->T, &err) == 0);
     float *logits = tr_model_forward(m, acts, b->tokens, b->B, b->T);
-    float lp[4 * 16];
     CHECK(tr_token_logprobs(lp, NULL, logits, b->targets, b->weights, (int64_t)b->B * b->T,
                             m->cfg.vocab, temp, &err) == 0);
+    tr_activations_free(acts);
+}
+
+/* Each row's completion log-probability. */
+static void seq_logprobs(tr_model *m, const tr_batch *b, float temp, double out[4]) {
+    float lp[4 * 16];
+    batch_logprobs(m, b, temp, lp);
     for (int r = 0; r < b->B; r++) {
         out[r] = 0;
         for (int t = 0; t < b->T; t++) out[r] += b->weights[r * b->T + t] * lp[r * b->T + t];
     }
-    tr_activations_free(acts);
 }
 
 static void test_hand_group(void) {
@@ -421,14 +427,7 @@ static void test_hand_group(void) {
     CHECK(n_w == G * 5);
     double before[G], after[G];
     seq_logprobs(&m, &b, temp, before);
-    {   /* the old log-probs: the current policy's (on-policy, ratio 1) */
-        tr_activations *acts;
-        CHECK(tr_activations_init(&acts, &m.cfg, G, T, &err) == 0);
-        float *logits = tr_model_forward(&m, acts, b.tokens, G, T);
-        CHECK(tr_token_logprobs(old, NULL, logits, b.targets, b.weights, G * T, m.cfg.vocab, temp,
-                                &err) == 0);
-        tr_activations_free(acts);
-    }
+    batch_logprobs(&m, &b, temp, old); /* the old log-probs: on-policy, ratio 1 */
     hand_ctx h = {adv, old, tr_grpo_default_params()};
     h.p.temperature = temp;
     h.p.num_sequences = G;
