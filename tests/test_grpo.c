@@ -359,6 +359,98 @@ static void test_direction(const tr_tokenizer *tok) {
     tr_model_free(&base);
 }
 
+/* A hand-made group: one prompt, four completions of distinct tokens, rewards [1, 0, 0, 0].
+ * Advantages by hand: mean 0.25, sample std 0.5, so (1 - 0.25) / (0.5 + 1e-4) and
+ * -0.25 / (0.5 + 1e-4). One on-policy GRPO update (tr_grpo_loss through the trainer, at
+ * T = 0.7, the completion positions laid out as tr_grpo_step lays them out) must raise the
+ * rewarded completion's log-probability and lower each of the three others. */
+typedef struct {
+    const float *adv, *old;
+    tr_grpo_params p;
+} hand_ctx;
+
+static int hand_fn(void *vctx, float *logits, int V, const tr_batch *b, int micro, double norm,
+                   tr_objective_out *out, tr_err *e) {
+    (void)micro, (void)norm;
+    hand_ctx *h = vctx;
+    return tr_grpo_loss(logits, &out->loss, NULL, logits, b->targets, b->weights, h->adv, h->old,
+                        NULL, b->B, b->T, V, &h->p, e);
+}
+
+/* Per-position log softmax(z/T)[target] of a batch (0 where the weight is 0). */
+static void batch_logprobs(tr_model *m, const tr_batch *b, float temp, float *lp) {
+    tr_activations *acts;
+    CHECK(tr_activations_init(&acts, &m->cfg, b->B, b->T, &err) == 0);
+    float *logits = tr_model_forward(m, acts, b->tokens, b->B, b->T);
+    CHECK(tr_token_logprobs(lp, NULL, logits, b->targets, b->weights, (int64_t)b->B * b->T,
+                            m->cfg.vocab, temp, &err) == 0);
+    tr_activations_free(acts);
+}
+
+/* Each row's completion log-probability. */
+static void seq_logprobs(tr_model *m, const tr_batch *b, float temp, double out[4]) {
+    float lp[4 * 16];
+    batch_logprobs(m, b, temp, lp);
+    for (int r = 0; r < b->B; r++) {
+        out[r] = 0;
+        for (int t = 0; t < b->T; t++) out[r] += b->weights[r * b->T + t] * lp[r * b->T + t];
+    }
+}
+
+static void test_hand_group(void) {
+    enum { G = 4, T = 8 };
+    const float temp = 0.7f;
+    tr_model m;
+    make_model(&m, 64, 9);
+    int32_t prompt[4] = {1, 2, 3, 4};
+    int32_t comp[G][5] = {
+        {10, 11, 12, 13, 0}, {20, 21, 22, 23, 0}, {30, 31, 32, 33, 0}, {40, 41, 42, 43, 0}};
+    tr_seq seqs[G];
+    for (int i = 0; i < G; i++) seqs[i] = (tr_seq){prompt, 4, comp[i], 5};
+    tr_batch b;
+    CHECK(tr_batch_alloc(&b, G, T, &err) == 0);
+    CHECK(tr_batch_fill(&b, seqs, G, 0, TR_TRUNC_ERROR, NULL, &err) == 0);
+    float rewards[G] = {1, 0, 0, 0}, a[G];
+    CHECK(tr_grpo_advantages(a, NULL, rewards, 1, G, TR_ADV_SCALE_GROUP, 1e-4, &err) == 0);
+    CHECK_CLOSE(a[0], 0.75 / 0.5001, 1e-6, 1e-6);
+    for (int i = 1; i < G; i++) CHECK_CLOSE(a[i], -0.25 / 0.5001, 1e-6, 1e-6);
+    /* per position: the completion's targets (positions 3..7) carry their sample's advantage */
+    float adv[G * T] = {0}, old[G * T] = {0};
+    int n_w = 0;
+    for (int r = 0; r < G; r++)
+        for (int t = 0; t < T; t++) {
+            int w = b.weights[r * T + t] > 0;
+            CHECK(w == (t >= 3)); /* the prompt's own tokens are not trained */
+            if (w) adv[r * T + t] = a[r], n_w++;
+            if (w) CHECK(b.targets[r * T + t] == comp[r][t - 3]);
+        }
+    CHECK(n_w == G * 5);
+    double before[G], after[G];
+    seq_logprobs(&m, &b, temp, before);
+    batch_logprobs(&m, &b, temp, old); /* the old log-probs: on-policy, ratio 1 */
+    hand_ctx h = {adv, old, tr_grpo_default_params()};
+    h.p.temperature = temp;
+    h.p.num_sequences = G;
+    tr_objective obj = {.fn = hand_fn, .ctx = &h};
+    tr_trainer tr;
+    tr_lr_schedule s = {TR_SCHEDULE_CONSTANT, 1e-3f, 1e-3f, 0, 100};
+    CHECK(tr_trainer_init(&tr, &m, tr_adamw_default_params(), NULL, s, 1.0f, G, T,
+                          tr_dist_single(), &err) == 0);
+    tr_step_stats ss;
+    CHECK_MSG(tr_trainer_step(&tr, &b, 1, &obj, &ss, &err) == 0, "%s", err.msg);
+    seq_logprobs(&m, &b, temp, after);
+    if (getenv("TR_VERBOSE"))
+        for (int i = 0; i < G; i++)
+            fprintf(stderr, "hand group: sample %d (A %+.3f) log-prob %.5f -> %.5f\n", i,
+                    (double)a[i], before[i], after[i]);
+    CHECK_MSG(after[0] > before[0], "rewarded sample: %g -> %g", before[0], after[0]);
+    for (int i = 1; i < G; i++)
+        CHECK_MSG(after[i] < before[i], "unrewarded sample %d: %g -> %g", i, before[i], after[i]);
+    tr_trainer_free(&tr);
+    tr_batch_free(&b);
+    tr_model_free(&m);
+}
+
 static void test_misc(void) {
     tr_grpo_source src;
     CHECK(tr_grpo_source_init(&src, "add,countdown", 1, 0, NULL, &err) == 0 && src.n_tasks == 2);
@@ -370,6 +462,19 @@ static void test_misc(void) {
     const tr_task *t;
     CHECK(tr_grpo_source_get(&src, 4, &p, &t, &err) == 0 && strcmp(p.lang, "zh") == 0);
     tr_problem_free(&p);
+    /* a prompt pool: cursor c gives problem (c / n_tasks) % pool of task c % n_tasks */
+    CHECK(tr_grpo_source_init(&src, "add,countdown", 1, 0, NULL, &err) == 0);
+    src.pool = 2;
+    tr_problem q[6];
+    for (int i = 0; i < 6; i++) CHECK(tr_grpo_source_get(&src, (uint64_t)i, &q[i], &t, &err) == 0);
+    CHECK(strcmp(q[0].prompt, q[4].prompt) == 0 && strcmp(q[1].prompt, q[5].prompt) == 0);
+    CHECK(strcmp(q[0].prompt, q[2].prompt) != 0 && strcmp(q[0].task, "add") == 0);
+    CHECK(strcmp(q[1].task, "countdown") == 0 && strcmp(q[5].task, "countdown") == 0);
+    src.pool = 0;
+    tr_problem q4;
+    CHECK(tr_grpo_source_get(&src, 4, &q4, &t, &err) == 0 && strcmp(q4.prompt, q[0].prompt) != 0);
+    tr_problem_free(&q4);
+    for (int i = 0; i < 6; i++) tr_problem_free(&q[i]);
     /* seeds: distinct for neighbouring (step, prompt, sample), stable */
     uint64_t a = tr_grpo_sample_seed(1, 0, 0, 0), b = tr_grpo_sample_seed(1, 0, 0, 1);
     uint64_t c = tr_grpo_sample_seed(1, 0, 1, 0), d = tr_grpo_sample_seed(1, 1, 0, 0);
@@ -382,6 +487,7 @@ int main(void) {
     test_logprob_parity(1.0f);
     test_logprob_parity(0.7f);
     test_misc();
+    test_hand_group();
     tr_tokenizer *tok = make_tokenizer();
     if (tok) {
         test_steps(tok);

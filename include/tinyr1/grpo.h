@@ -41,7 +41,9 @@
 
 /* ---- prompts ------------------------------------------------------------------------
  * Problems from generated tasks, taking turns: the problem at cursor c is problem
- * c / n_tasks of task c % n_tasks, generated with `seed` (a pure function of c). */
+ * c / n_tasks of task c % n_tasks, generated with `seed` (a pure function of c). With
+ * pool > 0 the problem index wraps: problem (c / n_tasks) % pool, so training cycles over
+ * a fixed set of pool problems per task (an overfitting check); 0 (default): no wrap. */
 #define TR_GRPO_MAX_TASKS 8
 typedef struct tr_grpo_source {
     const tr_task *tasks[TR_GRPO_MAX_TASKS];
@@ -49,6 +51,7 @@ typedef struct tr_grpo_source {
     uint64_t seed;
     int difficulty;
     char lang[8]; /* "en" or "zh" */
+    uint64_t pool; /* 0: every problem new; > 0: cycle over the first pool problems */
 } tr_grpo_source;
 
 /* tasks: "add" or "add,countdown" (tasks with generators only). lang NULL: "en". */

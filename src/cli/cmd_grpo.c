@@ -29,7 +29,7 @@ int cmd_grpo(int argc, char **argv) {
     const char *tpl_name = "r1zero", *system = NULL;
     int difficulty = 0, mask_truncated = 0, accuracy_binary = 0, overlong_buffer = 0;
     int eval_n = 64, eval_every = 0;
-    int64_t task_seed = 2000, eval_seed = 9000;
+    int64_t task_seed = 2000, eval_seed = 9000, prompt_pool = 0;
     double eps = 0.2, eps_high = -1;
     tr_grpo_eval_params ep = tr_grpo_eval_default_params();
     float eval_temp = ep.temperature, eval_top_p = ep.top_p;
@@ -42,6 +42,7 @@ int cmd_grpo(int argc, char **argv) {
     opts[n++] = (cli_opt){"lang", CLI_STR, &lang, "en|zh", "language of the problems (wordprob has both)"};
     opts[n++] = (cli_opt){"difficulty", CLI_INT, &difficulty, "D", "task difficulty 1..10 (0: the task's default)"};
     opts[n++] = (cli_opt){"task-seed", CLI_INT64, &task_seed, "S", "generator seed of the training prompts"};
+    opts[n++] = (cli_opt){"prompt-pool", CLI_INT64, &prompt_pool, "N", "train on the first N problems of each task only, over and over (an overfitting check; 0: all new)"};
     opts[n++] = (cli_opt){"reward", CLI_STR, &reward, "R:W,...", "weighted rewards: accuracy, format, tags, language, overlong, cosine"};
     opts[n++] = (cli_opt){"accuracy-binary", CLI_FLAG, &accuracy_binary, NULL, "countdown accuracy 1/0 instead of TinyZero's 1/0.1/0"};
     opts[n++] = (cli_opt){"overlong-buffer", CLI_INT, &overlong_buffer, "N", "overlong reward: the soft penalty's buffer in tokens (0: max-new/4)"};
@@ -101,6 +102,8 @@ int cmd_grpo(int argc, char **argv) {
     tr_grpo_source src;
     if (tr_grpo_source_init(&src, tasks, (uint64_t)task_seed, difficulty, lang, &err) != 0)
         return cli_error("grpo", err.msg);
+    if (prompt_pool < 0) return cli_error("grpo", "--prompt-pool must be >= 0");
+    src.pool = (uint64_t)prompt_pool;
     if (tr_mkdirs(t.out, &err) != 0) return cli_error("grpo", err.msg);
 
     cli_run run;
@@ -137,6 +140,7 @@ int cmd_grpo(int argc, char **argv) {
     /* held-out problems: same tasks, another generator seed */
     tr_grpo_source esrc = src;
     esrc.seed = (uint64_t)eval_seed;
+    esrc.pool = 0; /* --eval-seed = --task-seed with --prompt-pool: evaluates the pool */
     tr_problem *eval_probs = eval_n > 0 ? calloc((size_t)eval_n, sizeof *eval_probs) : NULL;
     const tr_task **eval_tasks = eval_n > 0 ? calloc((size_t)eval_n, sizeof *eval_tasks) : NULL;
     char *blob = NULL;

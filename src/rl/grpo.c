@@ -51,7 +51,9 @@ int tr_grpo_source_get(const tr_grpo_source *s, uint64_t c, tr_problem *out, con
     tp.difficulty = s->difficulty;
     tp.lang = s->lang;
     *task = t;
-    return tr_task_generate(t, s->seed, (int64_t)(c / (uint64_t)s->n_tasks), &tp, out, err);
+    uint64_t i = c / (uint64_t)s->n_tasks;
+    if (s->pool > 0) i %= s->pool;
+    return tr_task_generate(t, s->seed, (int64_t)i, &tp, out, err);
 }
 
 /* ---- configuration ----------------------------------------------------------------------- */
