@@ -226,10 +226,10 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
     int32_t *tok = NULL, *ids = NULL;
     float *lps = NULL, *rest = NULL;
     uint8_t *recbuf = NULL;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    wr w = {writer ? fopen(tmp, "wb") : NULL, FNV_INIT, tmp};
-    if (writer && !w.f) return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    tr_atomic_file af = {0};
+    if (writer && tr_atomic_open(&af, path, err) != 0) return -1;
+    const char *tmp = af.tmp;
+    wr w = {af.f, FNV_INIT, tmp};
     int rc = -1;
     if (tr_activations_init(&acts, &teacher->cfg, B, Tmax, err) != 0) goto done;
     tok = tr_calloc((size_t)B * (size_t)Tmax, sizeof *tok, err);
@@ -336,17 +336,14 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
     put_u32(hdr + 64, (uint32_t)max_len);
     put_u64(hdr + 72, seq_hash);
     put_u64(hdr + 80, w.sum);
-    if (fseek(w.f, 0, SEEK_SET) != 0 || fwrite(hdr, 1, sizeof hdr, w.f) != sizeof hdr ||
-        fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
+    if (fseek(w.f, 0, SEEK_SET) != 0 || fwrite(hdr, 1, sizeof hdr, w.f) != sizeof hdr) {
         tr_fail(err, "%s: write failed: %s", tmp, strerror(errno));
         goto done;
     }
     rc = 0;
 done:
-    if (w.f && fclose(w.f) != 0 && rc == 0) rc = tr_fail(err, "%s: close failed", tmp);
-    if (writer && rc == 0 && rename(tmp, path) != 0)
-        rc = tr_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (writer && rc != 0) remove(tmp);
+    if (writer && rc == 0) rc = tr_atomic_commit(&af, 1, err); /* fsync, rename over path */
+    else if (writer) tr_atomic_abort(&af);
     tr_activations_free(acts);
     free(tok);
     free(ids);

@@ -110,14 +110,13 @@ int tr_checkpoint_save(const char *path, const tr_model *m, const tr_adamw *opt,
     size_t header_len = strlen(header);
     size_t data_offset = align_up(PREFIX + header_len);
 
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
+    tr_atomic_file af;
+    if (tr_atomic_open(&af, path, err) != 0) {
         free(header);
         free(e);
-        return tr_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
     }
+    FILE *f = af.f;
     /* the checksum goes in the prefix, so it is computed first (one pass over memory) */
     static const unsigned char zeros[ALIGN] = {0};
     for (size_t i = 0, off = 0; i < n_entries; i++) {
@@ -143,21 +142,9 @@ int tr_checkpoint_save(const char *path, const tr_model *m, const tr_adamw *opt,
         ok = ok && fwrite(zeros, 1, pad, f) == pad;
         off = align_up(off + e[i].bytes);
     }
-    int saved_errno = errno;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0) ok = 0;
     free(header);
     free(e);
-    if (!ok) {
-        remove(tmp);
-        return tr_fail(err, "%s: write failed (%s); the previous checkpoint is untouched", path,
-                       strerror(saved_errno ? saved_errno : errno));
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return tr_fail(err, "%s: rename failed: %s", path, strerror(errno));
-    }
-    return 0;
+    return tr_atomic_commit(&af, ok, err);
 }
 
 int tr_is_checkpoint(const char *path) {
