@@ -120,7 +120,9 @@ typedef struct tr_grpo_step_stats {
     /* FLOPs by the conventions of cost.h: gen_flops = sum over the P*G rollouts of
      * tr_flops_generate(prompt, completion); ref_flops = tr_flops_forward of every
      * micro-batch (0 when beta = 0); train_flops = tr_flops_train_step of every micro-batch
-     * of every optimizer step (padding included, as train_tokens counts it). */
+     * of every optimizer step (padding included, as train_tokens counts it). Under MPI each
+     * is this rank's share (its own rollouts and micro-batches), so a rank's MFU is its
+     * FLOPs over its time, as in the trainer's cost.json. */
     double gen_flops, ref_flops, train_flops;
 } tr_grpo_step_stats;
 

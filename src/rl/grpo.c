@@ -378,6 +378,7 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         mine[i].truncated = res[i].stop != TR_STOP_TOKEN;
         mine[i].length = res[i].n;
         mine[i].seq_len = (double)pro[p].ids.n + res[i].n;
+        out->gen_flops += tr_flops_generate(&m->cfg, 1, (int64_t)pro[p].ids.n, res[i].n);
     }
     if (gather_records(g, mine, Nl, all, err) != 0) goto done;
     int n_correct = 0, n_trunc = 0, Tmax = 1;
@@ -390,8 +391,6 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         n_trunc += all[i].truncated != 0;
         len_sum += all[i].length;
         out->gen_tokens += all[i].length;
-        out->gen_flops += tr_flops_generate(&m->cfg, 1, (int64_t)(all[i].seq_len - all[i].length),
-                                            all[i].length);
         if ((int)all[i].seq_len - 1 > Tmax) Tmax = (int)all[i].seq_len - 1;
     }
     if (tr_grpo_advantages(adv_all, &out->zero_std_frac, rewards, P, G, c->adv_scale, c->adv_eps,
@@ -482,18 +481,19 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     for (int pass = 0; pass < c->mu; pass++) {
         for (int mb = 0; mb < c->minibatches; mb++) {
             int first = mb_first[mb], count = mb_first[mb + 1] - first;
-            /* weighted tokens, sequences, positions, FLOPs: summed over the ranks */
-            double sums[4] = {0, 0, 0, 0};
+            /* weighted tokens, sequences, positions: summed over the ranks; FLOPs: this
+             * rank's own (as gen_flops and ref_flops) */
+            double sums[3] = {0, 0, 0}, mb_flops = 0;
             for (int i = first; i < first + count; i++) {
                 sums[0] += tr_batch_weight_sum(&micro[i]);
                 sums[1] += micro[i].B;
                 sums[2] += (double)micro[i].B * micro[i].T;
-                sums[3] += tr_flops_train_step(&m->cfg, micro[i].B, micro[i].T);
+                mb_flops += tr_flops_train_step(&m->cfg, micro[i].B, micro[i].T);
             }
-            if (tr_dist_allreduce_sum_f64(&c->dist, sums, 4, err) != 0) goto done;
+            if (tr_dist_allreduce_sum_f64(&c->dist, sums, 3, err) != 0) goto done;
             out->train_tokens += sums[2];
             if (!(sums[0] > 0)) continue; /* every completion masked: nothing to learn */
-            out->train_flops += sums[3];
+            out->train_flops += mb_flops;
             octx.first = first;
             octx.params = c->loss;
             octx.params.temperature = T;
