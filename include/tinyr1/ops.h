@@ -8,8 +8,11 @@
  *   - loops are OpenMP-parallel only where writes do not overlap; reductions over rows
  *     (dweight of a norm, dbias) use per-thread partial sums combined in thread order, so
  *     results are bitwise reproducible at a fixed thread count.
- *   - GEMMs go through cblas_sgemm (OpenBLAS, OpenMP build): called outside our parallel
+ *   - GEMMs go through cblas_sgemm (OpenBLAS, OpenMP build), one single-threaded call per
+ *     thread on its own block of output rows (or columns): called outside our parallel
  *     regions they use all threads; called inside one they run on the calling thread.
+ *   - exp in softmax and SiLU is a vectorised polynomial (src/core/fastmath.h, relative error
+ *     below 2e-7), the same one the inference kernels use.
  * Each optimised kernel has a naive twin (suffix _naive) used only by the tests.
  */
 #ifndef TINYR1_OPS_H
