@@ -180,6 +180,23 @@ static void test_swiglu(void) {
     tr_swiglu_backward(dgu, R, s.gu, s.N, s.H);
     check_fd("swiglu dgu", &c, s.gu, 2 * n, dgu, 40, 1e-3f, 2e-3);
     free(s.gu); free(out); free(R); free(dgu);
+
+    /* the polynomial exp against libm over the whole range, saturation included: SiLU of
+     * g in [-120, 120] (up = 1) to 1e-6 relative to max(1, |silu|) */
+    enum { W = 2401 };
+    float gu1[2 * W], o1[W];
+    for (int i = 0; i < W; i++) {
+        gu1[i] = -120.0f + 0.1f * (float)i;
+        gu1[W + i] = 1.0f;
+    }
+    tr_swiglu_forward(o1, gu1, 1, W);
+    double worst = 0;
+    for (int i = 0; i < W; i++) {
+        double x = gu1[i], want = x / (1.0 + exp(-x));
+        double e = fabs(o1[i] - want) / fmax(1.0, fabs(want));
+        worst = e > worst ? e : worst;
+    }
+    CHECK_MSG(worst < 1e-6, "silu over [-120, 120]: worst error %g", worst);
 }
 
 static void test_embedding(void) {
