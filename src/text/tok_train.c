@@ -40,6 +40,17 @@ typedef struct words {
     int64_t total;
 } words;
 
+/* Grows the array `ptr` to `cap` elements; on failure keeps it as it was (still owned and
+ * freed by its table) and clears `ok`. Parallel arrays grow together through it. */
+#define GROW(ptr, cap, ok)                                                                 \
+    do {                                                                                   \
+        void *grown_ = realloc((ptr), (size_t)(cap) * sizeof *(ptr));                      \
+        if (grown_)                                                                        \
+            (ptr) = grown_;                                                                \
+        else                                                                               \
+            (ok) = 0;                                                                      \
+    } while (0)
+
 static uint64_t hash_word(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
@@ -80,15 +91,12 @@ static int add_word(const char *s, size_t n, void *ctx, tr_err *err) {
     }
     if (w->n == w->cap) {
         int32_t cap = w->cap ? w->cap * 2 : 1 << 15;
-        int64_t *off = realloc(w->off, (size_t)cap * sizeof *off);
-        if (off) w->off = off;
-        int32_t *len = realloc(w->len, (size_t)cap * sizeof *len);
-        if (len) w->len = len;
-        int64_t *count = realloc(w->count, (size_t)cap * sizeof *count);
-        if (count) w->count = count;
-        uint64_t *hash = realloc(w->hash, (size_t)cap * sizeof *hash);
-        if (hash) w->hash = hash;
-        if (!off || !len || !count || !hash) return tr_fail(err, "train: out of memory (words)");
+        int ok = 1;
+        GROW(w->off, cap, ok);
+        GROW(w->len, cap, ok);
+        GROW(w->count, cap, ok);
+        GROW(w->hash, cap, ok);
+        if (!ok) return tr_fail(err, "train: out of memory (words)");
         w->cap = cap;
     }
     if (w->n_bytes + n > w->cap_bytes) {
@@ -174,17 +182,13 @@ static int32_t pair_get(pairs *p, uint64_t k, tr_err *err) {
     }
     if (p->n == p->cap) {
         int32_t cap = p->cap ? p->cap * 2 : 1 << 16;
-        uint64_t *key = realloc(p->key, (size_t)cap * sizeof *key);
-        if (key) p->key = key;
-        int64_t *count = realloc(p->count, (size_t)cap * sizeof *count);
-        if (count) p->count = count;
-        int32_t *head = realloc(p->head, (size_t)cap * sizeof *head);
-        if (head) p->head = head;
-        int32_t *last = realloc(p->last_word, (size_t)cap * sizeof *last);
-        if (last) p->last_word = last;
-        int32_t *stamp = realloc(p->stamp, (size_t)cap * sizeof *stamp);
-        if (stamp) p->stamp = stamp;
-        if (!key || !count || !head || !last || !stamp) {
+        int ok = 1;
+        GROW(p->key, cap, ok);
+        GROW(p->count, cap, ok);
+        GROW(p->head, cap, ok);
+        GROW(p->last_word, cap, ok);
+        GROW(p->stamp, cap, ok);
+        if (!ok) {
             tr_fail(err, "train: out of memory (pairs)");
             return -1;
         }
