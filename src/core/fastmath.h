@@ -46,6 +46,51 @@ static inline float tr_exp_fast(float x) {
     return p * scale;
 }
 
+/* Reductions in eight interleaved lanes: vectorised, and still one fixed order of
+ * operations (reproducible), unlike a compiler reassociating under -ffast-math. A plain
+ * `s += x[i]` loop is one chain of dependent additions, latency-bound: these are several
+ * times faster on rows of a few hundred. */
+static inline float tr_sum_lanes(const float *x, int n) {
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[j + k];
+    for (; j < n; j++) acc[j & 7] += x[j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static inline float tr_max_lanes(const float *x, int n) {
+    float acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = x[0];
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
+    for (; j < n; j++) acc[0] = x[j] > acc[0] ? x[j] : acc[0];
+    float m = acc[0];
+    for (int k = 1; k < 8; k++) m = acc[k] > m ? acc[k] : m;
+    return m;
+}
+
+/* sum_i a[i] b[i] */
+static inline float tr_dot_lanes(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] = tr_madd(a[j + k], b[j + k], acc[k]);
+    for (; j < n; j++) acc[j & 7] = tr_madd(a[j], b[j], acc[j & 7]);
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* sum_i a[i] b[i] c[i] */
+static inline float tr_dot3_lanes(const float *a, const float *b, const float *c, int n) {
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] = tr_madd(a[j + k] * b[j + k], c[j + k], acc[k]);
+    for (; j < n; j++) acc[j & 7] = tr_madd(a[j] * b[j], c[j], acc[j & 7]);
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 /* 1 / (1 + e^-x) */
 static inline float tr_sigmoid_fast(float x) { return 1.0f / (1.0f + tr_exp_fast(-x)); }
 

@@ -14,29 +14,6 @@
  * are race-free and summed in row order (reproducible) without per-thread partials. */
 #define COL_BLOCK 64
 
-/* Sum and maximum of x[0..n) in eight interleaved lanes: vectorised, and still one fixed
- * order of additions (reproducible), unlike a compiler reassociating under -ffast-math. */
-static inline float sum_lanes(const float *x, int n) {
-    float acc[8] = {0};
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; k++) acc[k] += x[j + k];
-    for (; j < n; j++) acc[j & 7] += x[j];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-static inline float max_lanes(const float *x, int n) {
-    float acc[8];
-    for (int k = 0; k < 8; k++) acc[k] = x[0];
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; k++) acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
-    for (; j < n; j++) acc[0] = x[j] > acc[0] ? x[j] : acc[0];
-    float m = acc[0];
-    for (int k = 1; k < 8; k++) m = acc[k] > m ? acc[k] : m;
-    return m;
-}
-
 /* Below this many multiply-adds a GEMM is not worth a parallel region. */
 #define GEMM_SPLIT_MIN (1 << 18)
 
@@ -117,8 +94,7 @@ void tr_rmsnorm_forward(float *out, float *rstd, const float *in, const float *w
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *x = in + n * C;
-        float ss = 0.0f;
-        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float ss = tr_dot_lanes(x, x, C);
         float r = 1.0f / sqrtf(ss / (float)C + eps);
         rstd[n] = r;
         float *y = out + n * C;
@@ -133,8 +109,7 @@ void tr_rmsnorm_backward(float *din, float *dw, const float *dout, const float *
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *x = in + n * C, *dy = dout + n * C;
-        float r = rstd[n], dot = 0.0f;
-        for (int c = 0; c < C; c++) dot += dy[c] * w[c] * x[c];
+        float r = rstd[n], dot = tr_dot3_lanes(dy, w, x, C);
         float k = r * r * r * dot / (float)C;
         float *dx = din + n * C;
         for (int c = 0; c < C; c++) dx[c] += r * dy[c] * w[c] - k * x[c];
@@ -218,9 +193,9 @@ void tr_attention_forward(float *out, float *probs, const float *qkv, int B, int
                             (int)S, k, (int)S, 0.0f, P + (int64_t)i0 * T, T);
                 for (int i = i0; i < i1; i++) {
                     float *row = P + (int64_t)i * T;
-                    float mx = max_lanes(row, i + 1);
+                    float mx = tr_max_lanes(row, i + 1);
                     for (int j = 0; j <= i; j++) row[j] = tr_exp_fast(row[j] - mx);
-                    float inv = 1.0f / sum_lanes(row, i + 1);
+                    float inv = 1.0f / tr_sum_lanes(row, i + 1);
                     for (int j = 0; j <= i; j++) row[j] *= inv;
                     for (int j = i + 1; j < T; j++) row[j] = 0.0f;
                 }
@@ -292,8 +267,7 @@ void tr_attention_backward(float *dqkv, float *probs, float *scratch, const floa
                     /* softmax backward: dS = P (dP - sum_j dP P) * scale, written over P */
                     for (int i = i0; i < i1; i++) {
                         float *p = P + (int64_t)i * T, *dp = dP + (int64_t)i * T;
-                        float dot = 0.0f;
-                        for (int j = 0; j <= i; j++) dot += p[j] * dp[j];
+                        float dot = tr_dot_lanes(p, dp, i + 1);
                         for (int j = 0; j <= i; j++) p[j] = p[j] * (dp[j] - dot) * scale;
                     }
                     /* dQ += dS K;  dK += dS^T Q  (dS is zero above the diagonal) */

@@ -182,8 +182,7 @@ int tr_f32_is_bf16(const float *x, size_t n) {
 void tr_infer_rmsnorm_rows(float *out, const float *in, const float *w, int R, int C, float eps) {
     for (int r = 0; r < R; r++) {
         const float *x = in + (int64_t)r * C;
-        float ss = 0.0f;
-        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float ss = tr_dot_lanes(x, x, C);
         float rs = 1.0f / sqrtf(ss / (float)C + eps);
         float *y = out + (int64_t)r * C;
         for (int c = 0; c < C; c++) y[c] = x[c] * rs * w[c];
