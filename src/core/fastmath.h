@@ -1,6 +1,7 @@
-/* Elementwise math shared by the training kernels (ops.c) and the inference kernels
- * (ops_infer.c): one exp for both, so that the KV-cache path and the training forward
- * compute the same softmax and SiLU. Private to src/core. */
+/* Elementwise math shared by the training kernels (ops.c), the inference kernels
+ * (ops_infer.c) and the cross-entropy (objectives/ce.c): one exp for all, so that the
+ * KV-cache path and the training forward compute the same softmax and SiLU. Private to the
+ * library (not installed). */
 #ifndef TINYR1_FASTMATH_H
 #define TINYR1_FASTMATH_H
 

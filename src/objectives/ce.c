@@ -2,6 +2,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "core/fastmath.h"
 #include "tinyr1/objectives.h"
 
 int tr_ce_loss(float *dlogits, double *loss, const float *logits, const int32_t *targets,
@@ -28,18 +29,28 @@ int tr_ce_loss(float *dlogits, double *loss, const float *logits, const int32_t 
             }
             int y = targets[n];
             float zy = z[y]; /* read before dz (which may alias z) is written */
-            float mx = z[0];
-            for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-            double sum = 0.0; /* one expf per logit, accumulated in double */
-            for (int v = 0; v < V; v++) {
-                float e = expf(z[v] - mx);
+            float mx = tr_max_lanes(z, V);
+            /* one exp per logit (the kernels' vectorised one), summed in double in eight
+             * interleaved lanes: vectorised, one fixed order */
+            double lanes[8] = {0};
+            int v = 0;
+            for (; v + 8 <= V; v += 8)
+                for (int k = 0; k < 8; k++) {
+                    float e = tr_exp_fast(z[v + k] - mx);
+                    dz[v + k] = e;
+                    lanes[k] += e;
+                }
+            for (; v < V; v++) {
+                float e = tr_exp_fast(z[v] - mx);
                 dz[v] = e;
-                sum += e;
+                lanes[v & 7] += e;
             }
+            double sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                         ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
             mine += (double)w * ((double)mx + log(sum) - (double)zy);
             float scale = (float)((double)w / norm);
             float k = (float)((double)w / norm / sum);
-            for (int v = 0; v < V; v++) dz[v] *= k;
+            for (v = 0; v < V; v++) dz[v] *= k;
             dz[y] -= scale;
         }
         partial[omp_get_thread_num()] = mine;
