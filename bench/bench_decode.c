@@ -10,7 +10,7 @@
  * tr_flops_decode_step FLOPs. limit time per step = max(bytes / bandwidth, FLOPs / peak),
  * where the bandwidth is measured here by streaming reads of a buffer of the same size with
  * the same threads (so a working set that fits in cache gets the cache's bandwidth, a larger
- * one DRAM's) and the peak is the sgemm probe (tr_peak_get). The KV bytes and FLOPs are
+ * one DRAM's) and the peak is the sgemm probe (tr_peak_get, probed at start). The KV bytes and FLOPs are
  * averaged over the context lengths the run goes through.
  *
  * Config q (#8): a Qwen2-1.5B-shaped model (dim 1536, 28 layers, 12 heads, 2 KV heads, MLP
@@ -312,7 +312,9 @@ int main(int argc, char **argv) {
     tr_set_threads(threads);
     tr_err err;
     tr_peak peak;
-    if (tr_peak_get(&peak, 0, &err) != 0) {
+    /* probed now, as bench_train does: a cached peak may come from a slower moment of this
+     * machine, and the FLOP limit would be understated */
+    if (tr_peak_get(&peak, 1, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
