@@ -369,12 +369,12 @@ typedef struct {
     tr_grpo_params p;
 } hand_ctx;
 
-static int hand_fn(void *vctx, float *logits, int V, const tr_batch *b, int micro, double norm,
-                   tr_objective_out *out, tr_err *e) {
+static int hand_fn(void *vctx, float *logits, int64_t r0, int64_t n, int V, const tr_batch *b,
+                   int micro, double norm, tr_objective_out *out, tr_err *e) {
     (void)micro, (void)norm;
     hand_ctx *h = vctx;
-    return tr_grpo_loss(logits, &out->loss, NULL, logits, b->targets, b->weights, h->adv, h->old,
-                        NULL, b->B, b->T, V, &h->p, e);
+    return tr_grpo_loss_rows(logits, &out->loss, NULL, logits, r0, n, b->targets, b->weights,
+                             h->adv, h->old, NULL, b->B, b->T, V, &h->p, e);
 }
 
 /* Per-position log softmax(z/T)[target] of a batch (0 where the weight is 0). */
