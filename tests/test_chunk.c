@@ -18,15 +18,9 @@ enum { V = 97, NB = 2, NT = 7, CHUNK = 3 };
 static tr_err err;
 
 static void tiny(tr_model *m, int vocab, int tied, uint64_t seed) {
-    tr_config c = tr_config_default();
-    c.vocab = vocab;
-    c.dim = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.hidden_dim = 32;
-    c.max_seq = 16;
-    c.tied_embeddings = tied;
+    tr_config c = {.vocab = vocab, .dim = 16, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1,
+                   .hidden_dim = 32, .max_seq = 16, .rope_theta = 1e4f, .norm_eps = 1e-5f,
+                   .tied_embeddings = tied};
     CHECK_MSG(tr_model_init(m, &c, &err) == 0, "%s", err.msg);
     tr_model_init_random(m, seed, 0.5f);
 }
