@@ -104,6 +104,12 @@ static void compare(const char *what, const tr_model *init, const tr_batch *b,
                   what, k, s3.parts[k], s1.parts[k]);
     double e = grad_err(init, g3, g1);
     CHECK_MSG(e < 1e-5, "%s: gradient relative error %g", what, e);
+    /* the same chunk again: bit-identical (what an exact resume relies on) */
+    tr_step_stats s3b;
+    float *g3b = step(init, b, chunked, CHUNK, &s3b);
+    CHECK_MSG(s3b.loss == s3.loss && memcmp(g3b, g3, init->table.total * sizeof(float)) == 0,
+              "%s: chunks of 3 twice differ", what);
+    free(g3b);
     if (getenv("TR_VERBOSE"))
         fprintf(stderr, "%s: loss %.9g vs %.9g, gradient error %.3g\n", what, s3.loss, s1.loss,
                 e);
