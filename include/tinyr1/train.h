@@ -159,7 +159,7 @@ typedef struct tr_trainer {
        with tr_trainer_set_logits_chunk. Results depend on it only through float rounding
        (exact resume needs the same value). */
     int64_t logits_chunk;
-    int max_B, max_T;
+    int max_B, max_T; /* the largest micro-batch the arena holds (tr_trainer_init's) */
 } tr_trainer;
 
 typedef struct tr_step_stats {
