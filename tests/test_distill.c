@@ -162,7 +162,8 @@ static void objective_out(tr_distill_kd *kd, const tr_model *student, const tr_b
     float *z = tr_model_forward(student, a, b->tokens, b->B, b->T);
     tr_objective o = tr_distill_kd_objective(kd);
     tr_objective_out out = {0};
-    int rc = o.fn(o.ctx, z, NV, b, 0, tr_batch_weight_sum(b), &out, &err);
+    int rc = o.fn(o.ctx, z, 0, (int64_t)b->B * b->T, NV, b, 0, tr_batch_weight_sum(b), &out,
+                  &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     *loss = out.loss;
     *kl = out.parts[2];

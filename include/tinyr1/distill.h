@@ -11,9 +11,11 @@
  *                      STUDENT (tr_generate) instead, and the batch holds prompt + sample.
  *                      It records which example fills each row (the cache needs it).
  *   tr_distill_kd      the tr_objective ctx: per micro-batch it gets the teacher's view of
- *                      the same tokens -- an online teacher runs tr_model_forward (no grad,
- *                      its own activation arena); a cache looks the rows up -- and calls
- *                      tr_kd_loss. Parts: "ce", "kd" (the two terms of tr_kd_loss, see
+ *                      the same tokens -- an online teacher runs tr_model_forward_hidden
+ *                      (no grad, its own activation arena) and its LM head on each chunk
+ *                      of positions the trainer hands over (model.h), so neither side ever
+ *                      holds [B*T, V] logits; a cache looks the rows up -- and calls
+ *                      tr_kd_loss on the chunk. Parts: "ce", "kd" (the two terms of tr_kd_loss, see
  *                      objectives.h) and "kl": KL(teacher || student) per trained token at
  *                      temperature 1 (online; with a cache: over its K+1 buckets at the
  *                      cache's temperature, a lower bound of the full KL). All three are
@@ -99,6 +101,9 @@ typedef struct tr_kd_cache_params {
     int max_len;        /* cut examples to this many tokens (<= the teacher's max_seq + 1);
                            0: the teacher's max_seq */
     int batch;          /* examples per teacher forward; default 8 */
+    int64_t logits_chunk; /* positions whose teacher logits are computed at once; 0
+                             (default): tr_logits_chunk_rows (model.h). The file does not
+                             depend on it. */
     /* NULL (default): one process. Else batch b of `batch` examples is scored by rank
        b % world; rank 0 gathers the records and alone writes the file (the same bytes as
        one process); the other ranks return 0 without a file. */
@@ -151,7 +156,9 @@ typedef struct tr_distill_kd {
     const int64_t *rows;
     int max_B, max_T, max_micro;
     /* scratch */
-    float *scratch;         /* [max_B*max_T, V] for the KL metric */
+    float *scratch;         /* [rows, V] for the KL metric, grown to the largest chunk */
+    float *tlogits;         /* [rows, Vt] an online teacher's logits of one chunk (grown) */
+    size_t scratch_cap, tlogits_cap; /* floats held by scratch and tlogits */
     int32_t *ids;           /* sparse: [max_B*max_T, K] */
     float *logprobs, *rest; /* [max_B*max_T, K], [max_B*max_T] */
     int kl_metric;          /* 1 (default): compute the "kl" part */

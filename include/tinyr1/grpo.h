@@ -72,6 +72,9 @@ typedef struct tr_grpo_config {
     int mu;                 /* policy-update passes per rollout batch; default 1 */
     int minibatches;        /* optimizer steps per pass (divides P); default 1 */
     int micro_batch;        /* sequences per forward/backward; default 16 */
+    int64_t logits_chunk;   /* positions whose logits are computed at once (training and
+                               reference log-probs); 0 (default): the trainer's choice
+                               (tr_trainer.logits_chunk, train.h) */
     tr_grpo_params loss;    /* eps_low, eps_high, beta, agg (temperature and the
                                normalisers are set by the step) */
     tr_adv_scale adv_scale; /* default group */

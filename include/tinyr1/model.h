@@ -112,18 +112,48 @@ void tr_model_free(tr_model *m);
 
 /* ---- training forward and backward ----------------------------------------------
  * Activations for a batch of B sequences of T tokens live in one arena, allocated for the
- * largest B*T seen and reused across steps. Forward saves what backward needs. */
+ * largest B*T seen and reused across steps. Forward saves what backward needs.
+ *
+ * Logits in chunks of positions (N = B*T rows, row n = b*T + t): a large vocabulary
+ * (Qwen2's V = 151,936) makes [N, V] float logits the largest tensor of a step (311 MB
+ * for N = 512), so the pass can be split at the final RMSNorm:
+ *   h = tr_model_forward_hidden(...)              normed hidden states [N, D], in the arena
+ *   for r0 = 0, C, 2C, ...:  n = min(C, N - r0)
+ *       tr_model_logits_rows(m, acts, buf, r0, n)          buf[n, V] = h[r0 .. r0+n) W^T
+ *       (objective: buf -> dlogits of those rows, in place)
+ *       tr_model_backward_logits_rows(m, acts, grads, buf, r0, n)
+ *   tr_model_backward_hidden(m, acts, grads)      the rest of the backward
+ * Only a [C, V] buffer exists. The LM-head gradient is then summed chunk by chunk: equal
+ * to the one-chunk result up to float rounding, and bit-identical for the same C.
+ * tr_model_forward / tr_model_backward are the one-chunk case (C = N). */
 typedef struct tr_activations tr_activations;
 
-/* Allocates an arena for batches of up to max_B x max_T tokens (max_T <= cfg->max_seq). */
+/* The logits budget of tr_logits_chunk_rows when 0 is passed: 64 MiB. */
+#define TR_LOGITS_CHUNK_BYTES ((size_t)64 << 20)
+/* Rows per logits chunk for N rows of V floats under budget_bytes (0: the default):
+ * N when N * V * 4 <= budget (one chunk, as fast as unchunked), else budget / (V * 4)
+ * rows (at least 1). 0 when N <= 0. */
+int64_t tr_logits_chunk_rows(int64_t N, int V, size_t budget_bytes);
+
+/* Allocates an arena for batches of up to max_B x max_T tokens (max_T <= cfg->max_seq),
+ * with a logits buffer for all max_B * max_T rows (what tr_model_forward needs). */
 int tr_activations_init(tr_activations **acts, const tr_config *cfg, int max_B, int max_T,
                         tr_err *err);
+/* The same with a logits buffer of logit_rows rows only (capped at max_B * max_T; 0: no
+ * buffer, for callers that bring their own or only need the hidden states).
+ * tr_model_forward then refuses batches of more than logit_rows positions. */
+int tr_activations_init_rows(tr_activations **acts, const tr_config *cfg, int max_B, int max_T,
+                             int64_t logit_rows, tr_err *err);
 void tr_activations_free(tr_activations *acts);
 /* Bytes held by the arena. */
 size_t tr_activations_bytes(const tr_activations *acts);
+/* The arena's logits buffer (NULL when it has none) and in *rows (may be NULL) how many rows
+ * of V floats it holds for the current batch: min(logit_rows, B*T of the last forward). */
+float *tr_activations_logits(tr_activations *acts, int64_t *rows);
 
 /* Forward pass over tokens[B*T] (each in [0, V): the caller validates). Returns the logits
- * [B*T, V] inside the arena, valid until the next forward. */
+ * [B*T, V] inside the arena, valid until the next forward; NULL when the batch is larger
+ * than the arena or than its logits buffer. */
 float *tr_model_forward(const tr_model *m, tr_activations *acts, const int32_t *tokens, int B,
                         int T);
 /* Backward pass from dlogits [B*T, V] (may be the buffer forward returned, overwritten in
@@ -132,5 +162,25 @@ float *tr_model_forward(const tr_model *m, tr_activations *acts, const int32_t *
  * activations saved by the last forward. */
 void tr_model_backward(const tr_model *m, tr_activations *acts, float *grads,
                        const float *dlogits);
+
+/* Forward up to and including the final RMSNorm. Returns its output, the hidden states
+ * [B*T, D] inside the arena (valid until the next forward), or NULL when the batch is
+ * larger than the arena. Computes no logits. */
+float *tr_model_forward_hidden(const tr_model *m, tr_activations *acts, const int32_t *tokens,
+                               int B, int T);
+/* logits[n, V] = hidden[r0 .. r0+n) @ lm_head^T (lm_head is the embedding when tied), from
+ * the hidden states of the last forward; 0 <= r0, r0 + n <= B*T. logits is the caller's
+ * buffer (or tr_activations_logits). */
+void tr_model_logits_rows(const tr_model *m, const tr_activations *acts, float *logits,
+                          int64_t r0, int64_t n);
+/* Backward of tr_model_logits_rows for rows [r0, r0+n): given dlogits [n, V], ACCUMULATES
+ * d(lm_head) (or of the tied embedding) into grads and WRITES d(hidden) of those rows into
+ * the arena. */
+void tr_model_backward_logits_rows(const tr_model *m, tr_activations *acts, float *grads,
+                                   const float *dlogits, int64_t r0, int64_t n);
+/* The rest of the backward (final norm, layers, embedding), from the d(hidden) rows written
+ * by tr_model_backward_logits_rows: every row [0, B*T) must have been written since the
+ * last forward. ACCUMULATES into grads. */
+void tr_model_backward_hidden(const tr_model *m, tr_activations *acts, float *grads);
 
 #endif

@@ -221,6 +221,16 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
                  const float *old_logp, const float *ref_logp, int64_t B, int64_t L, int V,
                  const tr_grpo_params *params, tr_err *err);
 
+/* The same for rows [r0, r0 + nr) of the B*L positions only (a chunk of the logits, see
+ * model.h): logits and dlogits are [nr, V] (row i is position r0 + i); targets, mask,
+ * advantages, old_logp and ref_logp are the whole batch's [B*L] arrays (grpo's |o_i| is
+ * the whole sequence's). loss and stats are this chunk's contribution: they add up over
+ * the chunks (tr_grpo_stats_merge). tr_grpo_loss is the case r0 = 0, nr = B*L. */
+int tr_grpo_loss_rows(float *dlogits, double *loss, tr_grpo_stats *stats, const float *logits,
+                      int64_t r0, int64_t nr, const int32_t *targets, const float *mask,
+                      const float *advantages, const float *old_logp, const float *ref_logp,
+                      int64_t B, int64_t L, int V, const tr_grpo_params *p, tr_err *err);
+
 /* logp[n] = log_softmax(logits_n / T)[targets[n]] for the old policy and the reference
  * model; entropy[n] (may be NULL) = H(softmax(logits_n / T)). Rows with mask 0 (mask may be
  * NULL: all rows) are skipped and get 0. */

@@ -117,9 +117,15 @@ int tr_is_checkpoint(const char *path);
 
 /* ---- the training step shared by every stage ---------------------------------------
  * An objective turns logits into a loss and, IN PLACE, into dlogits (DESIGN.md: the one
- * central seam). `norm` is the normaliser of the whole accumulated batch (all micro-batches
- * and ranks): the sum of weights for CE/KD. It returns this micro-batch's contribution to
- * the loss in *loss and may report up to TR_MAX_PARTS named parts (e.g. "ce", "kd"). */
+ * central seam). The trainer hands it the logits in chunks of positions (model.h): for
+ * each micro-batch, rows [r0, r0 + n) of its B*T rows (row = b*T + t) for r0 = 0, C, 2C,
+ * ... in that order, C = the trainer's logits_chunk (all B*T rows in one call when they
+ * fit the budget). The objective indexes its per-row data (targets, weights, teacher rows,
+ * advantages, ...) by r0 + i; a call with r0 == 0 starts a new micro-batch. `norm` is the
+ * normaliser of the whole accumulated batch (all micro-batches and ranks): the sum of
+ * weights for CE/KD. It returns this chunk's contribution to the loss in *loss (they add
+ * up over chunks and micro-batches) and may report up to TR_MAX_PARTS named parts (e.g.
+ * "ce", "kd"), added up the same way. */
 #define TR_MAX_PARTS 6
 typedef struct tr_objective_out {
     double loss;
@@ -127,9 +133,10 @@ typedef struct tr_objective_out {
 } tr_objective_out;
 
 typedef struct tr_objective {
-    /* batch: the micro-batch; micro: its index in the step; logits [B*T, V] */
-    int (*fn)(void *ctx, float *logits, int V, const tr_batch *batch, int micro, double norm,
-              tr_objective_out *out, tr_err *err);
+    /* batch: the micro-batch; micro: its index in the step; logits [n, V]: rows
+       [r0, r0 + n) of the micro-batch, overwritten with their dlogits */
+    int (*fn)(void *ctx, float *logits, int64_t r0, int64_t n, int V, const tr_batch *batch,
+              int micro, double norm, tr_objective_out *out, tr_err *err);
     void *ctx;
     const char *part_names[TR_MAX_PARTS]; /* NULL-terminated */
     /* the normaliser of a set of micro-batches; NULL = sum of weights */
@@ -147,6 +154,12 @@ typedef struct tr_trainer {
     tr_lr_schedule schedule;
     float grad_clip;
     tr_dist dist;
+    /* rows of logits computed at once (C above): tr_logits_chunk_rows(max_B * max_T, V, 0)
+       after init, i.e. every row when [max_B * max_T, V] floats fit in 64 MiB; change it
+       with tr_trainer_set_logits_chunk. Results depend on it only through float rounding
+       (exact resume needs the same value). */
+    int64_t logits_chunk;
+    int max_B, max_T; /* the largest micro-batch the arena holds (tr_trainer_init's) */
 } tr_trainer;
 
 typedef struct tr_step_stats {
@@ -163,6 +176,9 @@ int tr_trainer_init(tr_trainer *t, tr_model *m, tr_adamw_params p, tr_adamw *res
                     tr_lr_schedule schedule, float grad_clip, int max_B, int max_T,
                     tr_dist dist, tr_err *err);
 void tr_trainer_free(tr_trainer *t);
+/* Sets the logits chunk to `rows` (<= 0: the automatic choice; capped at max_B * max_T) and
+ * re-allocates the activation arena with a logits buffer of that many rows. */
+int tr_trainer_set_logits_chunk(tr_trainer *t, int64_t rows, tr_err *err);
 /* One optimizer step over n_micro micro-batches (gradient accumulation): forward,
  * objective, backward for each; allreduce; clip; AdamW at the schedule's lr. Every token
  * of a weighted position must be in [0, V) (checked). A non-finite loss or gradient norm

@@ -72,7 +72,7 @@ int cli_write_run_args(const char *dir, const cli_spec *spec, const tr_config *c
 typedef struct cli_train_opts {
     const char *out, *schedule;
     int steps, batch, seq, accum, warmup, threads, checkpoint_every, resume, quiet;
-    int64_t seed;
+    int64_t seed, logits_chunk;
     float lr, min_lr, wd, beta2, clip;
 } cli_train_opts;
 
@@ -80,7 +80,7 @@ typedef struct cli_train_opts {
 cli_train_opts cli_train_opts_default(const char *out);
 /* Writes the shared option entries into opts (room for CLI_TRAIN_N_OPTS) and returns how
  * many it wrote; the command adds its own before or after. */
-#define CLI_TRAIN_N_OPTS 16
+#define CLI_TRAIN_N_OPTS 17
 int cli_train_opts_table(cli_train_opts *t, cli_opt *opts);
 
 /* A training run: the model, its optimizer state and progress, the tokenizer. */

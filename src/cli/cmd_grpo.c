@@ -84,6 +84,7 @@ int cmd_grpo(int argc, char **argv) {
     gc.tpl = (tr_template_kind)tpl;
     gc.system = system;
     gc.micro_batch = t.batch;
+    gc.logits_chunk = t.logits_chunk;
     gc.mask_truncated = mask_truncated;
     gc.seed = (uint64_t)t.seed;
     gc.dist = *cli_dist();

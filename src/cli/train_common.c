@@ -32,6 +32,7 @@ int cli_train_opts_table(cli_train_opts *t, cli_opt *o) {
     o[n++] = (cli_opt){"threads", CLI_INT, &t->threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"};
     o[n++] = (cli_opt){"checkpoint-every", CLI_INT, &t->checkpoint_every, "N", "save a checkpoint every N steps (and at the end)"};
     o[n++] = (cli_opt){"resume", CLI_FLAG, &t->resume, NULL, "continue from OUT/checkpoint.bin if it exists"};
+    o[n++] = (cli_opt){"logits-chunk", CLI_INT64, &t->logits_chunk, "ROWS", "positions whose logits are computed at once (0: all when [batch x seq, vocab] floats fit in 64 MiB, else 64 MiB worth)"};
     return n;
 }
 
@@ -91,6 +92,8 @@ int cli_run_train_eval(cli_run *run, const char *stage, const cli_train_opts *t,
     if (tr_schedule_parse(t->schedule, &kind, &err) != 0) return cli_error(stage, err.msg);
     if (t->steps <= 0 || t->batch <= 0 || t->seq <= 0 || t->accum <= 0)
         return cli_error(stage, "--steps, --batch, --seq and --accum must be positive");
+    if (t->logits_chunk < 0)
+        return cli_error(stage, "--logits-chunk must be >= 0 (0: automatic)");
     if (t->seq > run->model.cfg.max_seq) {
         char m[160];
         snprintf(m, sizeof m, "--seq %d exceeds the model's max_seq %d", t->seq,
@@ -116,6 +119,11 @@ int cli_run_train_eval(cli_run *run, const char *stage, const cli_train_opts *t,
     tr_trainer trainer;
     if (tr_trainer_init(&trainer, &run->model, ap, run->has_restored ? &run->restored : NULL,
                         sched, t->clip, t->batch / dist->world, t->seq, *dist, &err) != 0) {
+        free(blob);
+        return cli_error(stage, err.msg);
+    }
+    if (t->logits_chunk > 0 && tr_trainer_set_logits_chunk(&trainer, t->logits_chunk, &err) != 0) {
+        tr_trainer_free(&trainer);
         free(blob);
         return cli_error(stage, err.msg);
     }

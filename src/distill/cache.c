@@ -231,7 +231,10 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
     const char *tmp = af.tmp;
     wr w = {af.f, FNV_INIT, tmp};
     int rc = -1;
-    if (tr_activations_init(&acts, &teacher->cfg, B, Tmax, err) != 0) goto done;
+    const int64_t chunk = p->logits_chunk > 0
+                              ? p->logits_chunk
+                              : tr_logits_chunk_rows((int64_t)B * Tmax, Vt, 0);
+    if (tr_activations_init_rows(&acts, &teacher->cfg, B, Tmax, chunk, err) != 0) goto done;
     tok = tr_calloc((size_t)B * (size_t)Tmax, sizeof *tok, err);
     ids = tr_calloc((size_t)Tmax * (size_t)K, sizeof *ids, err);
     lps = tr_calloc((size_t)Tmax * (size_t)K, sizeof *lps, err);
@@ -281,25 +284,40 @@ int tr_kd_cache_write(const char *path, const tr_model *teacher, int V, const tr
             cut(&set->ex[i0 + r], max_len, &n, &P);
             for (int t = 0; t < T; t++) tok[(size_t)r * T + t] = t < n ? set->ex[i0 + r].ids[t] : 0;
         }
-        const float *logits = nb_rows ? tr_model_forward(teacher, acts, tok, nb_rows, T) : NULL;
-        for (int r = 0; r < nb_rows; r++) {
-            int64_t n, P;
-            cut(&set->ex[i0 + r], max_len, &n, &P);
-            int64_t t0 = first_pos(P), np = n_pos(n, P);
-            if (np == 0) continue;
-            if (tr_kd_topk_from_logits(ids, lps, rest, logits + ((size_t)r * T + t0) * Vt, np, Vt,
-                                       V, K, p->temperature, err) != 0) {
-                tr_fail_context(err, "kd cache: example %lld", (long long)(i0 + r));
-                goto done;
+        /* the teacher's logits in chunks of positions (model.h): rows [c0, c0 + nc) of the
+         * nb_rows x T batch; each example's trained positions inside the chunk become its
+         * next records (chunks go in row order, so records stay in example, position order) */
+        if (nb_rows && !tr_model_forward_hidden(teacher, acts, tok, nb_rows, T)) {
+            tr_fail(err, "kd cache: batch %d x %d larger than the arena", nb_rows, T);
+            goto done;
+        }
+        int64_t C;
+        float *logits = tr_activations_logits(acts, &C);
+        for (int64_t c0 = 0; c0 < (int64_t)nb_rows * T; c0 += C) {
+            const int64_t nc = (int64_t)nb_rows * T - c0 < C ? (int64_t)nb_rows * T - c0 : C;
+            tr_model_logits_rows(teacher, acts, logits, c0, nc);
+            for (int64_t r = c0 / T; r <= (c0 + nc - 1) / T; r++) {
+                int64_t n, P;
+                cut(&set->ex[i0 + r], max_len, &n, &P);
+                int64_t a = r * T + first_pos(P), b = a + n_pos(n, P);
+                a = a > c0 ? a : c0;
+                b = b < c0 + nc ? b : c0 + nc;
+                if (a >= b) continue;
+                const int64_t np = b - a;
+                if (tr_kd_topk_from_logits(ids, lps, rest, logits + (size_t)(a - c0) * Vt, np, Vt,
+                                           V, K, p->temperature, err) != 0) {
+                    tr_fail_context(err, "kd cache: example %lld", (long long)(i0 + r));
+                    goto done;
+                }
+                for (int64_t k = 0; k < np; k++) {
+                    uint8_t *q = recbuf + used + k * rec;
+                    for (int j = 0; j < K; j++) put_id(q + j * nb, (uint32_t)ids[k * K + j], nb);
+                    q += (size_t)K * nb;
+                    for (int j = 0; j < K; j++) put_lp(q + j * lpb, lps[k * K + j], p->dtype);
+                    put_lp(q + (size_t)K * lpb, rest[k], p->dtype);
+                }
+                used += (size_t)np * rec;
             }
-            for (int64_t k = 0; k < np; k++) {
-                uint8_t *q = recbuf + used + k * rec;
-                for (int j = 0; j < K; j++) put_id(q + j * nb, (uint32_t)ids[k * K + j], nb);
-                q += (size_t)K * nb;
-                for (int j = 0; j < K; j++) put_lp(q + j * lpb, lps[k * K + j], p->dtype);
-                put_lp(q + (size_t)K * lpb, rest[k], p->dtype);
-            }
-            used += (size_t)np * rec;
         }
         if (dist->world == 1) {
             if (wr_bytes(&w, recbuf, used, err) != 0) goto done;

@@ -7,8 +7,6 @@
 
 static int alloc_scratch(tr_distill_kd *kd, int K, tr_err *err) {
     size_t N = (size_t)kd->max_B * (size_t)kd->max_T;
-    kd->scratch = tr_aligned_alloc(N * (size_t)kd->V * sizeof(float), err);
-    if (!kd->scratch) return -1;
     if (K > 0) {
         kd->ids = tr_calloc(N * (size_t)K, sizeof *kd->ids, err);
         kd->logprobs = tr_calloc(N * (size_t)K, sizeof *kd->logprobs, err);
@@ -48,7 +46,8 @@ int tr_distill_kd_init_online(tr_distill_kd *kd, const tr_model *teacher, int V,
     kd->max_T = max_T;
     kd->max_micro = 1;
     kd->kl_metric = 1;
-    if (tr_activations_init(&kd->tacts, &teacher->cfg, max_B, max_T, err) != 0 ||
+    /* the teacher's logits come chunk by chunk into kd->tlogits: its arena needs none */
+    if (tr_activations_init_rows(&kd->tacts, &teacher->cfg, max_B, max_T, 0, err) != 0 ||
         alloc_scratch(kd, 0, err) != 0) {
         tr_distill_kd_free(kd);
         return -1;
@@ -89,6 +88,7 @@ int tr_distill_kd_init_cache(tr_distill_kd *kd, const tr_kd_cache *c, int V, con
 void tr_distill_kd_free(tr_distill_kd *kd) {
     tr_activations_free(kd->tacts);
     free(kd->scratch);
+    free(kd->tlogits);
     free(kd->ids);
     free(kd->logprobs);
     free(kd->rest);
@@ -170,31 +170,54 @@ static int check_tokens(const tr_distill_kd *kd, const tr_batch *b, int micro, t
     return 0;
 }
 
-static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, double norm,
-                 tr_objective_out *out, tr_err *err) {
+/* *buf holds at least n floats (grown, contents not kept). */
+static int reserve(float **buf, size_t *cap, size_t n, tr_err *err) {
+    if (*cap >= n) return 0;
+    free(*buf);
+    *cap = 0;
+    *buf = tr_aligned_alloc(n * sizeof(float), err);
+    if (!*buf) return -1;
+    *cap = n;
+    return 0;
+}
+
+/* Rows [r0, r0 + n) of a micro-batch (train.h: r0 == 0 starts a new one). The teacher's
+ * view of the whole micro-batch is made at r0 == 0: an online teacher's forward to its
+ * final norm, or the cache's rows; each chunk then takes the teacher's LM head over its own
+ * rows (or its slice of the cache rows). */
+static int kd_fn(void *ctx, float *logits, int64_t r0, int64_t n, int V, const tr_batch *b,
+                 int micro, double norm, tr_objective_out *out, tr_err *err) {
     tr_distill_kd *kd = ctx;
     if (V != kd->V)
         return tr_fail(err, "distill: the student's logits have %d columns, expected %d", V, kd->V);
     if (b->B > kd->max_B || b->T > kd->max_T)
         return tr_fail(err, "distill: batch %d x %d exceeds %d x %d", b->B, b->T, kd->max_B,
                        kd->max_T);
-    const int64_t N = (int64_t)b->B * b->T;
     tr_kd_teacher tch;
     memset(&tch, 0, sizeof tch);
     double t_kl = 1.0;
     if (kd->teacher) {
-        tch.logits = tr_model_forward(kd->teacher, kd->tacts, b->tokens, b->B, b->T);
-        if (!tch.logits) return tr_fail(err, "distill: the teacher's arena is too small");
-        tch.ld = kd->teacher->cfg.vocab;
+        const int Vt = kd->teacher->cfg.vocab;
+        if (r0 == 0 && !tr_model_forward_hidden(kd->teacher, kd->tacts, b->tokens, b->B, b->T))
+            return tr_fail(err, "distill: the teacher's arena is too small");
+        if (reserve(&kd->tlogits, &kd->tlogits_cap, (size_t)n * Vt, err) != 0) return -1;
+        tr_model_logits_rows(kd->teacher, kd->tacts, kd->tlogits, r0, n);
+        tch.logits = kd->tlogits;
+        tch.ld = Vt;
     } else {
-        if (check_tokens(kd, b, micro, err) != 0 || cache_rows(kd, b, micro, err) != 0) return -1;
-        tch.K = kd->cache->K;
-        tch.ids = kd->ids;
-        tch.logprobs = kd->logprobs;
-        tch.rest_logprob = kd->rest;
+        if (r0 == 0 &&
+            (check_tokens(kd, b, micro, err) != 0 || cache_rows(kd, b, micro, err) != 0))
+            return -1;
+        const int K = kd->cache->K;
+        tch.K = K;
+        tch.ids = kd->ids + (size_t)r0 * K;
+        tch.logprobs = kd->logprobs + (size_t)r0 * K;
+        tch.rest_logprob = kd->rest + r0;
         tch.temperature = kd->cache->temperature;
         t_kl = kd->cache->temperature;
     }
+    const float *weights = b->weights + r0;
+    const int32_t *targets = b->targets + r0;
     if (kd->kl_metric) {
         tr_kd_params kp = tr_kd_default_params();
         kp.div = TR_KD_FKL;
@@ -202,13 +225,13 @@ static int kd_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, 
         kp.scale_t2 = 0;
         kp.ce_alpha = 0;
         tr_kd_losses kl;
-        if (tr_kd_loss(kd->scratch, &kl, logits, &tch, NULL, b->weights, N, V, norm, &kp, err) != 0)
+        if (reserve(&kd->scratch, &kd->scratch_cap, (size_t)n * V, err) != 0 ||
+            tr_kd_loss(kd->scratch, &kl, logits, &tch, NULL, weights, n, V, norm, &kp, err) != 0)
             return -1;
         out->parts[2] = kl.kd;
     }
     tr_kd_losses l;
-    if (tr_kd_loss(logits, &l, logits, &tch, b->targets, b->weights, N, V, norm, &kd->params,
-                   err) != 0)
+    if (tr_kd_loss(logits, &l, logits, &tch, targets, weights, n, V, norm, &kd->params, err) != 0)
         return -1;
     out->loss = l.total;
     out->parts[0] = l.ce;

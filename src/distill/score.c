@@ -27,9 +27,12 @@ int tr_distill_score(const tr_model *student, const tr_model *teacher, tr_sft_se
     tr_batch b = {0};
     tr_seq *seqs = tr_calloc((size_t)B, sizeof *seqs, err);
     int rc = -1;
+    /* logits in chunks of C positions (model.h), both models in step */
+    const int Vt = teacher ? teacher->cfg.vocab : 0;
+    const int64_t C = tr_logits_chunk_rows((int64_t)B * T, Vt > V ? Vt : V, 0);
     if (!seqs || tr_batch_alloc(&b, B, T, err) != 0 ||
-        tr_activations_init(&sa, &student->cfg, B, T, err) != 0 ||
-        (teacher && tr_activations_init(&ta, &teacher->cfg, B, T, err) != 0))
+        tr_activations_init_rows(&sa, &student->cfg, B, T, C, err) != 0 ||
+        (teacher && tr_activations_init_rows(&ta, &teacher->cfg, B, T, C, err) != 0))
         goto done;
     double nll = 0, tnll = 0, kl = 0, w = 0;
     for (int64_t i0 = 0; i0 < set->n; i0 += B) {
@@ -45,16 +48,23 @@ int tr_distill_score(const tr_model *student, const tr_model *teacher, tr_sft_se
                         (long long)(i0 + k / T), V);
                 goto done;
             }
-        const float *zs = tr_model_forward(student, sa, b.tokens, B, T);
-        const float *zt = teacher ? tr_model_forward(teacher, ta, b.tokens, B, T) : NULL;
-        const int Vt = teacher ? teacher->cfg.vocab : 0;
+        tr_model_forward_hidden(student, sa, b.tokens, B, T);
+        if (teacher) tr_model_forward_hidden(teacher, ta, b.tokens, B, T);
+        float *zs = tr_activations_logits(sa, NULL);
+        float *zt = teacher ? tr_activations_logits(ta, NULL) : NULL;
         for (int64_t k = 0; k < (int64_t)B * T; k++) {
+            const int64_t c0 = k / C * C; /* the chunk of row k */
+            if (k == c0) {
+                const int64_t nc = (int64_t)B * T - c0 < C ? (int64_t)B * T - c0 : C;
+                tr_model_logits_rows(student, sa, zs, c0, nc);
+                if (teacher) tr_model_logits_rows(teacher, ta, zt, c0, nc);
+            }
             if (b.weights[k] == 0) continue;
-            const float *z = zs + k * V;
+            const float *z = zs + (k - c0) * V;
             double ls = lse(z, V);
             nll += b.weights[k] * (ls - z[b.targets[k]]);
             if (zt) {
-                const float *u = zt + k * Vt;
+                const float *u = zt + (k - c0) * Vt;
                 double lt = lse(u, V), d = 0;
                 for (int j = 0; j < V; j++) {
                     double lp = u[j] - lt;

@@ -22,6 +22,7 @@ typedef struct {
 
 struct tr_activations {
     int max_B, max_T, B, T;
+    int64_t logit_rows; /* rows of the logits buffer (at most max_B * max_T; 0: none) */
     tr_config cfg;
     int32_t *tokens; /* [max_B * max_T] copy of the last forward's tokens (for backward) */
     float *mem;
@@ -29,7 +30,7 @@ struct tr_activations {
     float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
     float **res;                /* [L+1] residual stream entering each layer, [N, D] */
     layer_acts *layers;
-    float *xf, *rstdf, *logits; /* final norm output, its 1/rms, logits [N, V] */
+    float *xf, *rstdf, *logits; /* final norm output, its 1/rms, logits [min(N, logit_rows), V] */
     float *mlp_out;             /* [N, D] scratch for the MLP output */
     /* backward scratch */
     float *dres, *dxn, *dqkv, *datt, *dgu, *dact, *att_scratch;
@@ -65,7 +66,7 @@ static size_t layout(tr_activations *a, int B, int T) {
     }
     TAKE(a->xf, N * D);
     TAKE(a->rstdf, N);
-    TAKE(a->logits, N * V);
+    TAKE(a->logits, (N < (size_t)a->logit_rows ? N : (size_t)a->logit_rows) * V);
     TAKE(a->mlp_out, N * D);
     TAKE(a->dres, N * D);
     TAKE(a->dxn, N * D);
@@ -78,17 +79,34 @@ static size_t layout(tr_activations *a, int B, int T) {
     return off;
 }
 
+int64_t tr_logits_chunk_rows(int64_t N, int V, size_t budget_bytes) {
+    if (N <= 0) return 0;
+    if (budget_bytes == 0) budget_bytes = TR_LOGITS_CHUNK_BYTES;
+    const size_t row = (size_t)(V > 0 ? V : 1) * sizeof(float);
+    if ((size_t)N <= budget_bytes / row) return N;
+    int64_t rows = (int64_t)(budget_bytes / row);
+    return rows > 0 ? rows : 1;
+}
+
 int tr_activations_init(tr_activations **out, const tr_config *cfg, int max_B, int max_T,
                         tr_err *err) {
+    return tr_activations_init_rows(out, cfg, max_B, max_T, (int64_t)max_B * max_T, err);
+}
+
+int tr_activations_init_rows(tr_activations **out, const tr_config *cfg, int max_B, int max_T,
+                             int64_t logit_rows, tr_err *err) {
     *out = NULL;
     if (max_B <= 0 || max_T <= 0 || max_T > cfg->max_seq)
         return tr_fail(err, "activations: batch %d x %d outside 1..%d tokens per sequence", max_B,
                        max_T, cfg->max_seq);
+    if (logit_rows < 0)
+        return tr_fail(err, "activations: %lld logit rows, expected >= 0", (long long)logit_rows);
     tr_activations *a = tr_calloc(1, sizeof *a, err);
     if (!a) return -1;
     a->cfg = *cfg;
     a->max_B = max_B;
     a->max_T = max_T;
+    a->logit_rows = logit_rows < (int64_t)max_B * max_T ? logit_rows : (int64_t)max_B * max_T;
     a->res = tr_calloc((size_t)cfg->n_layers + 1, sizeof *a->res, err);
     a->layers = tr_calloc((size_t)cfg->n_layers, sizeof *a->layers, err);
     int half = cfg->head_dim / 2;
@@ -121,7 +139,27 @@ void tr_activations_free(tr_activations *a) {
 
 size_t tr_activations_bytes(const tr_activations *a) { return a->bytes; }
 
+float *tr_activations_logits(tr_activations *a, int64_t *rows) {
+    int64_t N = (int64_t)a->B * a->T;
+    if (rows) *rows = N < a->logit_rows ? N : a->logit_rows;
+    return a->logit_rows > 0 ? a->logits : NULL;
+}
+
 float *tr_model_forward(const tr_model *m, tr_activations *a, const int32_t *tokens, int B, int T) {
+    if ((int64_t)B * T > a->logit_rows) return NULL;
+    if (!tr_model_forward_hidden(m, a, tokens, B, T)) return NULL;
+    tr_model_logits_rows(m, a, a->logits, 0, (int64_t)B * T);
+    return a->logits;
+}
+
+void tr_model_logits_rows(const tr_model *m, const tr_activations *a, float *logits, int64_t r0,
+                          int64_t n) {
+    const int D = m->cfg.dim;
+    tr_matmul_forward(logits, a->xf + r0 * D, m->view.lm_head, NULL, n, D, m->cfg.vocab);
+}
+
+float *tr_model_forward_hidden(const tr_model *m, tr_activations *a, const int32_t *tokens, int B,
+                               int T) {
     const tr_config *c = &m->cfg;
     if (B != a->B || T != a->T) {
         /* a smaller batch reuses the same memory with a tighter layout */
@@ -158,8 +196,7 @@ float *tr_model_forward(const tr_model *m, tr_activations *a, const int32_t *tok
         tr_add_inplace(x_next, la->x_mid, N * D);
     }
     tr_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->view.final_norm, N, D, c->norm_eps);
-    tr_matmul_forward(a->logits, a->xf, m->view.lm_head, NULL, N, D, c->vocab);
-    return a->logits;
+    return a->xf;
 }
 
 /* Zeroes a gradient buffer on every thread (tens of MB per layer; one thread alone left the
@@ -174,6 +211,21 @@ static void zero(float *p, size_t n) {
 }
 
 void tr_model_backward(const tr_model *m, tr_activations *a, float *grads, const float *dlogits) {
+    tr_model_backward_logits_rows(m, a, grads, dlogits, 0, (int64_t)a->B * a->T);
+    tr_model_backward_hidden(m, a, grads);
+}
+
+void tr_model_backward_logits_rows(const tr_model *m, tr_activations *a, float *grads,
+                                   const float *dlogits, int64_t r0, int64_t n) {
+    const int D = m->cfg.dim;
+    /* the LM head's gradient view: the tied embedding or lm_head, at its table offset */
+    float *glm = grads + (m->view.lm_head - m->params);
+    zero(a->dxn + r0 * D, (size_t)n * D);
+    tr_matmul_backward(a->dxn + r0 * D, glm, NULL, dlogits, a->xf + r0 * D, m->view.lm_head, n, D,
+                       m->cfg.vocab);
+}
+
+void tr_model_backward_hidden(const tr_model *m, tr_activations *a, float *grads) {
     const tr_config *c = &m->cfg;
     const int B = a->B, T = a->T;
     const int64_t N = (int64_t)B * T;
@@ -184,9 +236,8 @@ void tr_model_backward(const tr_model *m, tr_activations *a, float *grads, const
     tr_model_view g;
     if (tr_model_view_init(&g, &m->table, c, grads, NULL) != 0) return;
 
-    /* LM head and final norm; dres becomes dL/d(residual stream) and flows down */
-    zero(a->dxn, (size_t)N * D);
-    tr_matmul_backward(a->dxn, g.lm_head, NULL, dlogits, a->xf, m->view.lm_head, N, D, c->vocab);
+    /* final norm (dxn holds dL/dxf from the LM head's rows); dres becomes dL/d(residual
+     * stream) and flows down */
     zero(a->dres, (size_t)N * D);
     tr_rmsnorm_backward(a->dres, g.final_norm, a->dxn, a->res[c->n_layers], m->view.final_norm,
                         a->rstdf, N, D);

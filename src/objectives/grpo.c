@@ -96,6 +96,14 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
                  const int32_t *targets, const float *mask, const float *advantages,
                  const float *old_logp, const float *ref_logp, int64_t B, int64_t L, int V,
                  const tr_grpo_params *p, tr_err *err) {
+    return tr_grpo_loss_rows(dlogits, loss, stats, logits, 0, B * L, targets, mask, advantages,
+                             old_logp, ref_logp, B, L, V, p, err);
+}
+
+int tr_grpo_loss_rows(float *dlogits, double *loss, tr_grpo_stats *stats, const float *logits,
+                      int64_t r0, int64_t nr, const int32_t *targets, const float *mask,
+                      const float *advantages, const float *old_logp, const float *ref_logp,
+                      int64_t B, int64_t L, int V, const tr_grpo_params *p, tr_err *err) {
     if (!dlogits || !loss || !logits || !targets || !mask || !advantages || !p)
         return tr_fail(err, "grpo: NULL argument");
     *loss = 0;
@@ -135,8 +143,14 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
         return tr_fail(err, "grpo: unknown aggregation %d", (int)p->agg);
     }
     const int64_t N = B * L;
-    if (check_weights(mask, N, "grpo: mask", err)) return -1;
-    for (int64_t n = 0; n < N; n++) {
+    if (r0 < 0 || nr < 0 || r0 + nr > N)
+        return tr_fail(err, "grpo: rows [%lld, %lld) outside the batch's %lld", (long long)r0,
+                       (long long)(r0 + nr), (long long)N);
+    if (nr == 0) return 0;
+    /* the sequences the rows touch: grpo's a = 1/(|o_i| G) needs each one's whole mask */
+    const int64_t s0 = r0 / L, s1 = (r0 + nr - 1) / L + 1;
+    if (check_weights(mask + s0 * L, (s1 - s0) * L, "grpo: mask", err)) return -1;
+    for (int64_t n = r0; n < r0 + nr; n++) {
         if (mask[n] == 0) continue;
         if (targets[n] < 0 || targets[n] >= V)
             return tr_fail(err, "grpo: targets[%lld] = %d outside [0, %d) at a completion token",
@@ -147,17 +161,24 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
                                 "not a number",
                            (long long)n);
     }
-    if (N == 0) return 0;
-
     const double inv_t = 1.0 / p->temperature;
     const double lo = 1.0 - p->eps_low, hi = 1.0 + p->eps_high;
     const int nth = omp_get_max_threads();
     double *scratch = tr_aligned_alloc((size_t)nth * (size_t)V * sizeof(double), err);
     double *part = tr_calloc((size_t)nth * 7, sizeof(double), err);
-    if (!scratch || !part) {
+    double *a_seq = tr_calloc((size_t)(s1 - s0), sizeof(double), err);
+    if (!scratch || !part || !a_seq) {
         free(scratch);
         free(part);
+        free(a_seq);
         return -1;
+    }
+    for (int64_t b = s0; b < s1; b++) {
+        double len = 0;
+        for (int64_t t = 0; t < L; t++) len += mask[b * L + t];
+        a_seq[b - s0] = p->agg == TR_GRPO_AGG_GRPO
+                            ? (len > 0 ? 1.0 / (len * (double)p->num_sequences) : 0)
+                            : agg_const;
     }
 
 #pragma omp parallel
@@ -165,62 +186,53 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
         const int tid = omp_get_thread_num();
         double *e = scratch + (size_t)tid * (size_t)V;
         double acc[7] = {0}; /* loss, tokens, kl, ratio, clip_low, clip_high, entropy */
-        /* one sequence per iteration: grpo needs |o_i| before its rows */
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < B; b++) {
-            double len = 0;
-            for (int64_t t = 0; t < L; t++) len += mask[b * L + t];
-            const double a_seq =
-                p->agg == TR_GRPO_AGG_GRPO ? (len > 0 ? 1.0 / (len * (double)p->num_sequences) : 0)
-                                           : agg_const;
-            for (int64_t t = 0; t < L; t++) {
-                const int64_t n = b * L + t;
-                float *d = dlogits + n * (int64_t)V;
-                const double m = mask[n];
-                if (m == 0) {
-                    memset(d, 0, (size_t)V * sizeof *d);
-                    continue;
-                }
-                const float *z = logits + n * (int64_t)V;
-                const int y = targets[n];
-                double lp, ent, Z;
-                row_softmax(&lp, &ent, &Z, z, V, y, inv_t, e);
-                const double A = advantages[n];
-                const double old = old_logp ? (double)old_logp[n] : lp;
-                const double rho = exp(lp - old);
-                const double clipped = rho < lo ? lo : (rho > hi ? hi : rho);
-                const double u1 = rho * A, u2 = clipped * A;
-                double ell, g;
-                if (u1 <= u2) {
-                    ell = -u1;
-                    g = -u1; /* d(rho A)/dlogp = rho A */
-                } else {
-                    ell = -u2;
-                    g = 0;
-                }
-                double k3 = 0;
-                if (ref_logp) {
-                    const double dr = (double)ref_logp[n] - lp;
-                    k3 = expm1(dr) - dr;
-                    if (p->beta > 0) {
-                        ell += p->beta * k3;
-                        g += p->beta * (-expm1(dr)); /* d k3 / d logp = 1 - exp(r - logp) */
-                    }
-                }
-                const double wgt = m * a_seq;
-                acc[0] += wgt * ell;
-                acc[1] += m;
-                acc[2] += m * k3;
-                acc[3] += m * rho;
-                acc[4] += m * (rho < lo && A < 0);
-                acc[5] += m * (rho > hi && A > 0);
-                acc[6] += m * ent;
-                /* dL/dz_i = wgt g (onehot_i - q_i) / T */
-                const double c = wgt * g * inv_t, cq = c / Z;
-#pragma omp simd
-                for (int i = 0; i < V; i++) d[i] = (float)(-cq * e[i]);
-                d[y] = (float)(c * (1.0 - e[y] / Z));
+        for (int64_t n = r0; n < r0 + nr; n++) {
+            float *d = dlogits + (n - r0) * (int64_t)V;
+            const double m = mask[n];
+            if (m == 0) {
+                memset(d, 0, (size_t)V * sizeof *d);
+                continue;
             }
+            const float *z = logits + (n - r0) * (int64_t)V;
+            const int y = targets[n];
+            double lp, ent, Z;
+            row_softmax(&lp, &ent, &Z, z, V, y, inv_t, e);
+            const double A = advantages[n];
+            const double old = old_logp ? (double)old_logp[n] : lp;
+            const double rho = exp(lp - old);
+            const double clipped = rho < lo ? lo : (rho > hi ? hi : rho);
+            const double u1 = rho * A, u2 = clipped * A;
+            double ell, g;
+            if (u1 <= u2) {
+                ell = -u1;
+                g = -u1; /* d(rho A)/dlogp = rho A */
+            } else {
+                ell = -u2;
+                g = 0;
+            }
+            double k3 = 0;
+            if (ref_logp) {
+                const double dr = (double)ref_logp[n] - lp;
+                k3 = expm1(dr) - dr;
+                if (p->beta > 0) {
+                    ell += p->beta * k3;
+                    g += p->beta * (-expm1(dr)); /* d k3 / d logp = 1 - exp(r - logp) */
+                }
+            }
+            const double wgt = m * a_seq[n / L - s0];
+            acc[0] += wgt * ell;
+            acc[1] += m;
+            acc[2] += m * k3;
+            acc[3] += m * rho;
+            acc[4] += m * (rho < lo && A < 0);
+            acc[5] += m * (rho > hi && A > 0);
+            acc[6] += m * ent;
+            /* dL/dz_i = wgt g (onehot_i - q_i) / T */
+            const double c = wgt * g * inv_t, cq = c / Z;
+#pragma omp simd
+            for (int i = 0; i < V; i++) d[i] = (float)(-cq * e[i]);
+            d[y] = (float)(c * (1.0 - e[y] / Z));
         }
         for (int k = 0; k < 7; k++) part[tid * 7 + k] = acc[k];
     }
@@ -229,6 +241,7 @@ int tr_grpo_loss(float *dlogits, double *loss, tr_grpo_stats *stats, const float
         for (int k = 0; k < 7; k++) tot[k] += part[i * 7 + k];
     free(scratch);
     free(part);
+    free(a_seq);
     *loss = tot[0];
     if (stats) {
         stats->tokens = tot[1];

@@ -144,7 +144,10 @@ int tr_grpo_init(tr_grpo *g, tr_model *policy, const tr_model *ref, const tr_tok
     int slots = c->prompts_per_step / c->dist.world * c->group;
     if (tr_infer_init(&g->infer, policy, slots, max_seq, err) != 0) return -1;
     if (tr_trainer_init(&g->trainer, policy, opt, restored, schedule, grad_clip, c->micro_batch,
-                        max_seq, c->dist, err) != 0) {
+                        max_seq, c->dist, err) != 0 ||
+        (c->logits_chunk > 0 &&
+         tr_trainer_set_logits_chunk(&g->trainer, c->logits_chunk, err) != 0)) {
+        tr_trainer_free(&g->trainer);
         tr_infer_free(g->infer);
         g->infer = NULL;
         return -1;
@@ -169,14 +172,16 @@ typedef struct {
     tr_grpo_stats stats; /* merged over every call */
 } grpo_obj_ctx;
 
-static int grpo_obj_fn(void *vctx, float *logits, int V, const tr_batch *b, int micro, double norm,
-                       tr_objective_out *out, tr_err *err) {
+static int grpo_obj_fn(void *vctx, float *logits, int64_t r0, int64_t n, int V,
+                       const tr_batch *b, int micro, double norm, tr_objective_out *out,
+                       tr_err *err) {
     (void)norm;
     grpo_obj_ctx *c = vctx;
     int i = c->first + micro;
     tr_grpo_stats s;
-    if (tr_grpo_loss(logits, &out->loss, &s, logits, b->targets, b->weights, c->adv[i], c->old[i],
-                     c->ref ? c->ref[i] : NULL, b->B, b->T, V, &c->params, err) != 0)
+    if (tr_grpo_loss_rows(logits, &out->loss, &s, logits, r0, n, b->targets, b->weights, c->adv[i],
+                          c->old[i], c->ref ? c->ref[i] : NULL, b->B, b->T, V, &c->params,
+                          err) != 0)
         return -1;
     tr_grpo_stats_merge(&c->stats, &s);
     return 0;
@@ -458,14 +463,21 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
         t0 = tr_now();
         for (int i = 0; i < n_micro; i++) {
             tr_batch *b = &micro[i];
-            float *logits = tr_model_forward(g->ref, g->trainer.acts, b->tokens, b->B, b->T);
-            if (!logits) {
+            if (!tr_model_forward_hidden(g->ref, g->trainer.acts, b->tokens, b->B, b->T)) {
                 tr_fail(err, "grpo: reference forward: batch %d x %d too large", b->B, b->T);
                 goto done;
             }
-            if (tr_token_logprobs(ref[i], NULL, logits, b->targets, b->weights,
-                                  (int64_t)b->B * b->T, V, T, err) != 0)
-                goto done;
+            /* its logits in the trainer's chunks of positions (model.h) */
+            const int64_t NB = (int64_t)b->B * b->T;
+            int64_t C;
+            float *logits = tr_activations_logits(g->trainer.acts, &C);
+            for (int64_t r0 = 0; r0 < NB; r0 += C) {
+                const int64_t n = NB - r0 < C ? NB - r0 : C;
+                tr_model_logits_rows(g->ref, g->trainer.acts, logits, r0, n);
+                if (tr_token_logprobs(ref[i] + r0, NULL, logits, b->targets + r0, b->weights + r0,
+                                      n, V, T, err) != 0)
+                    goto done;
+            }
             out->ref_flops += tr_flops_forward(&g->ref->cfg, b->B, b->T);
         }
         out->ref_seconds = tr_now() - t0;

@@ -8,12 +8,12 @@
 #include "tinyr1/objectives.h"
 #include "tinyr1/train.h"
 
-static int ce_fn(void *ctx, float *logits, int V, const tr_batch *b, int micro, double norm,
-                 tr_objective_out *out, tr_err *err) {
+static int ce_fn(void *ctx, float *logits, int64_t r0, int64_t n, int V, const tr_batch *b,
+                 int micro, double norm, tr_objective_out *out, tr_err *err) {
     (void)ctx;
     (void)micro;
-    return tr_ce_loss(logits, &out->loss, logits, b->targets, b->weights, (int64_t)b->B * b->T,
-                      V, norm, err);
+    return tr_ce_loss(logits, &out->loss, logits, b->targets + r0, b->weights + r0, n, V, norm,
+                      err);
 }
 
 tr_objective tr_objective_ce(void) {
@@ -36,11 +36,25 @@ int tr_trainer_init(tr_trainer *t, tr_model *m, tr_adamw_params p, tr_adamw *res
     } else if (tr_adamw_init(&t->opt, &m->table, p, err) != 0) {
         return -1;
     }
+    t->max_B = max_B;
+    t->max_T = max_T;
     t->grads = tr_aligned_alloc(m->table.total * sizeof(float), err);
-    if (!t->grads || tr_activations_init(&t->acts, &m->cfg, max_B, max_T, err) != 0) {
+    if (!t->grads || tr_trainer_set_logits_chunk(t, 0, err) != 0) {
         tr_trainer_free(t);
         return -1;
     }
+    return 0;
+}
+
+int tr_trainer_set_logits_chunk(tr_trainer *t, int64_t rows, tr_err *err) {
+    const int64_t N = (int64_t)t->max_B * t->max_T;
+    if (rows <= 0) rows = tr_logits_chunk_rows(N, t->model->cfg.vocab, 0);
+    if (rows > N) rows = N;
+    tr_activations_free(t->acts);
+    t->acts = NULL;
+    if (tr_activations_init_rows(&t->acts, &t->model->cfg, t->max_B, t->max_T, rows, err) != 0)
+        return -1;
+    t->logits_chunk = rows;
     return 0;
 }
 
@@ -93,15 +107,23 @@ int tr_trainer_step(tr_trainer *t, const tr_batch *micro, int n_micro, const tr_
     memset(t->grads, 0, m->table.total * sizeof(float));
     for (int i = 0; i < n_micro; i++) {
         const tr_batch *b = &micro[i];
-        float *logits = tr_model_forward(m, t->acts, b->tokens, b->B, b->T);
-        if (!logits)
+        if (!tr_model_forward_hidden(m, t->acts, b->tokens, b->B, b->T))
             return tr_fail(err, "batch %d x %d is larger than the %s allocated for", b->B, b->T,
                            "activation arena");
-        tr_objective_out out = {0};
-        if (obj->fn(obj->ctx, logits, V, b, i, norm, &out, err) != 0) return -1;
-        st->loss += out.loss;
-        for (int k = 0; k < TR_MAX_PARTS; k++) st->parts[k] += out.parts[k];
-        tr_model_backward(m, t->acts, t->grads, logits);
+        /* the LM head, the objective and the LM head's backward, chunk by chunk */
+        const int64_t N = (int64_t)b->B * b->T;
+        int64_t C;
+        float *logits = tr_activations_logits(t->acts, &C);
+        for (int64_t r0 = 0; r0 < N; r0 += C) {
+            const int64_t n = N - r0 < C ? N - r0 : C;
+            tr_model_logits_rows(m, t->acts, logits, r0, n);
+            tr_objective_out out = {0};
+            if (obj->fn(obj->ctx, logits, r0, n, V, b, i, norm, &out, err) != 0) return -1;
+            st->loss += out.loss;
+            for (int k = 0; k < TR_MAX_PARTS; k++) st->parts[k] += out.parts[k];
+            tr_model_backward_logits_rows(m, t->acts, t->grads, logits, r0, n);
+        }
+        tr_model_backward_hidden(m, t->acts, t->grads);
     }
     double sums[1 + TR_MAX_PARTS];
     sums[0] = st->loss;

@@ -39,5 +39,12 @@ check "resume succeeds" "[ \$? -eq 0 ]"
 loss() { grep -o '"loss":[^,]*' "$1" | cut -d: -f2; }
 check "resumed loss curve equals the straight one" "[ \"\$(loss '$tmp/straight/metrics.jsonl')\" = \"\$(loss '$tmp/resumed/metrics.jsonl')\" ]"
 check "the loss went down" "awk -F'\"loss\":' 'NR==1{split(\$2,a,\",\");f=a[1]} END{split(\$2,b,\",\"); exit !(b[1] < f)}' '$tmp/straight/metrics.jsonl'"
+# logits in chunks of 37 positions (4 x 64 = 256 rows: six full chunks and one of 34): the
+# loss curve of the one-chunk run up to float rounding
+"$bin" pretrain "${common[@]}" --logits-chunk 37 --out "$tmp/chunked" > "$tmp/log4" 2>&1
+check "chunked run succeeds" "[ \$? -eq 0 ] && [ \$(wc -l < '$tmp/chunked/metrics.jsonl') -eq 40 ]"
+check "chunked loss curve equals the one-chunk one to 1e-4" "paste <(loss '$tmp/straight/metrics.jsonl') <(loss '$tmp/chunked/metrics.jsonl') | awk '{d=\$1-\$2; if (d<0) d=-d; if (d > 1e-4*\$1) bad=1} END{exit bad+0}'"
+"$bin" pretrain "${common[@]}" --logits-chunk -1 --out "$tmp/neg" > "$tmp/out" 2>&1
+check "negative --logits-chunk is refused" "[ \$? -ne 0 ] && grep -q 'logits-chunk' '$tmp/out'"
 echo "cli_pretrain: $pass passed, $fail failed"
 [ $fail -eq 0 ]
