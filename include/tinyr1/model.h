@@ -128,8 +128,10 @@ void tr_model_free(tr_model *m);
  * tr_model_forward / tr_model_backward are the one-chunk case (C = N). */
 typedef struct tr_activations tr_activations;
 
-/* The logits budget of tr_logits_chunk_rows when 0 is passed: 64 MiB. */
-#define TR_LOGITS_CHUNK_BYTES ((size_t)64 << 20)
+/* The logits budget of tr_logits_chunk_rows when 0 is passed: 256 MiB. Each chunk re-reads
+ * the LM head and reads and writes its gradient, so small chunks cost time (docs/training.md:
+ * at V = 151,936, 110-row chunks made a step 1.6x slower, 512-row ones 1.1x). */
+#define TR_LOGITS_CHUNK_BYTES ((size_t)256 << 20)
 /* Rows per logits chunk for N rows of V floats under budget_bytes (0: the default):
  * N when N * V * 4 <= budget (one chunk, as fast as unchunked), else budget / (V * 4)
  * rows (at least 1). 0 when N <= 0. */

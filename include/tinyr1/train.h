@@ -155,7 +155,7 @@ typedef struct tr_trainer {
     float grad_clip;
     tr_dist dist;
     /* rows of logits computed at once (C above): tr_logits_chunk_rows(max_B * max_T, V, 0)
-       after init, i.e. every row when [max_B * max_T, V] floats fit in 64 MiB; change it
+       after init, i.e. every row when [max_B * max_T, V] floats fit in 256 MiB; change it
        with tr_trainer_set_logits_chunk. Results depend on it only through float rounding
        (exact resume needs the same value). */
     int64_t logits_chunk;

@@ -32,7 +32,7 @@ int cli_train_opts_table(cli_train_opts *t, cli_opt *o) {
     o[n++] = (cli_opt){"threads", CLI_INT, &t->threads, "N", "threads (0: OMP_NUM_THREADS or all cores)"};
     o[n++] = (cli_opt){"checkpoint-every", CLI_INT, &t->checkpoint_every, "N", "save a checkpoint every N steps (and at the end)"};
     o[n++] = (cli_opt){"resume", CLI_FLAG, &t->resume, NULL, "continue from OUT/checkpoint.bin if it exists"};
-    o[n++] = (cli_opt){"logits-chunk", CLI_INT64, &t->logits_chunk, "ROWS", "positions whose logits are computed at once (0: all when [batch x seq, vocab] floats fit in 64 MiB, else 64 MiB worth)"};
+    o[n++] = (cli_opt){"logits-chunk", CLI_INT64, &t->logits_chunk, "ROWS", "positions whose logits are computed at once (0: all when [batch x seq, vocab] floats fit in 256 MiB, else 256 MiB worth)"};
     return n;
 }
 
