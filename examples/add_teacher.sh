@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by examples/grpo_add.sh, grpo_add_format.sh and distill_add.sh: the addition data,
 # tokenizer and teacher they share, built in the current folder (a stage is skipped when its
 # output exists), and the held-out evaluation of the GRPO scripts.
