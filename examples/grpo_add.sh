@@ -18,41 +18,19 @@ cd "$W"
 # 1-2. data, tokenizer, teacher (pretrain 200 steps + SFT): examples/add_teacher.sh
 . "$here/examples/add_teacher.sh"
 add_teacher "$B" 400
-# 3. held-out evaluation of a model (generator seed 9000; GRPO's prompts use 2000): greedy
-#    pass@1 (Wilson interval), pass@1 and pass@8 over 8 samples at T 0.6 / top-p 0.95
-#    (bootstrap intervals over problems)
-evaluate() {
-    "$B" eval --model "$1" "${task[@]}" --n 200 --k 8 --temp 0.6 --task-seed 9000 \
-        --max-tokens 96 --out "eval_$2" --json --quiet > "eval_$2.json"
-}
-[ -f eval_sft.json ] || evaluate teacher sft
+# 3. held-out evaluation (add_eval in examples/add_teacher.sh: 200 problems of seed 9000,
+#    greedy and 8 samples at T 0.6 / top-p 0.95)
+add_eval "$B" teacher sft
 # 4. GRPO: accuracy + format rewards, 16 prompts x 8 samples a step at T 0.7, lr 1e-4
 #    (3 warmup steps), no KL, 20 steps; in-run held-out pass@1 (100 problems x 4 samples at
 #    T 0.6) before the first step, at step 10 and after the last
 R=grpo_s$SEED
-[ -f "$R/checkpoint.bin" ] || "$B" grpo --init teacher "${task[@]}" --reward accuracy:1,format:0.5 \
-    --group 8 --prompts-per-step 16 --max-new 96 --temp 0.7 --beta 0 --lr 1e-4 --warmup 3 \
-    --steps 20 --batch 32 --seq 128 --eval-n 100 --eval-k 4 --eval-temp 0.6 --eval-every 10 \
-    --seed "$SEED" --checkpoint-every 0 --quiet --out "$R"
-evaluate "$R" "$R"
+add_grpo "$B" teacher "$R" --temp 0.7 --beta 0 --lr 1e-4 --eval-n 100 --eval-k 4 \
+    --eval-temp 0.6 --eval-every 10 --seed "$SEED"
+add_eval "$B" "$R" "$R"
 # 5. before/after table, time per step, curves
-python3 - "$R" <<'PY'
-import json, sys
-run = sys.argv[1]
-def row(name, f):
-    r = json.load(open(f))
-    c = lambda k: f"{100*r[k]['value']:.1f}% ({100*r[k]['lo']:.1f}-{100*r[k]['hi']:.1f})"
-    print(f"| {name} | {c('greedy')} | {c('pass@1')} | {c('pass@8')} | {r['well_formed']['value']:.3f} |")
-print("| model | greedy pass@1 | pass@1 (T 0.6, 8 samples) | pass@8 (T 0.6) | well formed |")
-print("|---|---:|---:|---:|---:|")
-row("SFT model", "eval_sft.json")
-row(f"after 20 GRPO steps ({run})", f"eval_{run}.json")
-steps = [json.loads(l) for l in open(f"{run}/metrics.jsonl")]
-st = [s for s in steps if s["stage"] == "grpo"]
-g = sum(s["gen_seconds"] for s in st) / len(st)
-t = sum(s["train_seconds"] + s["ref_seconds"] for s in st) / len(st)
-print(f"time per GRPO step: generation {g:.2f} s, training {t:.2f} s ({100*g/(g+t):.0f}% generating)")
-PY
+python3 "$here/examples/eval_table.py" "SFT model=eval_sft.json" \
+    "after 20 GRPO steps ($R)=eval_$R.json"
 python3 "$here/examples/grpo_table.py" "$R" 5
 "$B" report "$R" > /dev/null
 echo "curves: $W/$R/fig-run-reward.svg fig-run-accuracy.svg fig-run-response-len.svg"
