@@ -10,6 +10,7 @@
 # table, time per step and the curves (tinyr1 report).
 # Usage: examples/grpo_add_format.sh [BUILD_DIR] [WORK_DIR]  (defaults: build, runs/grpo_add_format)
 #        SEED=2 examples/grpo_add_format.sh ...            (the GRPO seed; default 1)
+#        SFT_STEPS=1000 examples/grpo_add_format.sh ...    (SFT steps of the addition model; default 400)
 # A finished stage is skipped when its output exists: a WORK_DIR holding examples/grpo_add.sh's
 # or distill_add.sh's teacher/ starts at step 3. OMP_NUM_THREADS=1 is faster on a shared
 # machine. docs/grpo.md has the figures.
@@ -22,7 +23,7 @@ cd "$W"
 t0=$(date +%s)
 # 1-2. data, tokenizer, the addition model (pretrain 200 steps + SFT 400): examples/add_teacher.sh
 . "$here/examples/add_teacher.sh"
-add_teacher "$B" 400
+add_teacher "$B" "${SFT_STEPS:-400}"
 # 3. the plain-text habit: the teacher's own SFT problems (seed 1000), where 9 in 10 of the
 #    solutions whose ones column carries and 2 in 10 of the others end in plain text; 60 SFT
 #    steps. Greedy decoding then answers in plain text when the ones column carries (about
