@@ -254,6 +254,20 @@ static void test_line_chart(void) {
     CHECK(strstr(svg, ">1000</text>") != NULL);
     free(svg);
 
+    /* a point whose x is NaN is not part of the series: skipped without a gap, and its y
+     * does not stretch the axis (rows of another stage in a metrics log) */
+    double kx[6] = {0, 1, NAN, 3, 4, 5}, ky[6] = {1, 2, 1000, 3, NAN, 5};
+    tr_series ks = {"skips", kx, ky, 6, NULL};
+    tr_line_chart kc = {.title = "skips", .series = &ks, .n_series = 1};
+    CHECK(tr_svg_line_chart(&kc, &svg, &err) == 0);
+    p = svg ? find_path(svg, "line", "skips") : NULL;
+    CHECK(p && data_n(p) == 4);
+    if (p) attr(p, "d", d, sizeof d);
+    CHECK_MSG(count_str(d, "M") == 2, "skips: %d subpaths, expected 2 (the NaN y is the only "
+              "gap)", count_str(d, "M"));
+    CHECK(svg && strstr(svg, ">1000</text>") == NULL);
+    free(svg);
+
     /* every point, no resampling, for a long series too */
     enum { L = 20000 };
     double *ly = malloc(L * sizeof *ly);
@@ -466,6 +480,16 @@ static void test_metric_log(void) {
     CHECK(tr_metric_log_count(&log, "loss") == 1);
     CHECK(tr_metric_log_last(&log, "step") == 3);
     CHECK(isnan(tr_metric_log_last(&log, "absent")));
+    tr_metric_log_free(&log);
+    /* rows of another stage are marked (a GRPO log's evaluation lines) */
+    CHECK(tr_metric_log_parse(&log,
+                              "{\"stage\":\"grpo_eval\",\"step\":0}\n{\"stage\":\"grpo\",\"step\":1}\n"
+                              "{\"step\":2}\n{\"stage\":\"grpo\",\"step\":2}\n",
+                              "m.jsonl", &err) == 0);
+    CHECK(log.n_rows == 4 && log.other_stage);
+    CHECK(strcmp(log.stage, "grpo") == 0); /* the stage of most rows, not of the first */
+    CHECK(log.other_stage && log.other_stage[0] && !log.other_stage[1] && !log.other_stage[2] &&
+          !log.other_stage[3]);
     tr_metric_log_free(&log);
 
     CHECK(tr_metric_log_parse(&log, "{\"a\":1}\n{\"a\":2}\nnot json\n{\"a\":3}\n", "m.jsonl",

@@ -199,7 +199,9 @@ typedef struct tr_metric_log {
     int n_fields;
     char **names;    /* [n_fields] */
     double **values; /* [n_fields][n_rows] */
-    char stage[64];
+    char stage[64];  /* the "stage" most rows have ("" when none has one) */
+    unsigned char *other_stage; /* [n_rows]: 1 when the row's "stage" is another one (a GRPO
+                                   log's "grpo_eval" lines among its "grpo" steps) */
     int dropped_tail;
 } tr_metric_log;
 

@@ -21,13 +21,21 @@ void tr_metric_log_free(tr_metric_log *log) {
     }
     free(log->names);
     free(log->values);
+    free(log->other_stage);
     memset(log, 0, sizeof *log);
 }
+
+/* The distinct "stage" strings seen while parsing (a log holds one or two: "grpo" and
+ * "grpo_eval"); rows keep an index into them in log->other_stage until the parse ends. */
+#define MAX_STAGES 8
 
 typedef struct log_builder {
     tr_metric_log *log;
     int64_t cap_rows;
     int cap_fields;
+    char stages[MAX_STAGES][64];
+    int64_t stage_rows[MAX_STAGES + 1]; /* [MAX_STAGES]: rows of any further stage */
+    int n_stages;
 } log_builder;
 
 static int field_index(const tr_metric_log *log, const char *name) {
@@ -82,9 +90,13 @@ static int add_object(log_builder *lb, const cJSON *obj, const char *prefix) {
             if (put_value(lb, name, cJSON_IsTrue(it) ? 1 : 0) != 0) return -1;
         } else if (cJSON_IsObject(it)) {
             if (add_object(lb, it, name) != 0) return -1;
-        } else if (cJSON_IsString(it) && !*prefix && strcmp(it->string, "stage") == 0 &&
-                   !lb->log->stage[0]) {
-            snprintf(lb->log->stage, sizeof lb->log->stage, "%s", it->valuestring);
+        } else if (cJSON_IsString(it) && !*prefix && strcmp(it->string, "stage") == 0) {
+            int s = 0;
+            while (s < lb->n_stages && strncmp(lb->stages[s], it->valuestring, 63) != 0) s++;
+            if (s == lb->n_stages && s < MAX_STAGES)
+                snprintf(lb->stages[lb->n_stages++], sizeof lb->stages[0], "%s", it->valuestring);
+            lb->stage_rows[s]++;
+            lb->log->other_stage[lb->log->n_rows - 1] = (unsigned char)(s + 1);
         }
     }
     return 0;
@@ -100,6 +112,10 @@ static int new_row(log_builder *lb) {
             for (int64_t i = lb->cap_rows; i < cap; i++) col[i] = NAN;
             log->values[f] = col;
         }
+        unsigned char *other = realloc(log->other_stage, (size_t)cap);
+        if (!other) return -1;
+        memset(other + lb->cap_rows, 0, (size_t)(cap - lb->cap_rows));
+        log->other_stage = other;
         lb->cap_rows = cap;
     }
     log->n_rows++;
@@ -150,7 +166,7 @@ static void nonfinite_to_null(char *dst, const char *src, size_t n) {
 
 int tr_metric_log_parse(tr_metric_log *log, const char *text, const char *name, tr_err *err) {
     memset(log, 0, sizeof *log);
-    log_builder lb = {log, 0, 0};
+    log_builder lb = {.log = log};
     int64_t line_no = 0;
     char *buf = NULL;
     size_t buf_cap = 0;
@@ -189,6 +205,14 @@ int tr_metric_log_parse(tr_metric_log *log, const char *text, const char *name, 
         line = next;
     }
     free(buf);
+    /* the log's stage is the one most of its rows belong to (a GRPO log starts with an
+     * evaluation line); rows of any other stage are marked */
+    int main_stage = 0;
+    for (int s = 1; s < lb.n_stages; s++)
+        if (lb.stage_rows[s] > lb.stage_rows[main_stage]) main_stage = s;
+    if (lb.n_stages > 0) snprintf(log->stage, sizeof log->stage, "%s", lb.stages[main_stage]);
+    for (int64_t i = 0; i < log->n_rows; i++)
+        log->other_stage[i] = log->other_stage[i] != 0 && log->other_stage[i] != main_stage + 1;
     return 0;
 oom:
     free(buf);
@@ -408,23 +432,37 @@ static int add_chart(tr_report *r, const char *fig_prefix, const char *key, cons
     return 0;
 }
 
+/* Points a chart draws of column y: finite values on rows with a finite x. */
+static int64_t plotted(const double *xs, const double *y, int64_t n) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; i++) count += isfinite(xs[i]) && isfinite(y[i]);
+    return count;
+}
+
 int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *label,
                             const tr_metric_log *log, tr_err *err) {
-    const double *x = tr_metric_log_column(log, "step");
-    if (x && tr_metric_log_count(log, "step") == 0) x = NULL;
-    const char *x_label = x ? "step" : "line";
+    const double *step = tr_metric_log_column(log, "step");
+    if (step && tr_metric_log_count(log, "step") == 0) step = NULL;
+    const char *x_label = step ? "step" : "line";
+    /* x of each row: its step (or line number); NaN for the rows of another stage (the
+     * "grpo_eval" lines of a GRPO log), which the charts skip instead of breaking the line */
+    double *xs = malloc((size_t)(log->n_rows > 0 ? log->n_rows : 1) * sizeof *xs);
+    if (!xs) return tr_fail(err, "metric charts: out of memory");
+    for (int64_t i = 0; i < log->n_rows; i++)
+        xs[i] = log->other_stage && log->other_stage[i] ? NAN : step ? step[i] : (double)i;
     char title[256], caption[512];
+    int rc = -1;
     for (size_t c = 0; c < sizeof chart_specs / sizeof chart_specs[0]; c++) {
         const chart_spec *cs = &chart_specs[c];
         tr_series series[3];
         int ns = 0;
         int64_t most = 0;
         for (int k = 0; k < 3 && cs->fields[k]; k++) {
-            int64_t cnt = tr_metric_log_count(log, cs->fields[k]);
+            const double *y = tr_metric_log_column(log, cs->fields[k]);
+            int64_t cnt = y ? plotted(xs, y, log->n_rows) : 0;
             if (cnt == 0) continue;
             if (cnt > most) most = cnt;
-            series[ns++] = (tr_series){cs->fields[k], x, tr_metric_log_column(log, cs->fields[k]),
-                                       log->n_rows, NULL};
+            series[ns++] = (tr_series){cs->fields[k], xs, y, log->n_rows, NULL};
         }
         if (ns == 0) continue;
         /* a log axis drops values <= 0 (a GRPO step whose groups all tied has a gradient
@@ -432,7 +470,8 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
         int log_y = cs->log_y;
         for (int k = 0; k < ns && log_y; k++)
             for (int64_t i = 0; i < series[k].n; i++)
-                if (isfinite(series[k].y[i]) && series[k].y[i] <= 0) log_y = 0;
+                if (isfinite(xs[i]) && isfinite(series[k].y[i]) && series[k].y[i] <= 0)
+                    log_y = 0;
         snprintf(title, sizeof title, "%s: %s", label, cs->title);
         tr_line_chart lc = {.title = title,
                             .x_label = x_label,
@@ -443,7 +482,7 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
                             .smooth = cs->smooth ? tr_ema_auto_alpha(most) : 0};
         snprintf(caption, sizeof caption, "%s, %s (%lld points%s)", cs->title, label,
                  (long long)most, lc.smooth > 0 ? ", smoothed line over the faint raw one" : "");
-        if (add_chart(r, fig_prefix, cs->key, caption, &lc, err) != 0) return -1;
+        if (add_chart(r, fig_prefix, cs->key, caption, &lc, err) != 0) goto done;
     }
     /* the remaining numeric fields: objective parts ("ce", "kd", "pg", ...) */
     tr_series parts[8];
@@ -451,10 +490,10 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
     int64_t most = 0;
     for (int f = 0; f < log->n_fields && np < 8; f++) {
         if (known_field(log->names[f])) continue;
-        int64_t cnt = tr_metric_log_count(log, log->names[f]);
+        int64_t cnt = plotted(xs, log->values[f], log->n_rows);
         if (cnt == 0) continue;
         if (cnt > most) most = cnt;
-        parts[np++] = (tr_series){log->names[f], x, log->values[f], log->n_rows, NULL};
+        parts[np++] = (tr_series){log->names[f], xs, log->values[f], log->n_rows, NULL};
     }
     if (np > 0) {
         snprintf(title, sizeof title, "%s: other metrics", label);
@@ -466,9 +505,12 @@ int tr_report_metric_charts(tr_report *r, const char *fig_prefix, const char *la
                             .smooth = tr_ema_auto_alpha(most),
                             .legend = 1};
         snprintf(caption, sizeof caption, "Other metrics (objective parts), %s", label);
-        if (add_chart(r, fig_prefix, "other", caption, &lc, err) != 0) return -1;
+        if (add_chart(r, fig_prefix, "other", caption, &lc, err) != 0) goto done;
     }
-    return 0;
+    rc = 0;
+done:
+    free(xs);
+    return rc;
 }
 
 /* ---- tables --------------------------------------------------------------------------------- */

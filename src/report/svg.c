@@ -345,8 +345,10 @@ static double sx(const tr_series *s, int64_t i) {
     return s->x ? s->x[i] : (double)i;
 }
 
-/* One series as a path "M x,y L x,y ..." over the points with finite x and usable y; a gap
- * starts a new M. Isolated points (a run of one) get a dot. Returns the point count. */
+/* One series as a path "M x,y L x,y ..." over the points with finite x and usable y. A point
+ * whose x is not finite is not part of the series (skipped: the line goes on past it); one
+ * whose y is not usable is a gap, which starts a new M. Isolated points (a run of one) get a
+ * dot. Returns the point count. */
 static int64_t draw_path(tr_sb *b, const tr_series *s, const double *y, const frame *f,
                          const axis *ax, const axis *ay, int log_y, const char *cls,
                          const char *color, const char *style) {
@@ -359,7 +361,8 @@ static int64_t draw_path(tr_sb *b, const tr_series *s, const double *y, const fr
                  color, style);
     int in_run = 0;
     for (int64_t i = 0; i < s->n; i++) {
-        if (!isfinite(sx(s, i)) || !usable(y[i], log_y)) {
+        if (!isfinite(sx(s, i))) continue;
+        if (!usable(y[i], log_y)) {
             in_run = 0;
             continue;
         }
@@ -372,8 +375,12 @@ static int64_t draw_path(tr_sb *b, const tr_series *s, const double *y, const fr
     /* dots for isolated points (a path of one point draws nothing) */
     for (int64_t i = 0; i < s->n; i++) {
         if (!isfinite(sx(s, i)) || !usable(y[i], log_y)) continue;
-        int prev = i > 0 && isfinite(sx(s, i - 1)) && usable(y[i - 1], log_y);
-        int next = i + 1 < s->n && isfinite(sx(s, i + 1)) && usable(y[i + 1], log_y);
+        /* the neighbours are the nearest points of the series (finite x) on each side */
+        int64_t p = i - 1, q = i + 1;
+        while (p >= 0 && !isfinite(sx(s, p))) p--;
+        while (q < s->n && !isfinite(sx(s, q))) q++;
+        int prev = p >= 0 && usable(y[p], log_y);
+        int next = q < s->n && usable(y[q], log_y);
         if (prev || next) continue;
         tr_sb_printf(b, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
                      f->x0 + axis_frac(ax, sx(s, i)) * f->w,
