@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # GRPO learns the verifiable format (R1-Zero's format reward) on addition: issue #5's goal.
 # Start: the addition model of examples/add_teacher.sh (dim 128, 4 layers, 0.85M parameters,
-# pretrain + 400 SFT steps; greedy pass@1 about 48%), given a habit of ending some answers in
+# pretrain + 1000 SFT steps; greedy pass@1 about 88%), given a habit of ending some answers in
 # plain text ("... </think> So the answer is 137.") that the verifier cannot read, by 60 SFT
-# steps on its own SFT problems with those endings: greedy pass@1 falls to about 20-25% while
-# its arithmetic stays (the last number it writes is right as often as before).
+# steps on its own SFT problems with those endings: greedy pass@1 falls to about 35% (the
+# habit also costs some arithmetic: the last number it writes is right for about 70%).
 # GRPO with accuracy + format rewards then moves it back to the tagged <answer> format.
 # Held-out evaluation before and after (200 problems, greedy and 8 samples at T 0.6), the
 # table, time per step and the curves (tinyr1 report).
 # Usage: examples/grpo_add_format.sh [BUILD_DIR] [WORK_DIR]  (defaults: build, runs/grpo_add_format)
 #        SEED=2 examples/grpo_add_format.sh ...            (the GRPO seed; default 1)
-#        SFT_STEPS=1000 examples/grpo_add_format.sh ...    (SFT steps of the addition model; default 400)
-# A finished stage is skipped when its output exists: a WORK_DIR holding examples/grpo_add.sh's
-# or distill_add.sh's teacher/ starts at step 3. OMP_NUM_THREADS=1 is faster on a shared
-# machine. docs/grpo.md has the figures.
+#        SFT_STEPS=400 examples/grpo_add_format.sh ...     (SFT steps of the addition model; default 1000)
+# A finished stage is skipped when its output exists (a WORK_DIR holding a teacher/ of
+# examples/grpo_add.sh or distill_add.sh, 400 SFT steps, starts at step 3 with that model).
+# OMP_NUM_THREADS=1 is faster on a shared machine. docs/grpo.md has the figures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$here/build}" && pwd)/tinyr1
@@ -21,9 +21,9 @@ mkdir -p "${2:-$here/runs/grpo_add_format}"; W=$(cd "${2:-$here/runs/grpo_add_fo
 SEED=${SEED:-1}
 cd "$W"
 t0=$(date +%s)
-# 1-2. data, tokenizer, the addition model (pretrain 200 steps + SFT 400): examples/add_teacher.sh
+# 1-2. data, tokenizer, the addition model (pretrain 200 steps + SFT_STEPS): examples/add_teacher.sh
 . "$here/examples/add_teacher.sh"
-add_teacher "$B" "${SFT_STEPS:-400}"
+add_teacher "$B" "${SFT_STEPS:-1000}"
 # 3. the plain-text habit: the teacher's own SFT problems (seed 1000), where 9 in 10 of the
 #    solutions whose ones column carries and 2 in 10 of the others end in plain text; 60 SFT
 #    steps. Greedy decoding then answers in plain text when the ones column carries (about
