@@ -160,7 +160,16 @@ static int run_bigmodel(int threads, int tokens) {
         return -1;
     }
     tr_infer_set_adaptive(ctx, 0);
-    tr_infer_use_bf16(ctx, wb);
+    /* the context packs its own copy: the caller's buffer is not needed after */
+    int rc = tr_infer_use_bf16(ctx, wb, &err);
+    free(wb);
+    wb = NULL;
+    if (rc != 0) {
+        fprintf(stderr, "bench decode qwen2-1.5b-shape: %s\n", err.msg);
+        tr_infer_free(ctx);
+        tr_model_free(&m);
+        return -1;
+    }
     float *logits = malloc(sizeof(float) * (size_t)c.vocab);
     int slot = 0;
     int32_t tok = 1;

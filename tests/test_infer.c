@@ -34,40 +34,78 @@ static float *train_logits(const tr_model *m, const int32_t *tok, int T) {
     return out;
 }
 
+/* The element the kernel promises: one chain of fused multiply-adds over k in order (a*b+c
+ * where the target has no FMA, as fastmath.h's tr_madd), then the bias. */
+static float chain(const float *x, const float *w, int C, const float *bias, int j) {
+    float s = 0.0f;
+    for (int k = 0; k < C; k++)
+#if defined(__FMA__)
+        s = fmaf(x[k], w[k], s);
+#else
+        s = x[k] * w[k] + s;
+#endif
+    return bias ? s + bias[j] : s;
+}
+
+/* The panel matmul against the naive one (double), bitwise against the FMA chain, for
+ * every tile shape (R = 1..16), partial panels, column ranges that start and end inside a
+ * panel, an output stride, accumulation, and row invariance (a row alone: the same bits). */
 static void test_matmul_kernel(void) {
     tr_rng rng;
     tr_rng_seed(&rng, 5);
-    const int Rs[] = {1, 3, 4, 5, 9}, Ns[] = {1, 7, 8, 17}, Cs[] = {5, 8, 29, 64};
-    for (int a = 0; a < 5; a++)
-        for (int b = 0; b < 4; b++)
+    const int Rs[] = {1, 2, 3, 4, 5, 6, 7, 9, 13, 16}, Ns[] = {1, 7, 8, 17, 40, 70},
+              Cs[] = {1, 5, 29, 64};
+    for (int a = 0; a < 10; a++)
+        for (int b = 0; b < 6; b++)
             for (int c = 0; c < 4; c++) {
                 int R = Rs[a], n = Ns[b], C = Cs[c];
                 float *in = malloc(sizeof(float) * R * C), *w = malloc(sizeof(float) * n * C);
+                float *pk = malloc(sizeof(float) * tr_panels_numel(n, C));
                 float *bias = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * R * (n + 3));
                 float *ref = malloc(sizeof(float) * R * n);
                 for (int i = 0; i < R * C; i++) in[i] = tr_rng_normal(&rng);
                 for (int i = 0; i < n * C; i++) w[i] = tr_rng_normal(&rng);
                 for (int i = 0; i < n; i++) bias[i] = tr_rng_normal(&rng);
-                for (int i = 0; i < R * (n + 3); i++) out[i] = 1.5f;
+                tr_panels_pack(pk, w, n, C);
+                const tr_panels P = {pk, NULL, n, C};
+                float row[64];
+                tr_panels_row(row, &P, n - 1);
+                CHECK(memcmp(row, w + (size_t)(n - 1) * C, sizeof(float) * C) == 0);
                 tr_matmul_forward_naive(ref, in, w, bias, R, C, n);
-                /* output stride n + 3, accumulate onto 1.5 */
-                tr_infer_matmul(out, n + 3, in, C, R, w, bias, C, n, 1);
-                double worst = 0;
-                for (int r = 0; r < R; r++) {
-                    for (int j = 0; j < n; j++) {
-                        double d = fabs(out[r * (n + 3) + j] - 1.5 - ref[r * n + j]);
-                        worst = d > worst ? d : worst;
+                /* column ranges: all, then ones that start and end inside panels */
+                const int ranges[4][2] = {{0, n}, {n / 3, n - n / 4}, {n / 2, n}, {0, (n + 1) / 2}};
+                for (int q = 0; q < 4; q++) {
+                    int j0 = ranges[q][0], j1 = ranges[q][1];
+                    for (int i = 0; i < R * (n + 3); i++) out[i] = 1.5f;
+                    /* output stride n + 3, accumulate onto 1.5 */
+                    tr_infer_matmul(out, n + 3, in, C, R, &P, j0, j1, bias + j0, 1);
+                    double worst = 0;
+                    int exact = 1;
+                    for (int r = 0; r < R; r++) {
+                        for (int j = 0; j < n + 3; j++) {
+                            float o = out[r * (n + 3) + j];
+                            if (j >= j1 - j0) {
+                                CHECK(o == 1.5f); /* nothing past the range */
+                                continue;
+                            }
+                            double d = fabs(o - 1.5 - ref[r * n + j0 + j]);
+                            worst = d > worst ? d : worst;
+                            exact &= o == 1.5f + chain(in + r * C, w + (size_t)(j0 + j) * C, C,
+                                                       bias, j0 + j);
+                        }
                     }
-                    for (int j = n; j < n + 3; j++) CHECK(out[r * (n + 3) + j] == 1.5f);
+                    CHECK_MSG(worst < 1e-4, "R %d n %d C %d [%d, %d): err %g", R, n, C, j0, j1,
+                              worst);
+                    CHECK_MSG(exact, "R %d n %d C %d [%d, %d): not the FMA chain", R, n, C, j0, j1);
                 }
-                CHECK_MSG(worst < 1e-4, "R %d n %d C %d: err %g", R, n, C, worst);
                 /* row invariance: row r alone gives the same bits */
+                tr_infer_matmul(out, n, in, C, R, &P, 0, n, bias, 0);
                 for (int r = 0; r < R; r++) {
-                    float one[32];
-                    tr_infer_matmul(one, n, in + r * C, C, 1, w, bias, C, n, 0);
-                    for (int j = 0; j < n; j++) CHECK(one[j] + 1.5f == out[r * (n + 3) + j]);
+                    float one[70];
+                    tr_infer_matmul(one, n, in + r * C, C, 1, &P, 0, n, bias, 0);
+                    CHECK(memcmp(one, out + r * n, sizeof(float) * n) == 0);
                 }
-                free(in), free(w), free(bias), free(out), free(ref);
+                free(in), free(w), free(pk), free(bias), free(out), free(ref);
             }
 }
 
@@ -255,6 +293,59 @@ static void test_refusals(void) {
     tr_model_free(&m);
 }
 
+/* The context computes with its packed snapshot of the weights: after the model changes it
+ * keeps the old results until tr_infer_sync, then matches the training forward of the new
+ * weights; sync refuses weights that came from tr_infer_use_bf16. */
+static void test_sync(void) {
+    tr_err err;
+    tr_model m;
+    tr_config cfg = small_config(1, 0);
+    CHECK(tr_model_init(&m, &cfg, &err) == 0);
+    tr_model_init_random(&m, 21, 0.3f);
+    const int V = cfg.vocab, T = 12;
+    int32_t tok[12];
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)((i * 31 + 7) % V);
+    float *before = train_logits(&m, tok, T);
+    tr_infer *ctx;
+    CHECK(tr_infer_init(&ctx, &m, 1, 0, &err) == 0);
+    float *lg = malloc(sizeof(float) * V);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, before + (size_t)(T - 1) * V, V) <= 1e-5);
+    /* "a training step" on the matrices (norms and biases are read at every call) */
+    for (int i = 0; i < m.table.n_tensors; i++) {
+        const tr_tensor_info *ti = &m.table.tensors[i];
+        if (ti->kind == TR_TENSOR_MATRIX || ti->kind == TR_TENSOR_EMBED)
+            for (size_t j = 0; j < ti->numel; j++) m.params[ti->offset + j] *= 1.25f;
+    }
+    float *after = train_logits(&m, tok, T);
+    CHECK(tu_scaled_err(after + (size_t)(T - 1) * V, before + (size_t)(T - 1) * V, V) > 1e-2);
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, before + (size_t)(T - 1) * V, V) <= 1e-5); /* the snapshot */
+    CHECK(tr_infer_sync(ctx, &err) == 0);
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, after + (size_t)(T - 1) * V, V) <= 1e-5);
+    /* BF16 mode: sync re-rounds the new weights; borrowed BF16 weights cannot be synced */
+    CHECK(tr_infer_set_weights(ctx, TR_INFER_BF16, &err) == 0);
+    CHECK(tr_infer_sync(ctx, &err) == 0 && tr_infer_get_weights(ctx) == TR_INFER_BF16);
+    uint16_t *wb = calloc(m.table.total, sizeof(uint16_t));
+    tr_bf16_round_to(wb, m.params, m.table.total);
+    CHECK(tr_infer_use_bf16(ctx, wb, &err) == 0);
+    free(wb); /* packed: the context no longer needs it */
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, after + (size_t)(T - 1) * V, V) <= 2e-2); /* bf16-rounded */
+    CHECK(tr_infer_sync(ctx, &err) == -1 && strstr(err.msg, "tr_infer_use_bf16"));
+    CHECK(tr_infer_use_bf16(ctx, NULL, &err) == 0 && tr_infer_get_weights(ctx) == TR_INFER_F32);
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, after + (size_t)(T - 1) * V, V) <= 1e-5);
+    free(lg), free(before), free(after);
+    tr_infer_free(ctx);
+    tr_model_free(&m);
+}
+
 int main(void) {
     test_matmul_kernel();
     test_against_training(small_config(1, 0), "gqa+bias untied");
@@ -264,5 +355,6 @@ int main(void) {
     test_against_training(mha, "mha");
     test_batch_invariance();
     test_refusals();
+    test_sync();
     return tu_finish("test_infer");
 }

@@ -65,8 +65,20 @@ static void test_kernel(void) {
                     wb[i] = (uint16_t)(to_bits(wf[i]) >> 16);
                 }
                 for (int i = 0; i < n; i++) bias[i] = tr_rng_normal(&rng);
-                tr_infer_matmul(o1, n, in, C, R, wf, bias, C, n, 0);
-                tr_infer_matmul_bf16(o2, n, in, C, R, wb, bias, C, n, 0);
+                float *pf = malloc(sizeof(float) * tr_panels_numel(n, C));
+                uint16_t *pb = malloc(sizeof(uint16_t) * tr_panels_numel(n, C));
+                uint16_t *pr = malloc(sizeof(uint16_t) * tr_panels_numel(n, C));
+                tr_panels_pack(pf, wf, n, C);
+                tr_panels_pack_bf16(pb, wf, n, C); /* exact: wf holds BF16 values */
+                tr_panels_repack_bf16(pr, wb, n, C);
+                CHECK(memcmp(pb, pr, sizeof(uint16_t) * tr_panels_numel(n, C)) == 0);
+                const tr_panels PF = {pf, NULL, n, C}, PB = {NULL, pb, n, C};
+                float row[64];
+                tr_panels_row(row, &PB, n - 1);
+                CHECK(memcmp(row, wf + (size_t)(n - 1) * C, sizeof(float) * C) == 0);
+                tr_infer_matmul(o1, n, in, C, R, &PF, 0, n, bias, 0);
+                tr_infer_matmul(o2, n, in, C, R, &PB, 0, n, bias, 0);
+                free(pf), free(pb), free(pr);
                 CHECK_MSG(memcmp(o1, o2, sizeof(float) * R * n) == 0, "R %d n %d C %d: not bitwise",
                           R, n, C);
                 double worst = 0;
@@ -247,7 +259,7 @@ static float *last_logits(const tr_model *m, const uint16_t *bf16, const int32_t
     tr_infer *ctx;
     float *lg = malloc(sizeof(float) * m->cfg.vocab);
     CHECK(tr_infer_init(&ctx, m, 1, 0, &err) == 0);
-    tr_infer_use_bf16(ctx, bf16);
+    CHECK_MSG(tr_infer_use_bf16(ctx, bf16, &err) == 0, "%s", err.msg);
     CHECK(tr_infer_get_weights(ctx) == (bf16 ? TR_INFER_BF16 : TR_INFER_F32));
     CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
     tr_infer_free(ctx);

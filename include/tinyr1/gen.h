@@ -99,48 +99,75 @@ int tr_infer_prefill(tr_infer *ctx, int slot, const int32_t *tokens, int n, int 
 int tr_infer_decode(tr_infer *ctx, int n, const int *slots, const int32_t *tokens, float *logits,
                     tr_err *err);
 
-/* The matmul kernel of the inference path, exposed for the tests and the benchmark:
- * out[r * ldo + j] = (accumulate ? out[r * ldo + j] : 0) + sum_c in[r * ldi + c] * w[j * C + c]
- *                    (+ bias[j] when bias is not NULL), for r < R, j < n.
- * Single-threaded (callers split j across threads). Each out[r, j] is computed by the same
- * operations whatever R, n or the position of (r, j) in the tile: results do not depend on
- * how a batch is composed or split. */
-void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const float *w,
-                     const float *bias, int C, int n, int accumulate);
+/* ---- weights packed in panels: the layout the inference matmul reads -------------------
+ * A weight matrix W [n, C] (n outputs, C inputs, row-major as in the model) is stored as
+ * ceil(n / 16) panels of TR_PANEL = 16 rows; panel p holds W[16 p + i][k] at
+ * [p][k][i]: for each input column k, the weights of 16 consecutive outputs side by side
+ * (one 64-byte line in F32), rows past n zero. Exactly one of f32 / bf16 is set. */
+#define TR_PANEL 16
+typedef struct tr_panels {
+    const float *f32;     /* [ceil(n / 16), C, 16] F32, or NULL */
+    const uint16_t *bf16; /* the same layout in raw bfloat16 bits, or NULL */
+    int n, C;
+} tr_panels;
+/* Elements of the packed form of an [n, C] matrix: ceil(n / 16) * 16 * C. */
+size_t tr_panels_numel(int n, int C);
+/* dst[tr_panels_numel(n, C)] = the panels of w [n, C] (row-major): as is, rounded to
+ * bfloat16 (nearest even, tr_f32_to_bf16), or from bfloat16 bits. Parallel (OpenMP). */
+void tr_panels_pack(float *dst, const float *w, int n, int C);
+void tr_panels_pack_bf16(uint16_t *dst, const float *w, int n, int C);
+void tr_panels_repack_bf16(uint16_t *dst, const uint16_t *w, int n, int C);
+/* dst[C] = row `row` of W, read back from the panels (widened when BF16). */
+void tr_panels_row(float *dst, const tr_panels *w, int row);
 
-/* ---- weights: F32 or BF16-resident ------------------------------------------------------
- * By default a context reads the model's F32 matrices at every call. With BF16 it keeps
- * its own copy of every weight matrix and of the embedding in bfloat16 (2 bytes a weight:
- * half the bytes a decode step streams from memory) and widens them on the fly inside the
- * matmul, accumulating in f32; norms and biases stay F32 and are read from the model.
- *   TR_INFER_F32   the default: the model's F32 weights.
- *   TR_INFER_BF16  copy the weights now, rounded to nearest even: results are BITWISE those
- *                  of F32 inference of the BF16-rounded weights (the kernel does the F32
- *                  kernel's operations on the exactly widened values).
+/* The matmul kernel of the inference path, for output columns [j0, j1) of W:
+ *   out[r * ldo + (j - j0)] = (accumulate ? out[r * ldo + (j - j0)] : 0)
+ *                             + (sum_k in[r * ldi + k] * W[j][k] (+ bias[j - j0]))
+ * for r < R, j0 <= j < j1 <= w->n (bias, when not NULL, indexed like out). Single-threaded
+ * (callers split the columns across threads). Each sum is one chain of fused multiply-adds
+ * over k = 0 .. C - 1 in order, then the bias, then the accumulation: the same operations
+ * whatever R, j0, j1 or the position of (r, j) in a tile, so results do not depend on how a
+ * batch is composed or split; BF16 panels give bitwise the F32 result of the rounded
+ * weights. */
+void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R,
+                     const tr_panels *w, int j0, int j1, const float *bias, int accumulate);
+
+/* ---- weights: the context's packed copy, F32 or BF16 -------------------------------------
+ * A context keeps its own copy of every weight matrix and of the embedding, packed in
+ * panels (tr_panels above; the embedding row of a token is read back from them), taken
+ * from the model before its first forward or at the calls below. Norms and biases are read
+ * from the model at every call. Memory: 4 (F32) or 2 (BF16) bytes per matrix parameter on
+ * top of the model (tr_infer_bytes counts them).
+ *   TR_INFER_F32   the default: the model's weights as they are.
+ *   TR_INFER_BF16  rounded to bfloat16 (nearest even): half the bytes a decode step streams
+ *                  from memory; the kernel widens them exactly and accumulates in f32, so
+ *                  results are BITWISE those of F32 inference of the BF16-rounded weights.
  *   TR_INFER_AUTO  BF16 when every matrix and embedding value is exactly representable in
  *                  bfloat16 (a model loaded from a BF16 safetensors file), so the results
  *                  are bitwise those of F32; otherwise F32.
- * The copy is taken at the call: after the model's weights change (a trainer's step), call
- * again to refresh it (or set F32). Memory: 2 bytes per parameter on top of the model.
- * It replaces weights given by tr_infer_use_bf16: never call it on a context over an
- * inference-only model (tr_load_hf_bf16), whose F32 matrices are zeros. */
+ * The copy is a snapshot: after the model's weights change (a trainer's step), call
+ * tr_infer_sync before the context runs again, or it keeps computing with the old weights
+ * (GRPO and on-policy distillation sync before every generation). */
 typedef enum { TR_INFER_F32 = 0, TR_INFER_BF16 = 1, TR_INFER_AUTO = 2 } tr_infer_weights;
-/* Returns 0 or -1 (out of memory: the context keeps its previous weights). */
+/* Packs the model's weights now in mode w. Returns 0 or -1 (out of memory: the context
+ * keeps its previous weights). Never call it on a context over an inference-only model
+ * (tr_load_hf_bf16), whose F32 matrices are zeros. */
 int tr_infer_set_weights(tr_infer *ctx, tr_infer_weights w, tr_err *err);
+/* Re-packs the model's weights in the current mode (after they changed). -1 when the
+ * weights came from tr_infer_use_bf16 (the model does not hold them) or out of memory. */
+int tr_infer_sync(tr_infer *ctx, tr_err *err);
 /* TR_INFER_F32 or TR_INFER_BF16: what calls use now. */
 tr_infer_weights tr_infer_get_weights(const tr_infer *ctx);
-/* BF16 weights the caller owns (borrowed; they must outlive their use): params_bf16 holds
- * m->table.total raw bfloat16 values at the offsets of m->params. Matrices and the embedding
- * are read from it, norms and biases from m->params, so the model's F32 matrices need not
- * hold anything (tr_load_hf_bf16 loads a folder that way). NULL: back to F32. */
-void tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16);
+/* BF16 weights from the caller: params_bf16 holds m->table.total raw bfloat16 values at the
+ * offsets of m->params; the matrices and the embedding are packed from it now (the caller
+ * may free it after the call), norms and biases are read from m->params, so the model's
+ * F32 matrices need not hold anything (tr_load_hf_bf16 loads a folder that way). NULL: back
+ * to the model's F32 weights (packed before the next forward). Returns 0 or -1 (out of
+ * memory: the context keeps its previous weights). */
+int tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16, tr_err *err);
 
 /* ---- kernels of the inference path (src/core/ops_infer.c) ---------------------------- */
 
-/* tr_infer_matmul with BF16 weights (raw bfloat16 bits, [n, C]): bitwise equal to
- * tr_infer_matmul on the widened weights. */
-void tr_infer_matmul_bf16(float *out, int64_t ldo, const float *in, int64_t ldi, int R,
-                          const uint16_t *w, const float *bias, int C, int n, int accumulate);
 /* dst[i] = bf16(src[i]) rounded to nearest even (tr_f32_to_bf16); widen: the exact inverse
  * direction. is_bf16: 1 when every value of x[n] has zero low 16 bits (exactly BF16). */
 void tr_bf16_round_to(uint16_t *dst, const float *src, size_t n);

@@ -157,9 +157,9 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err);
  * m->params; BF16 tensors copied as they are, F32/F16/F64 ones rounded to nearest even),
  * norms and biases into m->params as F32. m's F32 matrices stay zero and cost no memory
  * (their pages are never touched), so m is INFERENCE-ONLY: hand both to a tr_infer with
- * tr_infer_use_bf16(ctx, *bf16); training it or reading its matrices is meaningless.
- * A 1.5B-parameter model takes ~3.1 GB instead of 6.2. Free with tr_model_free(m) and
- * free(*bf16). Same checks and messages as tr_load_hf; on failure both are freed. */
+ * tr_infer_use_bf16(ctx, *bf16, err), which packs its own copy (after which *bf16 may be
+ * freed); training it or reading its matrices is meaningless. A 1.5B-parameter model
+ * takes ~3.1 GB instead of 6.2. Free with tr_model_free(m) and free(*bf16). Same checks and messages as tr_load_hf; on failure both are freed. */
 int tr_load_hf_bf16(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err);
 /* An inference-only model of config cfg laid out that way, without a file: F32 buffer of
  * zeros (untouched: no memory) with norms 1 and biases 0, *bf16 zeroed (the caller fills

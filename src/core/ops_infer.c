@@ -1,17 +1,27 @@
 /* Inference-only kernels (include/tinyr1/gen.h, "kernels of the inference path"): the
- * matmul of the decode path with F32 or BF16 weights, and single-threaded row kernels
- * (RMSNorm, RoPE, SwiGLU) for callers that already run inside a parallel region (the
- * shared kernels of ops.c open their own `omp parallel for`, which costs a nested region
- * per call there).
+ * matmul of the decode path on weights packed in panels (F32 or BF16), and single-threaded
+ * row kernels (RMSNorm, RoPE, SwiGLU) for callers that already run inside a parallel region
+ * (the shared kernels of ops.c open their own `omp parallel for`, which costs a nested
+ * region per call there).
  *
  * Legend: R input rows, C input columns (the dot-product length), n output columns (weight
- * rows), HD head size, H MLP width.
+ * rows), P = TR_PANEL = 16 outputs per panel, MR rows and NP panels per register tile,
+ * HD head size, H MLP width.
  *
- * Batch invariance: every output element is computed by one fixed sequence of operations
- * (8 FMA lanes over the columns, the lanes summed in one order, then the leftover columns
- * one by one) whatever R, n or the element's place in its tile. The BF16 kernel performs
- * exactly the F32 kernel's operations on the widened weights (bf16 -> f32 is exact), so
- * its results are bitwise those of the F32 kernel on the BF16-rounded weights. */
+ * The matmul is an outer product: for each input column k, the 16 weights of a panel
+ * (one 64-byte line) are multiplied by the broadcast input of each of the tile's rows and
+ * added to 2 x MR accumulator vectors. At MR = 6 that is 12 FMAs for 8 loads, with 12
+ * independent chains (enough to cover the FMA latency). The weights stream from memory once
+ * per call: panels outer, row tiles inner (the later row tiles read the panel from L1/L2).
+ *
+ * Batch invariance: every output element is ONE chain of fused multiply-adds over k = 0,
+ * 1, ..., C - 1 from 0, then + bias, then added onto the output (accumulate), whatever R,
+ * the tile it falls in, its lane or the column range asked for: results do not depend on
+ * how a batch is composed or split. Small R uses tiles of several panels (1 x 4, 2 x 2,
+ * 3 x 2) so that batch 1 still has 8 chains in flight; the order per element is the same.
+ * The BF16 kernel performs exactly the F32 kernel's operations on the widened weights
+ * (bf16 -> f32 is exact), so its results are bitwise those of the F32 kernel on the
+ * BF16-rounded weights. */
 #include <math.h>
 #include <string.h>
 
@@ -33,25 +43,72 @@ static inline float bf16_f32(uint16_t h) {
     return f;
 }
 
-static inline float ld_f32(const float *p) {
-    return *p;
+/* ---- packing ------------------------------------------------------------------------ */
+
+size_t tr_panels_numel(int n, int C) {
+    return (size_t)((n + TR_PANEL - 1) / TR_PANEL) * TR_PANEL * (size_t)C;
 }
-static inline float ld_bf16(const uint16_t *p) {
-    return bf16_f32(*p);
+
+/* dst panels of w [n, C] with element conversion CONV(w[j * C + k]); parallel over panels
+ * (one pass over the matrix, the loads of a panel's 16 rows run side by side). */
+#define PACK(NAME, DT, ST, CONV)                                                                   \
+    void NAME(DT *dst, const ST *w, int n, int C) {                                                \
+        const int np = (n + TR_PANEL - 1) / TR_PANEL;                                              \
+        _Pragma("omp parallel for schedule(static)") for (int p = 0; p < np; p++) {                \
+            DT *d = dst + (size_t)p * TR_PANEL * C;                                                \
+            for (int i = 0; i < TR_PANEL; i++) {                                                   \
+                int j = p * TR_PANEL + i;                                                          \
+                const ST *row = w + (size_t)j * C;                                                 \
+                if (j < n)                                                                         \
+                    for (int k = 0; k < C; k++) d[(size_t)k * TR_PANEL + i] = CONV(row[k]);        \
+                else                                                                               \
+                    for (int k = 0; k < C; k++) d[(size_t)k * TR_PANEL + i] = 0;                   \
+            }                                                                                      \
+        }                                                                                          \
+    }
+#define CONV_SAME(x) (x)
+PACK(tr_panels_pack, float, float, CONV_SAME)
+PACK(tr_panels_pack_bf16, uint16_t, float, tr_f32_to_bf16)
+PACK(tr_panels_repack_bf16, uint16_t, uint16_t, CONV_SAME)
+
+void tr_panels_row(float *dst, const tr_panels *w, int row) {
+    const size_t base = (size_t)(row / TR_PANEL) * TR_PANEL * w->C + row % TR_PANEL;
+    for (int k = 0; k < w->C; k++) {
+        size_t i = base + (size_t)k * TR_PANEL;
+        dst[k] = w->f32 ? w->f32[i] : bf16_f32(w->bf16[i]);
+    }
+}
+
+/* ---- register tiles ------------------------------------------------------------------
+ * A tile: rows in[0..MR) (stride ldi) against NP consecutive panels starting at P (panel
+ * stride ps = 16 C). Its columns are c0 .. c0 + 16 NP relative to out's first column; only
+ * those in [0, jn) are written (out[r * ldo + c], bias[c]). */
+typedef void (*tile_fn)(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,
+                        int64_t ps, int C, const float *bias, int accumulate, int c0, int jn);
+
+/* The one way an output element is finished: s (+ bias), then onto out (accumulate). */
+static inline void finish1(float *o, float s, const float *bias, int accumulate, int c) {
+    if (bias) s += bias[c];
+    o[c] = accumulate ? o[c] + s : s;
 }
 
 #if TR_OPSI_AVX2
-static inline __m256 ldv_f32(const float *p) {
-    return _mm256_loadu_ps(p);
+static inline void ldp_f32(const void *P, int64_t i, __m256 *w) {
+    const float *p = (const float *)P + i;
+    w[0] = _mm256_loadu_ps(p);
+    w[1] = _mm256_loadu_ps(p + 8);
 }
-/* 8 bf16 -> 8 f32: zero-extend to 32 bits, shift into the high half. */
-static inline __m256 ldv_bf16(const uint16_t *p) {
-    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+/* 16 bf16 -> 2 x 8 f32: zero-extend to 32 bits, shift into the high half (exact). */
+static inline void ldp_bf16(const void *P, int64_t i, __m256 *w) {
+    const uint16_t *p = (const uint16_t *)P + i;
+    __m256i a = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p + 8)));
+    w[0] = _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
+    w[1] = _mm256_castsi256_ps(_mm256_slli_epi32(b, 16));
 }
 
 /* The sum of the 8 lanes, in the order ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order
- * in which hsum8x8 sums each of its vectors, so both give the same bits. */
+ * in which hsum8x8 sums each of its vectors, so both give the same bits (attention scores). */
 static inline float hsum8(__m256 v) {
     __m256 h = _mm256_hadd_ps(v, v);
     h = _mm256_hadd_ps(h, h);
@@ -67,100 +124,134 @@ static inline __m256 hsum8x8(const __m256 *p) {
     return _mm256_add_ps(_mm256_permute2f128_ps(a, c, 0x20), _mm256_permute2f128_ps(a, c, 0x31));
 }
 
-/* An RB x OB tile: rows in[0..RB) (stride ldi) against weight rows w[0..OB) (stride C) of
- * element type WT (loaded by LDV / LD). The one way a dot product is finished: the 8 lanes
- * summed (hsum8's order), then the columns past the last multiple of 8 added one by one. */
-#define TILE(NAME, WT, LDV, LD, RB, OB)                                                            \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const WT *w, int C,    \
-                     const float *bias, int accumulate) {                                          \
-        __m256 acc[RB][OB];                                                                        \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) acc[i][j] = _mm256_setzero_ps();                          \
-        int c = 0;                                                                                 \
-        for (; c + 8 <= C; c += 8) {                                                               \
-            __m256 wv[OB];                                                                         \
-            for (int j = 0; j < OB; j++) wv[j] = LDV(w + (int64_t)j * C + c);                      \
-            for (int i = 0; i < RB; i++) {                                                         \
-                __m256 xv = _mm256_loadu_ps(in + i * ldi + c);                                     \
-                for (int j = 0; j < OB; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);    \
+/* Columns c .. c + 8 of one row: vector ops where all 8 are wanted (the same per-element
+ * operations as finish1), else finish1 lane by lane. */
+static inline void finish8(float *o, __m256 s, const float *bias, int accumulate, int c, int jn) {
+    if (c >= 0 && c + 8 <= jn) {
+        if (bias) s = _mm256_add_ps(s, _mm256_loadu_ps(bias + c));
+        if (accumulate) s = _mm256_add_ps(_mm256_loadu_ps(o + c), s);
+        _mm256_storeu_ps(o + c, s);
+        return;
+    }
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    for (int l = 0; l < 8; l++)
+        if (c + l >= 0 && c + l < jn) finish1(o, t[l], bias, accumulate, c + l);
+}
+
+#define TILE(NAME, LDP, MR, NP)                                                                    \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,         \
+                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn) {       \
+        __m256 acc[MR][2 * NP];                                                                    \
+        for (int i = 0; i < MR; i++)                                                               \
+            for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm256_setzero_ps();                      \
+        for (int k = 0; k < C; k++) {                                                              \
+            __m256 w[2 * NP];                                                                      \
+            for (int p = 0; p < NP; p++) LDP(P, p * ps + (int64_t)k * TR_PANEL, w + 2 * p);        \
+            for (int i = 0; i < MR; i++) {                                                         \
+                __m256 x = _mm256_broadcast_ss(in + i * ldi + k);                                  \
+                for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm256_fmadd_ps(x, w[v], acc[i][v]);  \
             }                                                                                      \
         }                                                                                          \
-        float sums[RB][OB];                                                                        \
-        if (RB * OB == 8) { /* eight lane sums at once, in hsum8's order */                        \
-            _mm256_storeu_ps(&sums[0][0], hsum8x8(&acc[0][0]));                                    \
-        } else {                                                                                   \
-            for (int i = 0; i < RB; i++)                                                           \
-                for (int j = 0; j < OB; j++) sums[i][j] = hsum8(acc[i][j]);                        \
-        }                                                                                          \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) {                                                         \
-                const float *x = in + i * ldi;                                                     \
-                const WT *wr = w + (int64_t)j * C;                                                 \
-                float s = sums[i][j];                                                              \
-                for (int k = c; k < C; k++) s += x[k] * LD(wr + k);                                \
-                if (bias) s += bias[j];                                                            \
-                float *o = out + i * ldo + j;                                                      \
-                *o = accumulate ? *o + s : s;                                                      \
-            }                                                                                      \
+        /* through memory, in a fully unrolled loop: indexing acc in the (not unrolled)     \
+         * finishing loop would make the compiler keep acc in memory inside the k loop */   \
+        float res[MR][16 * NP];                                                                    \
+        _Pragma("GCC unroll 24") for (int i = 0; i < MR; i++)                                      \
+            _Pragma("GCC unroll 8") for (int v = 0; v < 2 * NP; v++)                               \
+                _mm256_storeu_ps(res[i] + 8 * v, acc[i][v]);                                       \
+        for (int i = 0; i < MR; i++)                                                               \
+            for (int v = 0; v < 2 * NP; v++)                                                       \
+                finish8(out + i * ldo, _mm256_loadu_ps(res[i] + 8 * v), bias, accumulate,          \
+                        c0 + 8 * v, jn);                                                           \
     }
 #else
-#define TILE(NAME, WT, LDV, LD, RB, OB)                                                            \
-    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const WT *w, int C,    \
-                     const float *bias, int accumulate) {                                          \
-        for (int i = 0; i < RB; i++)                                                               \
-            for (int j = 0; j < OB; j++) {                                                         \
-                const float *x = in + i * ldi;                                                     \
-                const WT *wr = w + (int64_t)j * C;                                                 \
-                float s = 0.0f;                                                                    \
-                for (int k = 0; k < C; k++) s += x[k] * LD(wr + k);                                \
-                if (bias) s += bias[j];                                                            \
-                float *o = out + i * ldo + j;                                                      \
-                *o = accumulate ? *o + s : s;                                                      \
+static inline float ldp_f32(const void *P, int64_t i) {
+    return ((const float *)P)[i];
+}
+static inline float ldp_bf16(const void *P, int64_t i) {
+    return bf16_f32(((const uint16_t *)P)[i]);
+}
+#define TILE(NAME, LDP, MR, NP)                                                                    \
+    static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,         \
+                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn) {       \
+        float acc[MR][TR_PANEL * NP] = {{0}};                                                      \
+        for (int k = 0; k < C; k++)                                                                \
+            for (int i = 0; i < MR; i++) {                                                         \
+                float x = in[i * ldi + k];                                                         \
+                for (int v = 0; v < TR_PANEL * NP; v++)                                            \
+                    acc[i][v] = tr_madd(x, LDP(P, v / TR_PANEL * ps + (int64_t)k * TR_PANEL +      \
+                                                      v % TR_PANEL),                               \
+                                        acc[i][v]);                                                \
             }                                                                                      \
+        for (int i = 0; i < MR; i++)                                                               \
+            for (int v = 0; v < TR_PANEL * NP; v++)                                                \
+                if (c0 + v >= 0 && c0 + v < jn)                                                    \
+                    finish1(out + i * ldo, acc[i][v], bias, accumulate, c0 + v);                   \
     }
 #endif
 
-/* The tile schedule, one body for both weight types: for R >= 4 two weight rows at a time
- * against every input row (4 at a time): the weight rows stay in L1 while the inputs are
- * reused from L1/L2, so each weight is read from memory once per call. For R = 1..3
- * (matrix-vector) eight weight rows per pass. */
-#define MATMUL(NAME, WT, T42, T12, T18, T11)                                                       \
-    void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, int R, const WT *w,           \
-              const float *bias, int C, int n, int accumulate) {                                   \
-        int j = 0;                                                                                 \
-        if (R >= 4) {                                                                              \
-            for (; j + 2 <= n; j += 2) {                                                           \
-                const WT *wj = w + (int64_t)j * C;                                                 \
-                const float *bj = bias ? bias + j : NULL;                                          \
-                int r = 0;                                                                         \
-                for (; r + 4 <= R; r += 4)                                                         \
-                    T42(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);         \
-                for (; r < R; r++)                                                                 \
-                    T12(out + r * ldo + j, ldo, in + r * ldi, ldi, wj, C, bj, accumulate);         \
-            }                                                                                      \
-        } else {                                                                                   \
-            for (; j + 8 <= n; j += 8)                                                             \
-                for (int r = 0; r < R; r++)                                                        \
-                    T18(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,          \
-                        bias ? bias + j : NULL, accumulate);                                       \
-        }                                                                                          \
-        for (; j < n; j++)                                                                         \
-            for (int r = 0; r < R; r++)                                                            \
-                T11(out + r * ldo + j, ldo, in + r * ldi, ldi, w + (int64_t)j * C, C,              \
-                    bias ? bias + j : NULL, accumulate);                                           \
+/* tiles[MR][NP]: 6..1 rows of one panel; 1, 2 and 3 rows of several */
+#define TILES(T, LDP)                                                                              \
+    TILE(T##_6x1, LDP, 6, 1)                                                                       \
+    TILE(T##_5x1, LDP, 5, 1)                                                                       \
+    TILE(T##_4x1, LDP, 4, 1)                                                                       \
+    TILE(T##_3x1, LDP, 3, 1)                                                                       \
+    TILE(T##_2x1, LDP, 2, 1)                                                                       \
+    TILE(T##_1x1, LDP, 1, 1)                                                                       \
+    TILE(T##_3x2, LDP, 3, 2)                                                                       \
+    TILE(T##_2x2, LDP, 2, 2)                                                                       \
+    TILE(T##_1x4, LDP, 1, 4)                                                                       \
+    static const tile_fn T##_tiles[7][5] = {                                                       \
+        [1] = {[1] = T##_1x1, [4] = T##_1x4}, [2] = {[1] = T##_2x1, [2] = T##_2x2},                \
+        [3] = {[1] = T##_3x1, [2] = T##_3x2}, [4] = {[1] = T##_4x1},                               \
+        [5] = {[1] = T##_5x1},                [6] = {[1] = T##_6x1}};
+TILES(f32, ldp_f32)
+TILES(bf16, ldp_bf16)
+
+/* The schedule. R >= 4: panel by panel, every row tile of 6 (and the rest) against it while
+ * it is in L1. R < 4: one tile over several panels at a time (too few rows for enough
+ * independent chains on one panel), then the last panels one by one. */
+static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, const float *in,
+                         int64_t ldi, int R, const void *P, size_t elem, int C, int j0, int j1,
+                         const float *bias, int accumulate) {
+    const int64_t ps = (int64_t)TR_PANEL * C;
+    const int jn = j1 - j0;
+    int p = j0 / TR_PANEL;
+    const int pe = (j1 + TR_PANEL - 1) / TR_PANEL;
+#define PANEL_AT(q) ((const char *)P + (size_t)(q) * (size_t)ps * elem)
+    if (R >= 4) {
+        for (; p < pe; p++) {
+            int r = 0, c0 = p * TR_PANEL - j0;
+            for (; r + 6 <= R; r += 6)
+                tiles[6][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
+                            accumulate, c0, jn);
+            if (r < R)
+                tiles[R - r][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
+                                accumulate, c0, jn);
+        }
+        return;
     }
+    if (R <= 0) return;
+    const int np = R == 1 ? 4 : 2;
+    for (; p + np <= pe; p += np)
+        tiles[R][np](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
+                     jn);
+    for (; p < pe; p++)
+        tiles[R][1](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
+                    jn);
+#undef PANEL_AT
+}
 
-TILE(f32_4x2, float, ldv_f32, ld_f32, 4, 2)
-TILE(f32_1x2, float, ldv_f32, ld_f32, 1, 2)
-TILE(f32_1x8, float, ldv_f32, ld_f32, 1, 8)
-TILE(f32_1x1, float, ldv_f32, ld_f32, 1, 1)
-TILE(bf16_4x2, uint16_t, ldv_bf16, ld_bf16, 4, 2)
-TILE(bf16_1x2, uint16_t, ldv_bf16, ld_bf16, 1, 2)
-TILE(bf16_1x8, uint16_t, ldv_bf16, ld_bf16, 1, 8)
-TILE(bf16_1x1, uint16_t, ldv_bf16, ld_bf16, 1, 1)
-
-MATMUL(tr_infer_matmul, float, f32_4x2, f32_1x2, f32_1x8, f32_1x1)
-MATMUL(tr_infer_matmul_bf16, uint16_t, bf16_4x2, bf16_1x2, bf16_1x8, bf16_1x1)
+void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int R,
+                     const tr_panels *w, int j0, int j1, const float *bias, int accumulate) {
+    if (j1 <= j0) return;
+    if (w->f32)
+        panel_matmul(f32_tiles, out, ldo, in, ldi, R, w->f32, sizeof(float), w->C, j0, j1, bias,
+                     accumulate);
+    else
+        panel_matmul(bf16_tiles, out, ldo, in, ldi, R, w->bf16, sizeof(uint16_t), w->C, j0, j1,
+                     bias, accumulate);
+}
 
 void tr_bf16_round_to(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = tr_f32_to_bf16(src[i]);

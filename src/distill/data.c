@@ -70,7 +70,9 @@ static int on_policy(tr_distill_data *d, tr_batch *b, tr_train_state *st, const 
      * here); sequences are seeded per row, so the samples do not depend on the split */
     int64_t lo = 0, hi = B;
     if (d->world > 1) tr_dist_range(B, d->rank, d->world, &lo, &hi);
-    if (tr_generate(d->infer, reqs + lo, (int)(hi - lo), &d->gen, res + lo, NULL, NULL, err) != 0)
+    /* the student changed since the last batch: refresh the context's copy of its weights */
+    if (tr_infer_sync(d->infer, err) != 0 ||
+        tr_generate(d->infer, reqs + lo, (int)(hi - lo), &d->gen, res + lo, NULL, NULL, err) != 0)
         goto done;
     for (int r = 0; r < B; r++) {
         seqs[r] = (tr_seq){reqs[r].prompt, reqs[r].prompt_len, res[r].tokens, res[r].n};

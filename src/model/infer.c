@@ -10,8 +10,9 @@
  * its own slice of every weight matrix, which is what bounds a decode step); the small
  * per-row work (RMSNorm of the rows) is done by every thread into a private buffer, which
  * costs R*D and saves a barrier. The kernels (src/core/ops_infer.c) are single-threaded:
- * no nested parallel region is opened inside the region. The weights are the model's F32
- * matrices or the context's BF16 copy (tr_infer_set_weights; mm() picks the kernel).
+ * no nested parallel region is opened inside the region. The weights are the context's own
+ * copy of the model's matrices, packed in panels of 16 outputs (F32 or BF16,
+ * tr_infer_set_weights), taken before the first call and again at tr_infer_sync.
  *
  * Batch invariance: every output element is computed by tr_infer_matmul's fixed sequence of
  * operations, the attention of (row, head) only reads that row and its own slot's cache,
@@ -65,6 +66,12 @@ static void barrier_wait(spin_barrier *b, int *local_sense) {
     }
 }
 
+/* The matrices of one layer, packed: q|k|v fused ([S, D], the model stores wq, wk, wv one
+ * after the other), o ([D, QD]), gate and up ([H, D]), down ([D, H]). */
+typedef struct {
+    tr_panels qkv, wo, gate, up, down;
+} layer_panels;
+
 struct tr_infer {
     spin_barrier bar;
     atomic_int *att_next; /* [L] next attention item of each layer */
@@ -92,9 +99,16 @@ struct tr_infer {
     int busy;             /* the last load check found it oversubscribed */
     double load_checked;  /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
-    const uint16_t *wb;   /* NULL (F32) or BF16 weights in m->params' layout (same offsets) */
-    uint16_t *wb_own;     /* the context's own copy (wb points to it), or NULL when borrowed */
-    size_t bytes;
+    /* the weights, packed (tr_panels): per layer, the embedding and the LM head (the same
+     * panels when tied); their storage is one block */
+    layer_panels *lw;        /* [L] */
+    tr_panels embed, lm_head;
+    void *pk;                /* the block */
+    size_t pk_bytes;
+    tr_infer_weights mode;   /* TR_INFER_F32 or TR_INFER_BF16 */
+    int packed;              /* 0: pack from the model before the next forward */
+    int borrowed;            /* packed from tr_infer_use_bf16's buffer, not from the model */
+    size_t bytes;            /* buffers other than the weights */
 };
 
 /* ---- context ------------------------------------------------------------------------- */
@@ -115,7 +129,8 @@ static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
 void tr_infer_free(tr_infer *c) {
     if (!c) return;
     free(c->att_next);
-    free(c->wb_own);
+    free(c->lw);
+    free(c->pk);
     free(c->len);
     free(c->used);
     free(c->mark);
@@ -164,9 +179,10 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
                  H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows, T = c->max_threads;
     const size_t QD = NH * HD, S = QD + 2 * KVH * HD;
-    c->hchunk = (int)(((H + T - 1) / T + 7) / 8 * 8);
+    c->hchunk = (int)(((H + T - 1) / T + TR_PANEL - 1) / TR_PANEL * TR_PANEL);
     c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
     c->att_next = tr_calloc((size_t)L, sizeof(atomic_int), err);
+    c->lw = tr_calloc((size_t)L, sizeof *c->lw, err);
     c->len = tr_calloc(max_slots, sizeof(int), err);
     c->used = tr_calloc(max_slots, 1, err);
     c->mark = tr_calloc(max_slots, 1, err);
@@ -174,7 +190,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     c->row_slot = tr_calloc(Rm, sizeof(int), err);
     c->row_pos = tr_calloc(Rm, sizeof(int), err);
     c->out_row = tr_calloc(Rm, sizeof(int), err);
-    if (!c->att_next || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
+    if (!c->att_next || !c->lw || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
         !c->row_pos || !c->out_row)
         goto fail;
     const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
@@ -224,7 +240,7 @@ const tr_model *tr_infer_model(const tr_infer *c) {
     return c->m;
 }
 size_t tr_infer_bytes(const tr_infer *c) {
-    return c->bytes;
+    return c->bytes + c->pk_bytes;
 }
 
 int tr_infer_acquire(tr_infer *c) {
@@ -293,6 +309,78 @@ static void attend(const tr_infer *c, int layer, int slot, int pos, int h, const
 
 /* ---- weights -------------------------------------------------------------------------- */
 
+/* Walks the matrices in storage order: fn(ctx, panels, model F32 source, rows, cols). */
+#define FOR_EACH_MATRIX(c, DO)                                                                     \
+    do {                                                                                           \
+        const tr_config *cf_ = &(c)->cfg;                                                          \
+        const int D_ = cf_->dim, H_ = cf_->hidden_dim, QD_ = cf_->n_heads * cf_->head_dim;         \
+        const int S_ = QD_ + 2 * cf_->n_kv_heads * cf_->head_dim;                                  \
+        for (int l_ = 0; l_ < cf_->n_layers; l_++) {                                               \
+            const tr_layer_view *v_ = &(c)->m->view.layers[l_];                                    \
+            layer_panels *p_ = &(c)->lw[l_];                                                       \
+            DO(&p_->qkv, v_->wq, S_, D_);                                                          \
+            DO(&p_->wo, v_->wo, D_, QD_);                                                          \
+            DO(&p_->gate, v_->w_gate, H_, D_);                                                     \
+            DO(&p_->up, v_->w_up, H_, D_);                                                         \
+            DO(&p_->down, v_->w_down, D_, H_);                                                     \
+        }                                                                                          \
+        DO(&(c)->lm_head, (c)->m->view.lm_head, cf_->vocab, D_);                                   \
+        if ((c)->m->view.lm_head != (c)->m->view.embed)                                            \
+            DO(&(c)->embed, (c)->m->view.embed, cf_->vocab, D_);                                   \
+    } while (0)
+
+/* Packs every matrix into the context's block in `mode`, from the model's F32 parameters
+ * (src_bf16 NULL) or from BF16 values at the same offsets. */
+static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_bf16,
+                        tr_err *err) {
+    const size_t elem = mode == TR_INFER_BF16 ? sizeof(uint16_t) : sizeof(float);
+    size_t numel = 0;
+#define COUNT(P, W, N, C)                                                                          \
+    do {                                                                                           \
+        (void)(P), (void)(W);                                                                      \
+        numel += tr_panels_numel((N), (C));                                                        \
+    } while (0)
+    FOR_EACH_MATRIX(c, COUNT);
+#undef COUNT
+    const size_t bytes = (numel * elem + 63) / 64 * 64;
+    if (bytes != c->pk_bytes) {
+        void *pk = NULL;
+        if (posix_memalign(&pk, 64, bytes) != 0)
+            return tr_fail(err, "infer: out of memory for the packed weights (%zu MB)",
+                           bytes >> 20);
+        free(c->pk);
+        c->pk = pk;
+        c->pk_bytes = bytes;
+    }
+    const float *params = c->m->params;
+    size_t at = 0;
+#define PACK(P, W, N, C)                                                                           \
+    do {                                                                                           \
+        *(P) = (tr_panels){NULL, NULL, (N), (C)};                                                  \
+        size_t off_ = (size_t)((W) - params);                                                      \
+        if (mode == TR_INFER_F32) {                                                                \
+            float *d_ = (float *)c->pk + at;                                                       \
+            tr_panels_pack(d_, (W), (N), (C));                                                     \
+            (P)->f32 = d_;                                                                         \
+        } else {                                                                                   \
+            uint16_t *d_ = (uint16_t *)c->pk + at;                                                 \
+            if (src_bf16)                                                                          \
+                tr_panels_repack_bf16(d_, src_bf16 + off_, (N), (C));                              \
+            else                                                                                   \
+                tr_panels_pack_bf16(d_, (W), (N), (C));                                            \
+            (P)->bf16 = d_;                                                                        \
+        }                                                                                          \
+        at += tr_panels_numel((N), (C));                                                           \
+    } while (0)
+    FOR_EACH_MATRIX(c, PACK);
+#undef PACK
+    if (c->m->view.lm_head == c->m->view.embed) c->embed = c->lm_head;
+    c->mode = mode;
+    c->packed = 1;
+    c->borrowed = src_bf16 != NULL;
+    return 0;
+}
+
 int tr_infer_set_weights(tr_infer *c, tr_infer_weights w, tr_err *err) {
     const tr_param_table *tb = &c->m->table;
     if (w == TR_INFER_AUTO) {
@@ -304,60 +392,34 @@ int tr_infer_set_weights(tr_infer *c, tr_infer_weights w, tr_err *err) {
                 w = TR_INFER_F32;
         }
     }
-    if (w != TR_INFER_BF16) {
-        free(c->wb_own);
-        c->wb_own = NULL;
-        c->wb = NULL;
-        return 0;
-    }
-    if (!c->wb_own) {
-        uint16_t *wb = NULL;
-        if (posix_memalign((void **)&wb, 64, (tb->total * sizeof *wb + 63) / 64 * 64) != 0)
-            return tr_fail(err, "infer: out of memory for BF16 weights (%zu parameters)",
-                           tb->total);
-        c->wb_own = wb;
-    }
-    c->wb = c->wb_own;
-    /* the copy in parallel: it is a pass over every parameter */
-    const int64_t n = (int64_t)tb->total, block = 1 << 20;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i += block)
-        tr_bf16_round_to(c->wb_own + i, c->m->params + i, (size_t)(i + block < n ? block : n - i));
-    return 0;
+    return pack_weights(c, w, NULL, err);
 }
 
-void tr_infer_use_bf16(tr_infer *c, const uint16_t *params_bf16) {
-    free(c->wb_own);
-    c->wb_own = NULL;
-    c->wb = params_bf16;
+int tr_infer_sync(tr_infer *c, tr_err *err) {
+    if (c->borrowed)
+        return tr_fail(err, "infer: the weights came from tr_infer_use_bf16, not from the model; "
+                            "call it again to change them");
+    return pack_weights(c, c->mode, NULL, err);
+}
+
+int tr_infer_use_bf16(tr_infer *c, const uint16_t *params_bf16, tr_err *err) {
+    if (!params_bf16) {
+        c->mode = TR_INFER_F32;
+        c->packed = 0;
+        c->borrowed = 0;
+        return 0;
+    }
+    return pack_weights(c, TR_INFER_BF16, params_bf16, err);
 }
 
 tr_infer_weights tr_infer_get_weights(const tr_infer *c) {
-    return c->wb ? TR_INFER_BF16 : TR_INFER_F32;
-}
-
-/* tr_infer_matmul against the weight matrix w (a pointer into the model's parameters), from
- * the BF16 copy at the same offset when the context has one. */
-static void mm(const tr_infer *c, float *out, int64_t ldo, const float *in, int64_t ldi, int R,
-               const float *w, const float *bias, int C, int n, int accumulate) {
-    if (c->wb)
-        tr_infer_matmul_bf16(out, ldo, in, ldi, R, c->wb + (w - c->m->params), bias, C, n,
-                             accumulate);
-    else
-        tr_infer_matmul(out, ldo, in, ldi, R, w, bias, C, n, accumulate);
+    return c->mode;
 }
 
 /* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
 static void embed_rows(const tr_infer *c, float *dst, int r0, int r1) {
-    const int D = c->cfg.dim;
-    const float *E = c->m->view.embed;
-    for (int r = r0; r < r1; r++) {
-        size_t off = (size_t)c->row_tok[r] * D;
-        if (c->wb)
-            tr_bf16_widen(dst + (size_t)r * D, c->wb + (E - c->m->params) + off, (size_t)D);
-        else
-            memcpy(dst + (size_t)r * D, E + off, (size_t)D * sizeof(float));
-    }
+    for (int r = r0; r < r1; r++)
+        tr_panels_row(dst + (size_t)r * c->cfg.dim, &c->embed, c->row_tok[r]);
 }
 
 /* After the q|k|v matmul of rows 0..R-1: RoPE on query heads [q0, q1) and key heads
@@ -439,6 +501,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
         embed_rows(c, xn, 0, R);
         for (int l = 0; l < L; l++) {
             const tr_layer_view *w = &m->view.layers[l];
+            const layer_panels *pw = &c->lw[l];
             tr_infer_rmsnorm_rows(xn, l == 0 ? xn : c->x, w->attn_norm, R, D, eps);
             if (KVH % T == 0) {
                 /* this thread's kv-heads [g0, g1) and their query heads: q|k|v = norm(x)
@@ -450,9 +513,10 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 const int G = NH / KVH, heads[3] = {g0 * G, NH + g0, NH + KVH + g0},
                           counts[3] = {(g1 - g0) * G, g1 - g0, g1 - g0};
                 for (int i = 0; i < 3 && g1 > g0; i++) {
-                    size_t h = (size_t)heads[i];
-                    mm(c, c->qkv + h * HD, S, xn, D, R, w->wq + h * HD * D,
-                       w->bq ? w->bq + h * HD : NULL, D, counts[i] * HD, 0);
+                    int h = heads[i];
+                    tr_infer_matmul(c->qkv + (size_t)h * HD, S, xn, D, R, &pw->qkv, h * HD,
+                                    (h + counts[i]) * HD, w->bq ? w->bq + (size_t)h * HD : NULL,
+                                    0);
                 }
                 rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
                                NH + KVH + g1);
@@ -464,8 +528,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
                 split(NHT, T, t, 1, &a, &b);
                 if (b > a) {
-                    mm(c, c->qkv + (size_t)a * HD, S, xn, D, R, w->wq + (size_t)a * HD * D,
-                       w->bq ? w->bq + (size_t)a * HD : NULL, D, (b - a) * HD, 0);
+                    tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, &pw->qkv, a * HD,
+                                    b * HD, w->bq ? w->bq + (size_t)a * HD : NULL, 0);
                     rope_and_cache(c, l, R, a, b < NH ? b : NH, a > NH ? a : NH,
                                    b < NH + KVH ? b : NH + KVH, a > NH + KVH ? a : NH + KVH, b);
                 }
@@ -480,24 +544,22 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
             }
             barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
-            split(D, T, t, 8, &a, &b);
-            if (b > a)
-                mm(c, c->x + a, D, c->att, QD, R, w->wo + (size_t)a * QD, NULL, QD, b - a, 1);
+            split(D, T, t, TR_PANEL, &a, &b);
+            tr_infer_matmul(c->x + a, D, c->att, QD, R, &pw->wo, a, b, NULL, 1);
             barrier_wait(&c->bar, &sense);
             /* MLP: this thread's hidden units [a, b): gate and up rows, SwiGLU, into act */
             tr_infer_rmsnorm_rows(xn, c->x, w->mlp_norm, R, D, eps);
-            split(H, T, t, 8, &a, &b);
+            split(H, T, t, TR_PANEL, &a, &b);
             if (b > a) {
                 int n = b - a;
-                mm(c, gul, 2 * n, xn, D, R, w->w_gate + (size_t)a * D, NULL, D, n, 0);
-                mm(c, gul + n, 2 * n, xn, D, R, w->w_up + (size_t)a * D, NULL, D, n, 0);
+                tr_infer_matmul(gul, 2 * n, xn, D, R, &pw->gate, a, b, NULL, 0);
+                tr_infer_matmul(gul + n, 2 * n, xn, D, R, &pw->up, a, b, NULL, 0);
                 tr_infer_swiglu_rows(c->act + a, H, gul, R, n);
             }
             barrier_wait(&c->bar, &sense);
             /* x += act Wdown^T */
-            split(D, T, t, 8, &a, &b);
-            if (b > a)
-                mm(c, c->x + a, D, c->act, H, R, w->w_down + (size_t)a * H, NULL, H, b - a, 1);
+            split(D, T, t, TR_PANEL, &a, &b);
+            tr_infer_matmul(c->x + a, D, c->act, H, R, &pw->down, a, b, NULL, 1);
             barrier_wait(&c->bar, &sense);
         }
         if (logits && n_out > 0) {
@@ -510,10 +572,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 for (int i = 0; i < n_out; i++)
                     tr_infer_rmsnorm_rows(xn + (size_t)i * D, c->x + (size_t)c->out_row[i] * D,
                                           m->view.final_norm, 1, D, eps);
-            split(V, T, t, 8, &a, &b);
-            if (b > a)
-                mm(c, logits + a, V, xn, D, n_out, m->view.lm_head + (size_t)a * D, NULL, D, b - a,
-                   0);
+            split(V, T, t, TR_PANEL, &a, &b);
+            tr_infer_matmul(logits + a, V, xn, D, n_out, &c->lm_head, a, b, NULL, 0);
         }
     }
 }
@@ -554,6 +614,7 @@ int tr_infer_forward(tr_infer *c, int n_runs, const int *slots, const int32_t *c
     for (int i = 0; i < n_runs; i++)
         if (slots[i] >= 0 && slots[i] < c->max_slots) c->mark[slots[i]] = 0;
     if (rc) return rc;
+    if (!c->packed && pack_weights(c, c->mode, NULL, err) != 0) return -1;
 
     const int V = c->cfg.vocab;
     int R = 0, n_out = 0;

@@ -364,7 +364,11 @@ int tr_grpo_step(tr_grpo *g, const tr_grpo_source *src, tr_train_state *st, tr_g
     gp.max_new_tokens = c->max_new;
     for (int i = 0; i < g->n_stop; i++) gp.stop_tokens[i] = g->stop_tokens[i];
     gp.n_stop_tokens = g->n_stop;
-    if (tr_generate(g->infer, reqs, Nl, &gp, res, NULL, NULL, err) != 0) goto done;
+    /* the context samples from its own packed copy of the weights: bring it up to the
+     * policy the last step trained */
+    if (tr_infer_sync(g->infer, err) != 0 ||
+        tr_generate(g->infer, reqs, Nl, &gp, res, NULL, NULL, err) != 0)
+        goto done;
     out->gen_seconds = tr_now() - t0;
 
     /* 3. rewards where the group lives; then every rank sees every sample's record */
@@ -587,7 +591,9 @@ int tr_grpo_evaluate(tr_grpo *g, const tr_problem *problems, const tr_task *cons
     gp.max_new_tokens = p->max_new > 0 ? p->max_new : g->cfg.max_new;
     for (int i = 0; i < g->n_stop; i++) gp.stop_tokens[i] = g->stop_tokens[i];
     gp.n_stop_tokens = g->n_stop;
-    if (N > 0 && tr_generate(g->infer, reqs, N, &gp, res, NULL, NULL, err) != 0) goto done;
+    if (N > 0 && (tr_infer_sync(g->infer, err) != 0 ||
+                  tr_generate(g->infer, reqs, N, &gp, res, NULL, NULL, err) != 0))
+        goto done;
     for (int i = 0; i < N; i++) {
         const int q = lo + i / k; /* the global problem */
         char *text = decode_completion(g, &res[i], err);
