@@ -82,9 +82,12 @@ void tr_panels_row(float *dst, const tr_panels *w, int row) {
 /* ---- register tiles ------------------------------------------------------------------
  * A tile: rows in[0..MR) (stride ldi) against NP consecutive panels starting at P (panel
  * stride ps = 16 C). Its columns are c0 .. c0 + 16 NP relative to out's first column; only
- * those in [0, jn) are written (out[r * ldo + c], bias[c]). */
+ * those in [0, jn) are written (out[r * ldo + c], bias[c]). pf: the NP panels the schedule
+ * reads next, prefetched line by line alongside (the hardware prefetchers stop at every
+ * 4 KB page: without it the first row tile of each panel waits on memory). */
 typedef void (*tile_fn)(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,
-                        int64_t ps, int C, const float *bias, int accumulate, int c0, int jn);
+                        int64_t ps, int C, const float *bias, int accumulate, int c0, int jn,
+                        const char *pf);
 
 /* The one way an output element is finished: s (+ bias), then onto out (accumulate). */
 static inline void finish1(float *o, float s, const float *bias, int accumulate, int c) {
@@ -139,15 +142,20 @@ static inline void finish8(float *o, __m256 s, const float *bias, int accumulate
         if (c + l >= 0 && c + l < jn) finish1(o, t[l], bias, accumulate, c + l);
 }
 
-#define TILE(NAME, LDP, MR, NP)                                                                    \
+#define TILE(NAME, LDP, ELEM, MR, NP)                                                              \
     static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,         \
-                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn) {       \
+                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn,         \
+                     const char *pf) {                                                             \
         __m256 acc[MR][2 * NP];                                                                    \
         for (int i = 0; i < MR; i++)                                                               \
             for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm256_setzero_ps();                      \
         for (int k = 0; k < C; k++) {                                                              \
             __m256 w[2 * NP];                                                                      \
-            for (int p = 0; p < NP; p++) LDP(P, p * ps + (int64_t)k * TR_PANEL, w + 2 * p);        \
+            for (int p = 0; p < NP; p++) {                                                         \
+                LDP(P, p * ps + (int64_t)k * TR_PANEL, w + 2 * p);                                 \
+                if (NP == 1) /* (the multi-panel tiles of small R are load-bound: not there) */  \
+                    _mm_prefetch(pf + (p * ps + (int64_t)k * TR_PANEL) * ELEM, _MM_HINT_T0);       \
+            }                                                                                      \
             for (int i = 0; i < MR; i++) {                                                         \
                 __m256 x = _mm256_broadcast_ss(in + i * ldi + k);                                  \
                 for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm256_fmadd_ps(x, w[v], acc[i][v]);  \
@@ -171,10 +179,12 @@ static inline float ldp_f32(const void *P, int64_t i) {
 static inline float ldp_bf16(const void *P, int64_t i) {
     return bf16_f32(((const uint16_t *)P)[i]);
 }
-#define TILE(NAME, LDP, MR, NP)                                                                    \
+#define TILE(NAME, LDP, ELEM, MR, NP)                                                              \
     static void NAME(float *out, int64_t ldo, const float *in, int64_t ldi, const void *P,         \
-                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn) {       \
+                     int64_t ps, int C, const float *bias, int accumulate, int c0, int jn,         \
+                     const char *pf) {                                                             \
         float acc[MR][TR_PANEL * NP] = {{0}};                                                      \
+        (void)pf;                                                                                  \
         for (int k = 0; k < C; k++)                                                                \
             for (int i = 0; i < MR; i++) {                                                         \
                 float x = in[i * ldi + k];                                                         \
@@ -191,22 +201,22 @@ static inline float ldp_bf16(const void *P, int64_t i) {
 #endif
 
 /* tiles[MR][NP]: 6..1 rows of one panel; 1, 2 and 3 rows of several */
-#define TILES(T, LDP)                                                                              \
-    TILE(T##_6x1, LDP, 6, 1)                                                                       \
-    TILE(T##_5x1, LDP, 5, 1)                                                                       \
-    TILE(T##_4x1, LDP, 4, 1)                                                                       \
-    TILE(T##_3x1, LDP, 3, 1)                                                                       \
-    TILE(T##_2x1, LDP, 2, 1)                                                                       \
-    TILE(T##_1x1, LDP, 1, 1)                                                                       \
-    TILE(T##_3x2, LDP, 3, 2)                                                                       \
-    TILE(T##_2x2, LDP, 2, 2)                                                                       \
-    TILE(T##_1x4, LDP, 1, 4)                                                                       \
+#define TILES(T, LDP, ELEM)                                                                              \
+    TILE(T##_6x1, LDP, ELEM, 6, 1)                                                                       \
+    TILE(T##_5x1, LDP, ELEM, 5, 1)                                                                       \
+    TILE(T##_4x1, LDP, ELEM, 4, 1)                                                                       \
+    TILE(T##_3x1, LDP, ELEM, 3, 1)                                                                       \
+    TILE(T##_2x1, LDP, ELEM, 2, 1)                                                                       \
+    TILE(T##_1x1, LDP, ELEM, 1, 1)                                                                       \
+    TILE(T##_3x2, LDP, ELEM, 3, 2)                                                                       \
+    TILE(T##_2x2, LDP, ELEM, 2, 2)                                                                       \
+    TILE(T##_1x4, LDP, ELEM, 1, 4)                                                                       \
     static const tile_fn T##_tiles[7][5] = {                                                       \
         [1] = {[1] = T##_1x1, [4] = T##_1x4}, [2] = {[1] = T##_2x1, [2] = T##_2x2},                \
         [3] = {[1] = T##_3x1, [2] = T##_3x2}, [4] = {[1] = T##_4x1},                               \
         [5] = {[1] = T##_5x1},                [6] = {[1] = T##_6x1}};
-TILES(f32, ldp_f32)
-TILES(bf16, ldp_bf16)
+TILES(f32, ldp_f32, 4)
+TILES(bf16, ldp_bf16, 2)
 
 /* The schedule. R >= 4: panel by panel, every row tile of 6 (and the rest) against it while
  * it is in L1. R < 4: one tile over several panels at a time (too few rows for enough
@@ -219,15 +229,17 @@ static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, con
     int p = j0 / TR_PANEL;
     const int pe = (j1 + TR_PANEL - 1) / TR_PANEL;
 #define PANEL_AT(q) ((const char *)P + (size_t)(q) * (size_t)ps * elem)
+/* what to prefetch while reading panels [q, q + n): the next n, or these at the end */
+#define NEXT_AT(q, n) PANEL_AT((q) + 2 * (n) <= pe ? (q) + (n) : (q))
     if (R >= 4) {
         for (; p < pe; p++) {
             int r = 0, c0 = p * TR_PANEL - j0;
             for (; r + 6 <= R; r += 6)
                 tiles[6][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
-                            accumulate, c0, jn);
+                            accumulate, c0, jn, NEXT_AT(p, 1));
             if (r < R)
                 tiles[R - r][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
-                                accumulate, c0, jn);
+                                accumulate, c0, jn, NEXT_AT(p, 1));
         }
         return;
     }
@@ -235,10 +247,11 @@ static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, con
     const int np = R == 1 ? 4 : 2;
     for (; p + np <= pe; p += np)
         tiles[R][np](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
-                     jn);
+                     jn, NEXT_AT(p, np));
     for (; p < pe; p++)
         tiles[R][1](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
-                    jn);
+                    jn, NEXT_AT(p, 1));
+#undef NEXT_AT
 #undef PANEL_AT
 }
 
@@ -301,7 +314,23 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
 /* ---- attention of one query row over cached keys and values ------------------------ */
 
 /* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
-static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
+/* Prefetch of the next query row's cache while this one is computed: it is read once per
+ * step, straight from memory at a batch whose cache exceeds L3, and a row of ~100
+ * positions is too short a stream for the hardware prefetchers to ramp up on. Lines of rows
+ * [t, t + m) of X (HD floats each), clipped to its n rows. */
+static inline void prefetch_rows(const float *X, int t, int m, int n, int HD) {
+#if TR_OPSI_AVX2
+    if (!X || t >= n) return;
+    if (t + m > n) m = n - t;
+    const char *a = (const char *)(X + (size_t)t * HD), *e = (const char *)(X + (size_t)(t + m) * HD);
+    for (; a < e; a += 64) _mm_prefetch(a, _MM_HINT_T0);
+#else
+    (void)X, (void)t, (void)m, (void)n, (void)HD;
+#endif
+}
+
+static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale,
+                   const float *Kn, int nn) {
     int t = 0;
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
@@ -310,6 +339,7 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
             /* eight keys at once, each q vector loaded once (per key: the same operations
              * as the single-key loop below) */
             const float *k = K + (size_t)t * HD;
+            prefetch_rows(Kn, t, 8, nn, HD);
             __m256 p[8], qv = _mm256_loadu_ps(q);
             for (int u = 0; u < 8; u++) p[u] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + u * HD));
             for (int i = 8; i < HD; i += 8) {
@@ -319,6 +349,7 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
             }
             _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
         }
+        prefetch_rows(Kn, t, nn - t, nn, HD); /* what is left of the next row's keys */
         for (; t < n; t++) {
             const float *k = K + (size_t)t * HD;
             __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
@@ -338,23 +369,37 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
 }
 
 #if TR_OPSI_AVX2
-/* acc[0..NV) += sum_t p[t] V[t][c0 + 8i ..] for NV vectors of one 32-column block. */
+/* o[c0 + 8i ..] = sum_t p[t] V[t][c0 + 8i ..] for the NV vectors of one 32-column block:
+ * even and odd positions in two sets of accumulators, added at the end (one set is a chain
+ * of dependent FMAs per vector, latency-bound at 4 vectors); the next row's values
+ * prefetched alongside (prefetch_rows; the whole row at the first 32-column block). */
 #define WSUM(NV)                                                                                   \
     do {                                                                                           \
-        __m256 acc[NV];                                                                            \
-        for (int i = 0; i < NV; i++) acc[i] = _mm256_setzero_ps();                                 \
-        for (int t = 0; t < n; t++) {                                                              \
+        __m256 a0[NV], a1[NV];                                                                     \
+        for (int i = 0; i < NV; i++) a0[i] = a1[i] = _mm256_setzero_ps();                          \
+        int t = 0;                                                                                 \
+        for (; t + 2 <= n; t += 2) {                                                               \
             const float *v = V + (size_t)t * HD + c0;                                              \
-            __m256 pt = _mm256_broadcast_ss(p + t);                                                \
-            for (int i = 0; i < NV; i++)                                                           \
-                acc[i] = _mm256_fmadd_ps(pt, _mm256_loadu_ps(v + 8 * i), acc[i]);                  \
+            if (c0 == 0) prefetch_rows(Vn, t, 2, nn, HD);                                          \
+            __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);          \
+            for (int i = 0; i < NV; i++) {                                                         \
+                a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v + 8 * i), a0[i]);                    \
+                a1[i] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v + HD + 8 * i), a1[i]);               \
+            }                                                                                      \
         }                                                                                          \
-        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, acc[i]);                     \
+        if (t < n) {                                                                               \
+            __m256 p0 = _mm256_broadcast_ss(p + t);                                                \
+            for (int i = 0; i < NV; i++)                                                           \
+                a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(V + (size_t)t * HD + c0 + 8 * i),      \
+                                        a0[i]);                                                    \
+        }                                                                                          \
+        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, _mm256_add_ps(a0[i], a1[i])); \
     } while (0)
 #endif
 
 /* o[HD] = sum_t p[t] V[t] for t < n. */
-static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
+static void weighted_sum(float *o, const float *p, const float *V, int n, int HD, const float *Vn,
+                         int nn) {
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
         for (int c0 = 0; c0 < HD; c0 += 32) {
@@ -373,9 +418,11 @@ static void weighted_sum(float *o, const float *p, const float *V, int n, int HD
                 break;
             }
         }
+        if (n < nn) prefetch_rows(Vn, n, nn - n, nn, HD);
         return;
     }
 #endif
+    (void)Vn, (void)nn;
     memset(o, 0, (size_t)HD * sizeof(float));
     for (int t = 0; t < n; t++)
         for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
@@ -391,20 +438,19 @@ void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H
     }
 }
 
-/* In place: sc[t] = softmax(sc[0..n))[t], with the exp of the training kernel. */
+/* In place: sc[t] = softmax(sc[0..n))[t], with the exp and the reductions of the training
+ * kernel (fastmath.h: vectorised, one fixed order). */
 static void softmax_inplace(float *sc, int n) {
-    float mx = sc[0];
-    for (int t = 1; t < n; t++) mx = sc[t] > mx ? sc[t] : mx;
+    float mx = tr_max_lanes(sc, n);
     for (int t = 0; t < n; t++) sc[t] = tr_exp_fast(sc[t] - mx);
-    float sum = 0.0f;
-    for (int t = 0; t < n; t++) sum += sc[t];
-    float inv = 1.0f / sum;
+    float inv = 1.0f / tr_sum_lanes(sc, n);
     for (int t = 0; t < n; t++) sc[t] *= inv;
 }
 
 void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
-                     float scale, float *sc) {
-    scores(sc, q, K, n, HD, scale);
+                     float scale, float *sc, const float *K_next, const float *V_next,
+                     int n_next) {
+    scores(sc, q, K, n, HD, scale, K_next, n_next);
     softmax_inplace(sc, n);
-    weighted_sum(o, sc, V, n, HD);
+    weighted_sum(o, sc, V, n, HD, V_next, n_next);
 }
