@@ -183,12 +183,9 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
                         int HD, int64_t stride, int pos0);
 void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H);
 /* One query row against n cached positions: o[HD] = softmax(scale * q K^T) V, K and V
- * [n, HD] (rows contiguous); sc[n] scratch. The same operations whatever else is running.
- * K_next / V_next [n_next, HD]: the cache the caller reads next, prefetched meanwhile
- * (NULL: none; results do not depend on it). */
+ * [n, HD] (rows contiguous); sc[n] scratch. The same operations whatever else is running. */
 void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
-                     float scale, float *sc, const float *K_next, const float *V_next,
-                     int n_next);
+                     float scale, float *sc);
 
 /* ==== the sampler ===================================================================== */
 

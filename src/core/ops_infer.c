@@ -314,23 +314,7 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
 /* ---- attention of one query row over cached keys and values ------------------------ */
 
 /* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
-/* Prefetch of the next query row's cache while this one is computed: it is read once per
- * step, straight from memory at a batch whose cache exceeds L3, and a row of ~100
- * positions is too short a stream for the hardware prefetchers to ramp up on. Lines of rows
- * [t, t + m) of X (HD floats each), clipped to its n rows. */
-static inline void prefetch_rows(const float *X, int t, int m, int n, int HD) {
-#if TR_OPSI_AVX2
-    if (!X || t >= n) return;
-    if (t + m > n) m = n - t;
-    const char *a = (const char *)(X + (size_t)t * HD), *e = (const char *)(X + (size_t)(t + m) * HD);
-    for (; a < e; a += 64) _mm_prefetch(a, _MM_HINT_T0);
-#else
-    (void)X, (void)t, (void)m, (void)n, (void)HD;
-#endif
-}
-
-static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale,
-                   const float *Kn, int nn) {
+static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
     int t = 0;
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
@@ -339,7 +323,6 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
             /* eight keys at once, each q vector loaded once (per key: the same operations
              * as the single-key loop below) */
             const float *k = K + (size_t)t * HD;
-            prefetch_rows(Kn, t, 8, nn, HD);
             __m256 p[8], qv = _mm256_loadu_ps(q);
             for (int u = 0; u < 8; u++) p[u] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + u * HD));
             for (int i = 8; i < HD; i += 8) {
@@ -349,7 +332,6 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
             }
             _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
         }
-        prefetch_rows(Kn, t, nn - t, nn, HD); /* what is left of the next row's keys */
         for (; t < n; t++) {
             const float *k = K + (size_t)t * HD;
             __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
@@ -371,8 +353,7 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
 #if TR_OPSI_AVX2
 /* o[c0 + 8i ..] = sum_t p[t] V[t][c0 + 8i ..] for the NV vectors of one 32-column block:
  * even and odd positions in two sets of accumulators, added at the end (one set is a chain
- * of dependent FMAs per vector, latency-bound at 4 vectors); the next row's values
- * prefetched alongside (prefetch_rows; the whole row at the first 32-column block). */
+ * of dependent FMAs per vector, latency-bound at 4 vectors). */
 #define WSUM(NV)                                                                                   \
     do {                                                                                           \
         __m256 a0[NV], a1[NV];                                                                     \
@@ -380,7 +361,6 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
         int t = 0;                                                                                 \
         for (; t + 2 <= n; t += 2) {                                                               \
             const float *v = V + (size_t)t * HD + c0;                                              \
-            if (c0 == 0) prefetch_rows(Vn, t, 2, nn, HD);                                          \
             __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);          \
             for (int i = 0; i < NV; i++) {                                                         \
                 a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v + 8 * i), a0[i]);                    \
@@ -398,8 +378,7 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
 #endif
 
 /* o[HD] = sum_t p[t] V[t] for t < n. */
-static void weighted_sum(float *o, const float *p, const float *V, int n, int HD, const float *Vn,
-                         int nn) {
+static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
         for (int c0 = 0; c0 < HD; c0 += 32) {
@@ -418,11 +397,9 @@ static void weighted_sum(float *o, const float *p, const float *V, int n, int HD
                 break;
             }
         }
-        if (n < nn) prefetch_rows(Vn, n, nn - n, nn, HD);
         return;
     }
 #endif
-    (void)Vn, (void)nn;
     memset(o, 0, (size_t)HD * sizeof(float));
     for (int t = 0; t < n; t++)
         for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
@@ -448,9 +425,8 @@ static void softmax_inplace(float *sc, int n) {
 }
 
 void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
-                     float scale, float *sc, const float *K_next, const float *V_next,
-                     int n_next) {
-    scores(sc, q, K, n, HD, scale, K_next, n_next);
+                     float scale, float *sc) {
+    scores(sc, q, K, n, HD, scale);
     softmax_inplace(sc, n);
-    weighted_sum(o, sc, V, n, HD, V_next, n_next);
+    weighted_sum(o, sc, V, n, HD);
 }

@@ -297,19 +297,14 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 /* ---- attention over the cache ------------------------------------------------------ */
 
 /* Query head h of row r (its slot, at its position pos): softmax(q K^T / sqrt(HD)) V over
- * the cache positions 0..pos of its kv-head h / G, into c->att. (rn, hn): the item this
- * thread computes next, whose cache is prefetched meanwhile (rn < 0: none). sc: [max_seq]
- * scratch. */
-static void attend(const tr_infer *c, int layer, int r, int h, int rn, int hn, float *sc) {
+ * the cache positions 0..pos of its kv-head h / G, into c->att. sc: [max_seq] scratch. */
+static void attend(const tr_infer *c, int layer, int r, int h, float *sc) {
     const int HD = c->cfg.head_dim, NH = c->cfg.n_heads, G = NH / c->cfg.n_kv_heads;
     const size_t S = (size_t)(NH + 2 * c->cfg.n_kv_heads) * HD, QD = (size_t)NH * HD;
     const float scale = 1.0f / sqrtf((float)HD);
     size_t at = cache_index(c, layer, c->row_slot[r], h / G);
-    size_t next = rn >= 0 ? cache_index(c, layer, c->row_slot[rn], hn / G) : 0;
     tr_infer_attend(c->att + r * QD + (size_t)h * HD, c->qkv + r * S + (size_t)h * HD,
-                    c->kc + at, c->vc + at, c->row_pos[r] + 1, HD, scale, sc,
-                    rn >= 0 ? c->kc + next : NULL, rn >= 0 ? c->vc + next : NULL,
-                    rn >= 0 ? c->row_pos[rn] + 1 : 0);
+                    c->kc + at, c->vc + at, c->row_pos[r] + 1, HD, scale, sc);
 }
 
 /* ---- weights -------------------------------------------------------------------------- */
@@ -526,11 +521,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
                                NH + KVH + g1);
                 for (int r = 0; r < R; r++)
-                    for (int h = g0 * G; h < g1 * G; h++) {
-                        int last = h + 1 == g1 * G;
-                        attend(c, l, r, h, last ? (r + 1 < R ? r + 1 : -1) : r,
-                               last ? g0 * G : h + 1, sc);
-                    }
+                    for (int h = g0 * G; h < g1 * G; h++) attend(c, l, r, h, sc);
             } else {
                 /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
                 split(NHT, T, t, 1, &a, &b);
@@ -544,8 +535,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 /* attention: one item per (row, query head); their costs grow with the
                  * position, so they are handed out one by one */
                 for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
-                    int r = it / NH, h = it % NH, nx = it + T; /* a guess at the next item */
-                    attend(c, l, r, h, nx < R * NH ? nx / NH : -1, nx % NH, sc);
+                    attend(c, l, it / NH, it % NH, sc);
                 }
             }
             barrier_wait(&c->bar, &sense);
