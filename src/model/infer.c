@@ -466,15 +466,16 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
               H = cfg->hidden_dim, V = cfg->vocab, L = cfg->n_layers;
     const int QD = NH * HD, KVD = KVH * HD, S = QD + 2 * KVD;
     const float eps = cfg->norm_eps;
-    /* Threads: as many as set (tr_set_threads). Adaptive (the default): at least ~1 MFLOP
-     * of matmul work each (below that the barriers between phases cost more than the extra
-     * core saves), and one thread on an oversubscribed machine (a descheduled thread stalls
-     * every barrier until it runs again). */
+    /* Threads: as many as set (tr_set_threads). Adaptive (the default): at least ~0.25
+     * MFLOP of matmul work each (below that the barriers between phases cost more than the
+     * extra core saves: stories260K at batch 1, 0.5 MFLOP a token, is still 1.2x faster on
+     * two threads than on one), and one thread on an oversubscribed machine (a descheduled
+     * thread stalls every barrier until it runs again). */
     int nt = tr_get_threads();
     if (nt > c->max_threads) nt = c->max_threads;
     if (c->adaptive) {
         double work = 2.0 * R * c->matmul_params;
-        if (nt > work / 1e6) nt = (int)(work / 1e6);
+        if (nt > work / 2.5e5) nt = (int)(work / 2.5e5);
         if (nt > 1 && machine_busy(c)) nt = 1;
     }
     if (nt < 1) nt = 1;
