@@ -218,7 +218,7 @@ static inline float ldp_bf16(const void *P, int64_t i) {
 TILES(f32, ldp_f32, 4)
 TILES(bf16, ldp_bf16, 2)
 
-/* The schedule. R >= 4: panel by panel, every row tile of 6 (and the rest) against it while
+/* The schedule. R >= 4: panel by panel, every row tile (of up to 6 rows) against it while
  * it is in L1. R < 4: one tile over several panels at a time (too few rows for enough
  * independent chains on one panel), then the last panels one by one. */
 static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, const float *in,
@@ -232,14 +232,17 @@ static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, con
 /* what to prefetch while reading panels [q, q + n): the next n, or these at the end */
 #define NEXT_AT(q, n) PANEL_AT((q) + 2 * (n) <= pe ? (q) + (n) : (q))
     if (R >= 4) {
+        /* ceil(R / 6) row tiles of as even sizes as can be (16 rows: 6, 5, 5, not 6, 6, 4:
+         * a 4-row tile has 8 chains of FMAs in flight, too few to hide their latency) */
+        const int n_tiles = (R + 5) / 6, small = R / n_tiles, n_big = R % n_tiles;
         for (; p < pe; p++) {
-            int r = 0, c0 = p * TR_PANEL - j0;
-            for (; r + 6 <= R; r += 6)
-                tiles[6][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
-                            accumulate, c0, jn, NEXT_AT(p, 1));
-            if (r < R)
-                tiles[R - r][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
-                                accumulate, c0, jn, NEXT_AT(p, 1));
+            const int c0 = p * TR_PANEL - j0;
+            for (int i = 0, r = 0; i < n_tiles; i++) {
+                const int mr = small + (i < n_big);
+                tiles[mr][1](out + r * ldo, ldo, in + r * ldi, ldi, PANEL_AT(p), ps, C, bias,
+                             accumulate, c0, jn, NEXT_AT(p, 1));
+                r += mr;
+            }
         }
         return;
     }
