@@ -182,10 +182,12 @@ void tr_infer_rmsnorm_rows(float *out, const float *in, const float *w, int R, i
 void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T, int n_heads,
                         int HD, int64_t stride, int pos0);
 void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H);
-/* One query row against n cached positions: o[HD] = softmax(scale * q K^T) V, K and V
- * [n, HD] (rows contiguous); sc[n] scratch. The same operations whatever else is running. */
-void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
-                     float scale, float *sc);
+/* The G query heads of one row that share a kv-head, against its n cached positions:
+ * o[g] = softmax(scale * q[g] K^T) V for g < G (q, o: [G, HD]; K, V: [n, HD], rows
+ * contiguous); sc[G * n] scratch. Each key and value row is read once for the G heads; per
+ * head the operations are the same whatever G or else is running. */
+void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n,
+                     int HD, float scale, float *sc);
 
 /* ==== the sampler ===================================================================== */
 

@@ -314,55 +314,72 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
 }
 
 
-/* ---- attention of one query row over cached keys and values ------------------------ */
+/* ---- attention of the query heads of one kv-head over its cache --------------------
+ * G query heads share one kv-head (grouped-query attention): every key and value row is
+ * read from memory once for all G (at a long context the cache, not the weights, is what a
+ * decode step reads most). Per head the operations are those of one head alone. */
 
-/* sc[t] = scale * q . K[t] for t < n (K rows of HD floats). */
-static void scores(float *sc, const float *q, const float *K, int n, int HD, float scale) {
+/* sc[g * lds + t] = scale * q[g] . K[t] for t < n, g < G (q heads and K rows of HD floats). */
+static void scores(float *sc, int64_t lds, const float *q, int G, const float *K, int n, int HD,
+                   float scale) {
     int t = 0;
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
         const __m256 vs = _mm256_set1_ps(scale);
         for (; t + 8 <= n; t += 8) {
-            /* eight keys at once, each q vector loaded once (per key: the same operations
-             * as the single-key loop below) */
+            /* eight keys at once (from L1 for every head after the first), each q vector
+             * loaded once (per key: the same operations as the single-key loop below) */
             const float *k = K + (size_t)t * HD;
-            __m256 p[8], qv = _mm256_loadu_ps(q);
-            for (int u = 0; u < 8; u++) p[u] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + u * HD));
-            for (int i = 8; i < HD; i += 8) {
-                qv = _mm256_loadu_ps(q + i);
-                for (int u = 0; u < 8; u++)
-                    p[u] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + u * HD + i), p[u]);
+            for (int g = 0; g < G; g++) {
+                const float *qg = q + (size_t)g * HD;
+                __m256 p[8], qv = _mm256_loadu_ps(qg);
+                for (int u = 0; u < 8; u++) p[u] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + u * HD));
+                for (int i = 8; i < HD; i += 8) {
+                    qv = _mm256_loadu_ps(qg + i);
+                    for (int u = 0; u < 8; u++)
+                        p[u] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + u * HD + i), p[u]);
+                }
+                _mm256_storeu_ps(sc + g * lds + t, _mm256_mul_ps(hsum8x8(p), vs));
             }
-            _mm256_storeu_ps(sc + t, _mm256_mul_ps(hsum8x8(p), vs));
         }
         for (; t < n; t++) {
             const float *k = K + (size_t)t * HD;
-            __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(k));
-            for (int i = 8; i < HD; i += 8)
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), acc);
-            sc[t] = hsum8(acc) * scale;
+            for (int g = 0; g < G; g++) {
+                const float *qg = q + (size_t)g * HD;
+                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(qg), _mm256_loadu_ps(k));
+                for (int i = 8; i < HD; i += 8)
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_loadu_ps(k + i), acc);
+                sc[g * lds + t] = hsum8(acc) * scale;
+            }
         }
         return;
     }
 #endif
     for (; t < n; t++) {
         const float *k = K + (size_t)t * HD;
-        float s = 0.0f;
-        for (int i = 0; i < HD; i++) s += q[i] * k[i];
-        sc[t] = s * scale;
+        for (int g = 0; g < G; g++) {
+            float s = 0.0f;
+            for (int i = 0; i < HD; i++) s += q[(size_t)g * HD + i] * k[i];
+            sc[g * lds + t] = s * scale;
+        }
     }
 }
 
 #if TR_OPSI_AVX2
-/* o[c0 + 8i ..] = sum_t p[t] V[t][c0 + 8i ..] for the NV vectors of one 32-column block:
- * even and odd positions in two sets of accumulators, added at the end (one set is a chain
- * of dependent FMAs per vector, latency-bound at 4 vectors). */
+/* Positions [t0, t1) (t0 even) of one 32-column block c0 (NV vectors) for one head:
+ * acc[0] += even positions' p[t] V[t][c0 ..], acc[1] the odd ones (two chains of dependent
+ * FMAs per vector, not one: latency-bound at 4 vectors). The sums live in acc between
+ * blocks of positions: stored and reloaded exactly, so the order per element is that of
+ * one pass over all positions. */
 #define WSUM(NV)                                                                                   \
     do {                                                                                           \
         __m256 a0[NV], a1[NV];                                                                     \
-        for (int i = 0; i < NV; i++) a0[i] = a1[i] = _mm256_setzero_ps();                          \
-        int t = 0;                                                                                 \
-        for (; t + 2 <= n; t += 2) {                                                               \
+        for (int i = 0; i < NV; i++) {                                                             \
+            a0[i] = _mm256_loadu_ps(acc + 8 * i);                                                  \
+            a1[i] = _mm256_loadu_ps(acc + 32 + 8 * i);                                             \
+        }                                                                                          \
+        int t = t0;                                                                                \
+        for (; t + 2 <= t1; t += 2) {                                                              \
             const float *v = V + (size_t)t * HD + c0;                                              \
             __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);          \
             for (int i = 0; i < NV; i++) {                                                         \
@@ -370,42 +387,71 @@ static void scores(float *sc, const float *q, const float *K, int n, int HD, flo
                 a1[i] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v + HD + 8 * i), a1[i]);               \
             }                                                                                      \
         }                                                                                          \
-        if (t < n) {                                                                               \
+        if (t < t1) { /* the last position of an odd n */                                          \
             __m256 p0 = _mm256_broadcast_ss(p + t);                                                \
             for (int i = 0; i < NV; i++)                                                           \
                 a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(V + (size_t)t * HD + c0 + 8 * i),      \
                                         a0[i]);                                                    \
         }                                                                                          \
-        for (int i = 0; i < NV; i++) _mm256_storeu_ps(o + c0 + 8 * i, _mm256_add_ps(a0[i], a1[i])); \
+        for (int i = 0; i < NV; i++) {                                                             \
+            _mm256_storeu_ps(acc + 8 * i, a0[i]);                                                  \
+            _mm256_storeu_ps(acc + 32 + 8 * i, a1[i]);                                             \
+        }                                                                                          \
     } while (0)
+
+static void wsum_block(float *acc, const float *p, const float *V, int t0, int t1, int HD, int c0,
+                      int nv) {
+    switch (nv) {
+    case 1:
+        WSUM(1);
+        break;
+    case 2:
+        WSUM(2);
+        break;
+    case 3:
+        WSUM(3);
+        break;
+    default:
+        WSUM(4);
+        break;
+    }
+}
 #endif
 
-/* o[HD] = sum_t p[t] V[t] for t < n. */
-static void weighted_sum(float *o, const float *p, const float *V, int n, int HD) {
+/* o[g * HD ..] = sum_t p[g * lds + t] V[t] for t < n, g < G. Positions in blocks of 64: a
+ * block's values (64 rows of a 32-column block: 8 KB) stay in L1 while up to 8 heads use
+ * them. */
+static void weighted_sum(float *o, const float *p, int64_t lds, int G, const float *V, int n,
+                         int HD) {
 #if TR_OPSI_AVX2
     if (HD % 8 == 0) {
-        for (int c0 = 0; c0 < HD; c0 += 32) {
-            switch ((HD - c0) / 8) {
-            case 1:
-                WSUM(1);
-                break;
-            case 2:
-                WSUM(2);
-                break;
-            case 3:
-                WSUM(3);
-                break;
-            default:
-                WSUM(4);
-                break;
+        enum { TB = 64, GB = 8 }; /* TB even: every block starts at an even position */
+        for (int ga = 0; ga < G; ga += GB) {
+            const int gn = G - ga < GB ? G - ga : GB;
+            for (int c0 = 0; c0 < HD; c0 += 32) {
+                const int nv = (HD - c0) / 8 < 4 ? (HD - c0) / 8 : 4;
+                float acc[GB][64] = {{0}}; /* per head: 4 even-position vectors, 4 odd ones */
+                for (int t0 = 0; t0 < n; t0 += TB) {
+                    int t1 = t0 + TB < n ? t0 + TB : n;
+                    for (int g = 0; g < gn; g++)
+                        wsum_block(acc[g], p + (ga + g) * lds, V, t0, t1, HD, c0, nv);
+                }
+                for (int g = 0; g < gn; g++)
+                    for (int i = 0; i < nv; i++)
+                        _mm256_storeu_ps(o + (size_t)(ga + g) * HD + c0 + 8 * i,
+                                         _mm256_add_ps(_mm256_loadu_ps(acc[g] + 8 * i),
+                                                       _mm256_loadu_ps(acc[g] + 32 + 8 * i)));
             }
         }
         return;
     }
 #endif
-    memset(o, 0, (size_t)HD * sizeof(float));
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < HD; i++) o[i] += p[t] * V[(size_t)t * HD + i];
+    for (int g = 0; g < G; g++) {
+        float *og = o + (size_t)g * HD;
+        memset(og, 0, (size_t)HD * sizeof(float));
+        for (int t = 0; t < n; t++)
+            for (int i = 0; i < HD; i++) og[i] += p[g * lds + t] * V[(size_t)t * HD + i];
+    }
 }
 
 /* The same SiLU as ops.c's tr_swiglu_forward (fastmath.h), so that the KV-cache path
@@ -427,9 +473,9 @@ static void softmax_inplace(float *sc, int n) {
     for (int t = 0; t < n; t++) sc[t] *= inv;
 }
 
-void tr_infer_attend(float *o, const float *q, const float *K, const float *V, int n, int HD,
-                     float scale, float *sc) {
-    scores(sc, q, K, n, HD, scale);
-    softmax_inplace(sc, n);
-    weighted_sum(o, sc, V, n, HD);
+void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n,
+                     int HD, float scale, float *sc) {
+    scores(sc, n, q, G, K, n, HD, scale);
+    for (int g = 0; g < G; g++) softmax_inplace(sc + (size_t)g * n, n);
+    weighted_sum(o, sc, n, G, V, n, HD);
 }

@@ -203,7 +203,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
         !(c->att = falloc(c, Rm * QD, err)) || !(c->act = falloc(c, Rm * H, err)) ||
         !(c->xn = falloc(c, T * Rm * D, err)) ||
         !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
-        !(c->scores = falloc(c, T * max_seq, err)))
+        !(c->scores = falloc(c, T * (NH / KVH) * max_seq, err)))
         goto fail;
     *out = c;
     return 0;
@@ -296,15 +296,15 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 
 /* ---- attention over the cache ------------------------------------------------------ */
 
-/* Query head h of row r (its slot, at its position pos): softmax(q K^T / sqrt(HD)) V over
- * the cache positions 0..pos of its kv-head h / G, into c->att. sc: [max_seq] scratch. */
-static void attend(const tr_infer *c, int layer, int r, int h, float *sc) {
+/* The G query heads of kv-head g for row r (its slot, at its position pos): softmax(q
+ * K^T / sqrt(HD)) V over the cache positions 0..pos of that kv-head, into c->att. sc:
+ * [G * max_seq] scratch. */
+static void attend(const tr_infer *c, int layer, int r, int g, float *sc) {
     const int HD = c->cfg.head_dim, NH = c->cfg.n_heads, G = NH / c->cfg.n_kv_heads;
     const size_t S = (size_t)(NH + 2 * c->cfg.n_kv_heads) * HD, QD = (size_t)NH * HD;
-    const float scale = 1.0f / sqrtf((float)HD);
-    size_t at = cache_index(c, layer, c->row_slot[r], h / G);
-    tr_infer_attend(c->att + r * QD + (size_t)h * HD, c->qkv + r * S + (size_t)h * HD,
-                    c->kc + at, c->vc + at, c->row_pos[r] + 1, HD, scale, sc);
+    const size_t at = cache_index(c, layer, c->row_slot[r], g), h = (size_t)g * G * HD;
+    tr_infer_attend(c->att + r * QD + h, c->qkv + r * S + h, G, c->kc + at, c->vc + at,
+                    c->row_pos[r] + 1, HD, 1.0f / sqrtf((float)HD), sc);
 }
 
 /* ---- weights -------------------------------------------------------------------------- */
@@ -490,7 +490,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *xn = c->xn + (size_t)t * c->max_rows * D;
         float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
-        float *sc = c->scores + (size_t)t * c->max_seq;
+        float *sc = c->scores + (size_t)t * (NH / KVH) * c->max_seq;
         int a, b, r0, r1, sense = 0;
         if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
 
@@ -522,7 +522,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
                                NH + KVH + g1);
                 for (int r = 0; r < R; r++)
-                    for (int h = g0 * G; h < g1 * G; h++) attend(c, l, r, h, sc);
+                    for (int g = g0; g < g1; g++) attend(c, l, r, g, sc);
             } else {
                 /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
                 split(NHT, T, t, 1, &a, &b);
@@ -533,11 +533,10 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                                    b < NH + KVH ? b : NH + KVH, a > NH + KVH ? a : NH + KVH, b);
                 }
                 barrier_wait(&c->bar, &sense);
-                /* attention: one item per (row, query head); their costs grow with the
+                /* attention: one item per (row, kv-head); their costs grow with the
                  * position, so they are handed out one by one */
-                for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * NH;) {
-                    attend(c, l, it / NH, it % NH, sc);
-                }
+                for (int it; (it = atomic_fetch_add(&c->att_next[l], 1)) < R * KVH;)
+                    attend(c, l, it / KVH, it % KVH, sc);
             }
             barrier_wait(&c->bar, &sense);
             /* x += att Wo^T */
