@@ -57,7 +57,7 @@ void tr_infer_free(tr_infer *ctx);
 
 int tr_infer_max_slots(const tr_infer *ctx);
 /* Threads: a call uses tr_get_threads() threads, fewer when the rows are few (at least about
- * 1 MFLOP of matmul work per thread), and, while `adaptive` is on (the default), ONE thread
+ * 0.25 MFLOP of matmul work per thread), and, while `adaptive` is on (the default), ONE thread
  * when the machine is oversubscribed (1-minute load average above the online CPUs + 0.5,
  * read from /proc/loadavg at most once a second): the phases of a layer end in barriers,
  * and a partner thread that the OS has descheduled stalls every one of them. Results do not
