@@ -419,6 +419,36 @@ static void test_onpolicy(const tr_model *student, tr_sft_set *set) {
     CHECK(tr_distill_next_batch(&d, &b2, &again, &err) == 0);
     CHECK(memcmp(b1.tokens, b2.tokens, 4 * NT * sizeof(int32_t)) != 0);
     tr_distill_data_free(&d);
+    /* the samples come from the student as it is now (the sampling context syncs its copy
+     * of the weights): after the weights change, the same state gives the batch of a fresh
+     * context over the changed student, not the old batch */
+    tr_model m2;
+    CHECK(tr_model_init(&m2, &student->cfg, &err) == 0);
+    memcpy(m2.params, student->params, m2.table.total * sizeof(float));
+    tr_batch b3;
+    CHECK(tr_batch_alloc(&b3, 4, NT, &err) == 0);
+    CHECK(tr_distill_data_init(&d, set, 0, TR_TRUNC_RIGHT, 1, 4, NT, 1.0, &m2, &gp, &err) == 0);
+    again = st0;
+    CHECK(tr_distill_next_batch(&d, &b2, &again, &err) == 0);
+    CHECK(memcmp(b1.tokens, b2.tokens, 4 * NT * sizeof(int32_t)) == 0);
+    for (int i = 0; i < m2.table.n_tensors; i++) { /* "a training step" */
+        const tr_tensor_info *ti = &m2.table.tensors[i];
+        if (ti->kind == TR_TENSOR_MATRIX || ti->kind == TR_TENSOR_EMBED)
+            for (size_t j = 0; j < ti->numel; j++) m2.params[ti->offset + j] *= 1.5f;
+    }
+    again = st0;
+    CHECK(tr_distill_next_batch(&d, &b2, &again, &err) == 0);
+    CHECK(memcmp(b1.tokens, b2.tokens, 4 * NT * sizeof(int32_t)) != 0);
+    tr_distill_data fresh;
+    CHECK(tr_distill_data_init(&fresh, set, 0, TR_TRUNC_RIGHT, 1, 4, NT, 1.0, &m2, &gp, &err) ==
+          0);
+    again = st0;
+    CHECK(tr_distill_next_batch(&fresh, &b3, &again, &err) == 0);
+    CHECK(memcmp(b2.tokens, b3.tokens, 4 * NT * sizeof(int32_t)) == 0);
+    tr_distill_data_free(&fresh);
+    tr_distill_data_free(&d);
+    tr_batch_free(&b3);
+    tr_model_free(&m2);
     /* lambda 0: exactly the dataset's batch */
     CHECK(tr_distill_data_init(&d, set, 0, TR_TRUNC_RIGHT, 1, 4, NT, 0.0, NULL, NULL, &err) == 0);
     st = st0;
