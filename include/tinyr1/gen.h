@@ -14,7 +14,9 @@
  *                cache are its own, written so that each output row is computed by the same
  *                instructions in the same order whatever the batch: a sequence's logits are
  *                BITWISE identical whether it runs alone or among others, at any thread
- *                count. So a seed reproduces a sample regardless of batch composition.
+ *                count. So a seed reproduces a sample regardless of batch composition. It
+ *                computes from its own packed copy of the weights (tr_panels), a snapshot:
+ *                tr_infer_sync after the model is trained.
  *
  *   tr_sampler   a chain of stages over the logits of one position (repetition penalty,
  *                temperature, top-k, top-p, min-p), then a draw from the sequence's own RNG.
