@@ -10,8 +10,8 @@
  * tr_flops_decode_step FLOPs. limit time per step = max(bytes / bandwidth, FLOPs / peak),
  * where the bandwidth is measured here by streaming reads of a buffer of the same size with
  * the same threads (so a working set that fits in cache gets the cache's bandwidth, a larger
- * one DRAM's) and the peak is the sgemm probe (tr_peak_get, probed at start). The KV bytes and FLOPs are
- * averaged over the context lengths the run goes through.
+ * one DRAM's) and the peak is the sgemm probe (tr_peak_get, probed at start). The KV bytes and
+ * FLOPs are averaged over the context lengths the run goes through.
  *
  * Config q (#8): a Qwen2-1.5B-shaped model (dim 1536, 28 layers, 12 heads, 2 KV heads, MLP
  * 8960, vocab 151936, tied, q/k/v biases) with random weights built in memory, BF16-resident
@@ -196,8 +196,9 @@ static int run_bigmodel(int threads, int tokens) {
     /* bytes per token: the matrices and the (tied) LM head in BF16, biases and norms in F32,
      * the KV cache (F32) at the mean context of the run */
     double mm = tr_flops_params_matmul(&m.cfg);
-    double small = (double)c.n_layers * (2.0 * c.dim + (c.n_heads + 2.0 * c.n_kv_heads) *
-                                                           (c.dim / c.n_heads)) + c.dim;
+    double small = (double)c.n_layers *
+                       (2.0 * c.dim + (c.n_heads + 2.0 * c.n_kv_heads) * (c.dim / c.n_heads)) +
+                   c.dim;
     double kv = 2.0 * c.n_layers * c.n_kv_heads * (c.dim / c.n_heads) * (1.0 + n_tok / 2.0);
     double bytes = 2.0 * mm + 4.0 * (small + kv);
     double limit = bw / bytes;
@@ -230,7 +231,6 @@ static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
     tr_model_init_random(m, 1, 0.02f);
     return 0;
 }
-
 
 /* Greedy decoding of `tokens` per sequence after a BOS prompt; returns decode tok/s. */
 static double run_tinyr1(tr_model *m, int batch, int tokens, tr_err *err) {

@@ -162,8 +162,7 @@ static void objective_out(tr_distill_kd *kd, const tr_model *student, const tr_b
     float *z = tr_model_forward(student, a, b->tokens, b->B, b->T);
     tr_objective o = tr_distill_kd_objective(kd);
     tr_objective_out out = {0};
-    int rc = o.fn(o.ctx, z, 0, (int64_t)b->B * b->T, NV, b, 0, tr_batch_weight_sum(b), &out,
-                  &err);
+    int rc = o.fn(o.ctx, z, 0, (int64_t)b->B * b->T, NV, b, 0, tr_batch_weight_sum(b), &out, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     *loss = out.loss;
     *kl = out.parts[2];
@@ -440,8 +439,7 @@ static void test_onpolicy(const tr_model *student, tr_sft_set *set) {
     CHECK(tr_distill_next_batch(&d, &b2, &again, &err) == 0);
     CHECK(memcmp(b1.tokens, b2.tokens, 4 * NT * sizeof(int32_t)) != 0);
     tr_distill_data fresh;
-    CHECK(tr_distill_data_init(&fresh, set, 0, TR_TRUNC_RIGHT, 1, 4, NT, 1.0, &m2, &gp, &err) ==
-          0);
+    CHECK(tr_distill_data_init(&fresh, set, 0, TR_TRUNC_RIGHT, 1, 4, NT, 1.0, &m2, &gp, &err) == 0);
     again = st0;
     CHECK(tr_distill_next_batch(&fresh, &b3, &again, &err) == 0);
     CHECK(memcmp(b2.tokens, b3.tokens, 4 * NT * sizeof(int32_t)) == 0);

@@ -309,7 +309,16 @@ static void test_sync(void) {
     tr_infer *ctx;
     CHECK(tr_infer_init(&ctx, &m, 1, 0, &err) == 0);
     float *lg = malloc(sizeof(float) * V);
+    /* the packed weights are counted before the first forward packs them (at least 4 bytes
+     * per matrix parameter: rows are padded to a multiple of 16) */
+    size_t bytes0 = tr_infer_bytes(ctx), matrices = 0;
+    for (int i = 0; i < m.table.n_tensors; i++)
+        if (m.table.tensors[i].kind == TR_TENSOR_MATRIX ||
+            m.table.tensors[i].kind == TR_TENSOR_EMBED)
+            matrices += m.table.tensors[i].numel;
+    CHECK(bytes0 >= 4 * matrices);
     CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
+    CHECK(tr_infer_bytes(ctx) == bytes0);
     CHECK(tu_scaled_err(lg, before + (size_t)(T - 1) * V, V) <= 1e-5);
     /* "a training step" on the matrices (norms and biases are read at every call) */
     for (int i = 0; i < m.table.n_tensors; i++) {
@@ -337,6 +346,7 @@ static void test_sync(void) {
     CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);
     CHECK(tu_scaled_err(lg, after + (size_t)(T - 1) * V, V) <= 2e-2); /* bf16-rounded */
     CHECK(tr_infer_sync(ctx, &err) == -1 && strstr(err.msg, "tr_infer_use_bf16"));
+    CHECK(tr_infer_set_weights(ctx, TR_INFER_F32, &err) == -1 && strstr(err.msg, "NULL"));
     CHECK(tr_infer_use_bf16(ctx, NULL, &err) == 0 && tr_infer_get_weights(ctx) == TR_INFER_F32);
     CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
     CHECK(tr_infer_prefill(ctx, 0, tok, T, 0, lg, &err) == 0);

@@ -9,8 +9,9 @@
  *   - a refreshed copy follows weight updates;
  *   - logits of a long prompt prefilled in one call (several internal chunks of rows),
  *     token by token, and in uneven pieces, at 1 and 2 threads, are bitwise equal (with 3
- *     kv-heads 2 threads take the two-phase attention path, 1 thread the fused one); last-position-only logits
- *     equal the last row of all-position logits (so a prefill never needs [T, V]);
+ *     kv-heads 2 threads take the two-phase attention path, 1 thread the fused one);
+ * last-position-only logits equal the last row of all-position logits (so a prefill never needs [T,
+ * V]);
  *   - tr_load_hf_bf16 of a BF16 folder (written by tr_save_hf) gives bitwise the logits of
  *     tr_load_hf's F32 model, and of an F32 folder those of the test's rounded copy. */
 #include <math.h>
@@ -185,8 +186,7 @@ static void test_model(int qkv_bias, int tied, int kv_heads, const char *label) 
     float *l_rf = prefill_logits(&b, TR_INFER_F32, tok, T, 0, 2);
     double e = tu_scaled_err(l_bf, l_rf, (size_t)T * V);
     CHECK_MSG(e <= 1e-5, "%s: BF16 vs F32 of rounded weights: err %g", label, e);
-    CHECK_MSG(memcmp(l_bf, l_rf, sizeof(float) * T * V) == 0, "%s: BF16 vs F32 not bitwise",
-              label);
+    CHECK_MSG(memcmp(l_bf, l_rf, sizeof(float) * T * V) == 0, "%s: BF16 vs F32 not bitwise", label);
     /* the rounded model's F32 inference against the training forward (independent path) */
     tr_activations *acts;
     CHECK(tr_activations_init(&acts, &b.cfg, 1, T, &err) == 0);
@@ -195,7 +195,8 @@ static void test_model(int qkv_bias, int tied, int kv_heads, const char *label) 
     CHECK_MSG(e <= 1e-5, "%s: F32 inference vs training forward: err %g", label, e);
     /* the unrounded model really differs (the test can tell BF16 from F32) */
     float *l_a = prefill_logits(&a, TR_INFER_F32, tok, T, 0, 2);
-    CHECK_MSG(tu_scaled_err(l_a, l_rf, (size_t)T * V) > 1e-5, "%s: rounding changed nothing", label);
+    CHECK_MSG(tu_scaled_err(l_a, l_rf, (size_t)T * V) > 1e-5, "%s: rounding changed nothing",
+              label);
 
     /* chunked logits = unchunked: pieces of 1, 7, 64, 65 tokens; 1 thread; BF16 too */
     const int pieces[] = {1, 7, 64, 65};

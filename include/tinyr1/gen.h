@@ -52,8 +52,12 @@ typedef struct tr_infer tr_infer; /* opaque: the model pointer, the KV cache, sc
 
 /* Creates a context for up to max_slots sequences of up to max_seq positions each
  * (max_seq 0: the model's cfg.max_seq; it may not exceed it, RoPE tables end there).
- * The model is borrowed: it must outlive the context and not change while it is used
- * (a trainer may update the weights between calls: the cache then holds stale keys). */
+ * The model is borrowed: it must outlive the context. The context computes from its own
+ * packed copy of the weight matrices (below, "weights"), taken before the first forward,
+ * and reads norms and biases from the model at every call: after a trainer updates the
+ * model, call tr_infer_sync before the next forward (until then a call mixes the new norms
+ * and biases with the old matrices), and the cache holds keys and values of the old
+ * weights. */
 int tr_infer_init(tr_infer **ctx, const tr_model *m, int max_slots, int max_seq, tr_err *err);
 void tr_infer_free(tr_infer *ctx);
 
@@ -68,7 +72,8 @@ int tr_infer_max_slots(const tr_infer *ctx);
 void tr_infer_set_adaptive(tr_infer *ctx, int on);
 int tr_infer_max_seq(const tr_infer *ctx);
 const tr_model *tr_infer_model(const tr_infer *ctx);
-/* Bytes of the KV cache and of the scratch buffers. */
+/* Bytes of the KV cache, the scratch buffers and the packed weights (counted before the
+ * first forward packs them, in the current mode). */
 size_t tr_infer_bytes(const tr_infer *ctx);
 
 /* Slots. acquire returns a free slot (its length reset to 0) or -1 when all are in use;
@@ -152,8 +157,9 @@ void tr_infer_matmul(float *out, int64_t ldo, const float *in, int64_t ldi, int 
  * (GRPO and on-policy distillation sync before every generation). */
 typedef enum { TR_INFER_F32 = 0, TR_INFER_BF16 = 1, TR_INFER_AUTO = 2 } tr_infer_weights;
 /* Packs the model's weights now in mode w. Returns 0 or -1 (out of memory: the context
- * keeps its previous weights). Never call it on a context over an inference-only model
- * (tr_load_hf_bf16), whose F32 matrices are zeros. */
+ * keeps its previous weights; or the weights came from tr_infer_use_bf16: the model of
+ * such a context is inference-only, its F32 matrices zeros, so packing them is refused
+ * until tr_infer_use_bf16(ctx, NULL, ...) says so on purpose). */
 int tr_infer_set_weights(tr_infer *ctx, tr_infer_weights w, tr_err *err);
 /* Re-packs the model's weights in the current mode (after they changed). -1 when the
  * weights came from tr_infer_use_bf16 (the model does not hold them) or out of memory. */
@@ -188,8 +194,8 @@ void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H
  * o[g] = softmax(scale * q[g] K^T) V for g < G (q, o: [G, HD]; K, V: [n, HD], rows
  * contiguous); sc[G * n] scratch. Each key and value row is read once for the G heads; per
  * head the operations are the same whatever G or else is running. */
-void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n,
-                     int HD, float scale, float *sc);
+void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n, int HD,
+                     float scale, float *sc);
 
 /* ==== the sampler ===================================================================== */
 

@@ -159,7 +159,9 @@ int tr_load_hf(tr_model *m, const char *dir, tr_err *err);
  * (their pages are never touched), so m is INFERENCE-ONLY: hand both to a tr_infer with
  * tr_infer_use_bf16(ctx, *bf16, err), which packs its own copy (after which *bf16 may be
  * freed); training it or reading its matrices is meaningless. A 1.5B-parameter model
- * takes ~3.1 GB instead of 6.2. Free with tr_model_free(m) and free(*bf16). Same checks and messages as tr_load_hf; on failure both are freed. */
+ * takes ~3.1 GB instead of 6.2 (twice that while the context packs its copy, until the
+ * caller frees *bf16). Free with tr_model_free(m) and free(*bf16). Same checks and messages as
+ * tr_load_hf; on failure both are freed. */
 int tr_load_hf_bf16(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err);
 /* An inference-only model of config cfg laid out that way, without a file: F32 buffer of
  * zeros (untouched: no memory) with norms 1 and biases 0, *bf16 zeroed (the caller fills
@@ -220,9 +222,9 @@ tr_export_params tr_export_default_params(void); /* F32, the source's tokenizer 
 typedef struct tr_export_info {
     tr_model_format source;
     size_t n_params;
-    int bos_id, eos_id;     /* written to config.json / generation_config.json; -1: null */
-    int tokenizer_files;    /* number of tokenizer files written (0: none) */
-    char tokenizer[256];    /* one line saying what was done about the tokenizer */
+    int bos_id, eos_id;  /* written to config.json / generation_config.json; -1: null */
+    int tokenizer_files; /* number of tokenizer files written (0: none) */
+    char tokenizer[256]; /* one line saying what was done about the tokenizer */
 } tr_export_info;
 
 /* Writes a model and (when tok is not NULL) its tokenizer as a Hugging Face folder that

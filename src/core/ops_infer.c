@@ -152,8 +152,8 @@ static inline void finish8(float *o, __m256 s, const float *bias, int accumulate
         for (int k = 0; k < C; k++) {                                                              \
             __m256 w[2 * NP];                                                                      \
             for (int p = 0; p < NP; p++) {                                                         \
-                LDP(P, p * ps + (int64_t)k * TR_PANEL, w + 2 * p);                                 \
-                if (NP == 1) /* (the multi-panel tiles of small R are load-bound: not there) */  \
+                LDP(P, ps *p + (int64_t)k * TR_PANEL, w + 2 * p);                                  \
+                if (NP == 1) /* (the multi-panel tiles of small R are load-bound: not there) */    \
                     _mm_prefetch(pf + (p * ps + (int64_t)k * TR_PANEL) * ELEM, _MM_HINT_T0);       \
             }                                                                                      \
             for (int i = 0; i < MR; i++) {                                                         \
@@ -161,8 +161,8 @@ static inline void finish8(float *o, __m256 s, const float *bias, int accumulate
                 for (int v = 0; v < 2 * NP; v++) acc[i][v] = _mm256_fmadd_ps(x, w[v], acc[i][v]);  \
             }                                                                                      \
         }                                                                                          \
-        /* through memory, in a fully unrolled loop: indexing acc in the (not unrolled)     \
-         * finishing loop would make the compiler keep acc in memory inside the k loop */   \
+        /* through memory, in a fully unrolled loop: indexing acc in the (not unrolled)            \
+         * finishing loop would make the compiler keep acc in memory inside the k loop */          \
         float res[MR][16 * NP];                                                                    \
         _Pragma("GCC unroll 24") for (int i = 0; i < MR; i++)                                      \
             _Pragma("GCC unroll 8") for (int v = 0; v < 2 * NP; v++)                               \
@@ -189,9 +189,9 @@ static inline float ldp_bf16(const void *P, int64_t i) {
             for (int i = 0; i < MR; i++) {                                                         \
                 float x = in[i * ldi + k];                                                         \
                 for (int v = 0; v < TR_PANEL * NP; v++)                                            \
-                    acc[i][v] = tr_madd(x, LDP(P, v / TR_PANEL * ps + (int64_t)k * TR_PANEL +      \
-                                                      v % TR_PANEL),                               \
-                                        acc[i][v]);                                                \
+                    acc[i][v] = tr_madd(                                                           \
+                        x, LDP(P, v / TR_PANEL * ps + (int64_t)k * TR_PANEL + v % TR_PANEL),       \
+                        acc[i][v]);                                                                \
             }                                                                                      \
         for (int i = 0; i < MR; i++)                                                               \
             for (int v = 0; v < TR_PANEL * NP; v++)                                                \
@@ -201,20 +201,22 @@ static inline float ldp_bf16(const void *P, int64_t i) {
 #endif
 
 /* tiles[MR][NP]: 6..1 rows of one panel; 1, 2 and 3 rows of several */
-#define TILES(T, LDP, ELEM)                                                                              \
-    TILE(T##_6x1, LDP, ELEM, 6, 1)                                                                       \
-    TILE(T##_5x1, LDP, ELEM, 5, 1)                                                                       \
-    TILE(T##_4x1, LDP, ELEM, 4, 1)                                                                       \
-    TILE(T##_3x1, LDP, ELEM, 3, 1)                                                                       \
-    TILE(T##_2x1, LDP, ELEM, 2, 1)                                                                       \
-    TILE(T##_1x1, LDP, ELEM, 1, 1)                                                                       \
-    TILE(T##_3x2, LDP, ELEM, 3, 2)                                                                       \
-    TILE(T##_2x2, LDP, ELEM, 2, 2)                                                                       \
-    TILE(T##_1x4, LDP, ELEM, 1, 4)                                                                       \
-    static const tile_fn T##_tiles[7][5] = {                                                       \
-        [1] = {[1] = T##_1x1, [4] = T##_1x4}, [2] = {[1] = T##_2x1, [2] = T##_2x2},                \
-        [3] = {[1] = T##_3x1, [2] = T##_3x2}, [4] = {[1] = T##_4x1},                               \
-        [5] = {[1] = T##_5x1},                [6] = {[1] = T##_6x1}};
+#define TILES(T, LDP, ELEM)                                                                        \
+    TILE(T##_6x1, LDP, ELEM, 6, 1)                                                                 \
+    TILE(T##_5x1, LDP, ELEM, 5, 1)                                                                 \
+    TILE(T##_4x1, LDP, ELEM, 4, 1)                                                                 \
+    TILE(T##_3x1, LDP, ELEM, 3, 1)                                                                 \
+    TILE(T##_2x1, LDP, ELEM, 2, 1)                                                                 \
+    TILE(T##_1x1, LDP, ELEM, 1, 1)                                                                 \
+    TILE(T##_3x2, LDP, ELEM, 3, 2)                                                                 \
+    TILE(T##_2x2, LDP, ELEM, 2, 2)                                                                 \
+    TILE(T##_1x4, LDP, ELEM, 1, 4)                                                                 \
+    static const tile_fn T##_tiles[7][5] = {[1] = {[1] = T##_1x1, [4] = T##_1x4},                  \
+                                            [2] = {[1] = T##_2x1, [2] = T##_2x2},                  \
+                                            [3] = {[1] = T##_3x1, [2] = T##_3x2},                  \
+                                            [4] = {[1] = T##_4x1},                                 \
+                                            [5] = {[1] = T##_5x1},                                 \
+                                            [6] = {[1] = T##_6x1}};
 TILES(f32, ldp_f32, 4)
 TILES(bf16, ldp_bf16, 2)
 
@@ -249,11 +251,11 @@ static void panel_matmul(const tile_fn tiles[7][5], float *out, int64_t ldo, con
     if (R <= 0) return;
     const int np = R == 1 ? 4 : 2;
     for (; p + np <= pe; p += np)
-        tiles[R][np](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
-                     jn, NEXT_AT(p, np));
+        tiles[R][np](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0, jn,
+                     NEXT_AT(p, np));
     for (; p < pe; p++)
-        tiles[R][1](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0,
-                    jn, NEXT_AT(p, 1));
+        tiles[R][1](out, ldo, in, ldi, PANEL_AT(p), ps, C, bias, accumulate, p * TR_PANEL - j0, jn,
+                    NEXT_AT(p, 1));
 #undef NEXT_AT
 #undef PANEL_AT
 }
@@ -300,7 +302,8 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
                         int HD, int64_t stride, int pos0) {
     const int half = HD / 2;
     for (int t = 0; t < T; t++) {
-        const float *c = cos_t + (int64_t)(pos0 + t) * half, *s = sin_t + (int64_t)(pos0 + t) * half;
+        const float *c = cos_t + (int64_t)(pos0 + t) * half,
+                    *s = sin_t + (int64_t)(pos0 + t) * half;
         float *row = x + (int64_t)t * stride;
         for (int h = 0; h < n_heads; h++) {
             float *v = row + (int64_t)h * HD;
@@ -312,7 +315,6 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
         }
     }
 }
-
 
 /* ---- attention of the query heads of one kv-head over its cache --------------------
  * G query heads share one kv-head (grouped-query attention): every key and value row is
@@ -381,7 +383,7 @@ static void scores(float *sc, int64_t lds, const float *q, int G, const float *K
         int t = t0;                                                                                \
         for (; t + 2 <= t1; t += 2) {                                                              \
             const float *v = V + (size_t)t * HD + c0;                                              \
-            __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);          \
+            __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);           \
             for (int i = 0; i < NV; i++) {                                                         \
                 a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v + 8 * i), a0[i]);                    \
                 a1[i] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v + HD + 8 * i), a1[i]);               \
@@ -390,8 +392,8 @@ static void scores(float *sc, int64_t lds, const float *q, int G, const float *K
         if (t < t1) { /* the last position of an odd n */                                          \
             __m256 p0 = _mm256_broadcast_ss(p + t);                                                \
             for (int i = 0; i < NV; i++)                                                           \
-                a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(V + (size_t)t * HD + c0 + 8 * i),      \
-                                        a0[i]);                                                    \
+                a0[i] =                                                                            \
+                    _mm256_fmadd_ps(p0, _mm256_loadu_ps(V + (size_t)t * HD + c0 + 8 * i), a0[i]);  \
         }                                                                                          \
         for (int i = 0; i < NV; i++) {                                                             \
             _mm256_storeu_ps(acc + 8 * i, a0[i]);                                                  \
@@ -400,7 +402,7 @@ static void scores(float *sc, int64_t lds, const float *q, int G, const float *K
     } while (0)
 
 static void wsum_block(float *acc, const float *p, const float *V, int t0, int t1, int HD, int c0,
-                      int nv) {
+                       int nv) {
     switch (nv) {
     case 1:
         WSUM(1);
@@ -473,8 +475,8 @@ static void softmax_inplace(float *sc, int n) {
     for (int t = 0; t < n; t++) sc[t] *= inv;
 }
 
-void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n,
-                     int HD, float scale, float *sc) {
+void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n, int HD,
+                     float scale, float *sc) {
     scores(sc, n, q, G, K, n, HD, scale);
     for (int g = 0; g < G; g++) softmax_inplace(sc + (size_t)g * n, n);
     weighted_sum(o, sc, n, G, V, n, HD);

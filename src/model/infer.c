@@ -91,24 +91,24 @@ struct tr_infer {
     float *att; /* [max_rows, QD] */
     float *act; /* [max_rows, H] */
     /* per thread */
-    float *xn;     /* [T, max_rows, D] normalised rows */
-    float *gu;     /* [T, max_rows, 2 * hchunk] gate | up of the thread's hidden slice */
-    float *scores; /* [T, G, max_seq] */
-    int hchunk;
+    float *xn;            /* [T, max_rows, D] normalised rows */
+    float *gu;            /* [H rounded up to 16, 2, max_rows]: gate | up of hidden units [a, b) at
+                           * a * 2 * max_rows, so the slices of any split never overlap */
+    float *scores;        /* [T, G, max_seq] */
     int adaptive;         /* 1: one thread while the machine is oversubscribed */
     int busy;             /* the last load check found it oversubscribed */
     double load_checked;  /* tr_now() of that check */
     double matmul_params; /* floats of the weight matrices a row multiplies */
     /* the weights, packed (tr_panels): per layer, the embedding and the LM head (the same
      * panels when tied); their storage is one block */
-    layer_panels *lw;        /* [L] */
+    layer_panels *lw; /* [L] */
     tr_panels embed, lm_head;
-    void *pk;                /* the block */
+    void *pk; /* the block */
     size_t pk_bytes;
-    tr_infer_weights mode;   /* TR_INFER_F32 or TR_INFER_BF16 */
-    int packed;              /* 0: pack from the model before the next forward */
-    int borrowed;            /* packed from tr_infer_use_bf16's buffer, not from the model */
-    size_t bytes;            /* buffers other than the weights */
+    tr_infer_weights mode; /* TR_INFER_F32 or TR_INFER_BF16 */
+    int packed;            /* 0: pack from the model before the next forward */
+    int borrowed;          /* packed from tr_infer_use_bf16's buffer, not from the model */
+    size_t bytes;          /* buffers other than the weights */
 };
 
 /* ---- context ------------------------------------------------------------------------- */
@@ -179,7 +179,6 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     const size_t D = cfg->dim, HD = cfg->head_dim, NH = cfg->n_heads, KVH = cfg->n_kv_heads,
                  H = cfg->hidden_dim, L = cfg->n_layers, Rm = c->max_rows, T = c->max_threads;
     const size_t QD = NH * HD, S = QD + 2 * KVH * HD;
-    c->hchunk = (int)(((H + T - 1) / T + TR_PANEL - 1) / TR_PANEL * TR_PANEL);
     c->matmul_params = (double)L * (D * S + QD * D + 3.0 * D * H) + (double)cfg->vocab * D;
     c->att_next = tr_calloc((size_t)L, sizeof(atomic_int), err);
     c->lw = tr_calloc((size_t)L, sizeof *c->lw, err);
@@ -202,7 +201,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     if (!(c->x = falloc(c, Rm * D, err)) || !(c->qkv = falloc(c, Rm * S, err)) ||
         !(c->att = falloc(c, Rm * QD, err)) || !(c->act = falloc(c, Rm * H, err)) ||
         !(c->xn = falloc(c, T * Rm * D, err)) ||
-        !(c->gu = falloc(c, T * Rm * 2 * c->hchunk, err)) ||
+        !(c->gu = falloc(c, (H + TR_PANEL - 1) / TR_PANEL * TR_PANEL * 2 * Rm, err)) ||
         !(c->scores = falloc(c, T * (NH / KVH) * max_seq, err)))
         goto fail;
     *out = c;
@@ -238,9 +237,6 @@ int tr_infer_max_seq(const tr_infer *c) {
 }
 const tr_model *tr_infer_model(const tr_infer *c) {
     return c->m;
-}
-size_t tr_infer_bytes(const tr_infer *c) {
-    return c->bytes + c->pk_bytes;
 }
 
 int tr_infer_acquire(tr_infer *c) {
@@ -329,10 +325,8 @@ static void attend(const tr_infer *c, int layer, int r, int g, float *sc) {
             DO(&(c)->embed, (c)->m->view.embed, cf_->vocab, D_);                                   \
     } while (0)
 
-/* Packs every matrix into the context's block in `mode`, from the model's F32 parameters
- * (src_bf16 NULL) or from BF16 values at the same offsets. */
-static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_bf16,
-                        tr_err *err) {
+/* Bytes of the packed block in `mode`. */
+static size_t packed_bytes(const tr_infer *c, tr_infer_weights mode) {
     const size_t elem = mode == TR_INFER_BF16 ? sizeof(uint16_t) : sizeof(float);
     size_t numel = 0;
 #define COUNT(P, W, N, C)                                                                          \
@@ -342,7 +336,13 @@ static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_
     } while (0)
     FOR_EACH_MATRIX(c, COUNT);
 #undef COUNT
-    const size_t bytes = (numel * elem + 63) / 64 * 64;
+    return (numel * elem + 63) / 64 * 64;
+}
+
+/* Packs every matrix into the context's block in `mode`, from the model's F32 parameters
+ * (src_bf16 NULL) or from BF16 values at the same offsets. */
+static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_bf16, tr_err *err) {
+    const size_t bytes = packed_bytes(c, mode);
     if (bytes != c->pk_bytes) {
         void *pk = NULL;
         if (posix_memalign(&pk, 64, bytes) != 0)
@@ -357,7 +357,7 @@ static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_
 #define PACK(P, W, N, C)                                                                           \
     do {                                                                                           \
         *(P) = (tr_panels){NULL, NULL, (N), (C)};                                                  \
-        size_t off_ = (size_t)((W) - params);                                                      \
+        size_t off_ = (size_t)((W)-params);                                                        \
         if (mode == TR_INFER_F32) {                                                                \
             float *d_ = (float *)c->pk + at;                                                       \
             tr_panels_pack(d_, (W), (N), (C));                                                     \
@@ -382,6 +382,10 @@ static int pack_weights(tr_infer *c, tr_infer_weights mode, const uint16_t *src_
 }
 
 int tr_infer_set_weights(tr_infer *c, tr_infer_weights w, tr_err *err) {
+    if (c->borrowed)
+        return tr_fail(err, "infer: the weights came from tr_infer_use_bf16 (the model's F32 "
+                            "matrices are not loaded); call tr_infer_use_bf16(ctx, NULL) first "
+                            "to use the model's own");
     const tr_param_table *tb = &c->m->table;
     if (w == TR_INFER_AUTO) {
         w = TR_INFER_BF16;
@@ -416,6 +420,11 @@ tr_infer_weights tr_infer_get_weights(const tr_infer *c) {
     return c->mode;
 }
 
+size_t tr_infer_bytes(const tr_infer *c) {
+    /* the packed weights count before they are packed (at the first forward) */
+    return c->bytes + (c->packed ? c->pk_bytes : packed_bytes(c, c->mode));
+}
+
 /* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
 static void embed_rows(const tr_infer *c, float *dst, int r0, int r1) {
     for (int r = r0; r < r1; r++)
@@ -445,8 +454,8 @@ static void rope_and_cache(tr_infer *c, int l, int R, int q0, int q1, int k0, in
             const float *ri = c->qkv + (size_t)i * S;
             size_t pos = (size_t)c->row_pos[i] * HD;
             for (int h = k0; h < k1; h++)
-                memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos,
-                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+                memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos, ri + (size_t)h * HD,
+                       (size_t)HD * sizeof(float));
             for (int h = v0; h < v1; h++)
                 memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
                        ri + (size_t)h * HD, (size_t)HD * sizeof(float));
@@ -489,7 +498,6 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *xn = c->xn + (size_t)t * c->max_rows * D;
-        float *gul = c->gu + (size_t)t * c->max_rows * 2 * c->hchunk;
         float *sc = c->scores + (size_t)t * (NH / KVH) * c->max_seq;
         int a, b, r0, r1, sense = 0;
         if (T != nt) c->bar.n = T; /* (a team smaller than asked: every thread writes T) */
@@ -516,8 +524,7 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 for (int i = 0; i < 3 && g1 > g0; i++) {
                     int h = heads[i];
                     tr_infer_matmul(c->qkv + (size_t)h * HD, S, xn, D, R, &pw->qkv, h * HD,
-                                    (h + counts[i]) * HD, w->bq ? w->bq + (size_t)h * HD : NULL,
-                                    0);
+                                    (h + counts[i]) * HD, w->bq ? w->bq + (size_t)h * HD : NULL, 0);
                 }
                 rope_and_cache(c, l, R, g0 * G, g1 * G, NH + g0, NH + g1, NH + KVH + g0,
                                NH + KVH + g1);
@@ -527,8 +534,8 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
                 /* q|k|v for this thread's heads [a, b) of the fused row, RoPE, cache */
                 split(NHT, T, t, 1, &a, &b);
                 if (b > a) {
-                    tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, &pw->qkv, a * HD,
-                                    b * HD, w->bq ? w->bq + (size_t)a * HD : NULL, 0);
+                    tr_infer_matmul(c->qkv + (size_t)a * HD, S, xn, D, R, &pw->qkv, a * HD, b * HD,
+                                    w->bq ? w->bq + (size_t)a * HD : NULL, 0);
                     rope_and_cache(c, l, R, a, b < NH ? b : NH, a > NH ? a : NH,
                                    b < NH + KVH ? b : NH + KVH, a > NH + KVH ? a : NH + KVH, b);
                 }
@@ -548,6 +555,9 @@ static void forward_chunk(tr_infer *c, int R, int n_out, float *logits) {
             split(H, T, t, TR_PANEL, &a, &b);
             if (b > a) {
                 int n = b - a;
+                /* (indexed by the range, not the thread: a team smaller than the one the
+                 * context was sized for has wider ranges) */
+                float *gul = c->gu + (size_t)a * 2 * c->max_rows;
                 tr_infer_matmul(gul, 2 * n, xn, D, R, &pw->gate, a, b, NULL, 0);
                 tr_infer_matmul(gul + n, 2 * n, xn, D, R, &pw->up, a, b, NULL, 0);
                 tr_infer_swiglu_rows(c->act + a, H, gul, R, n);

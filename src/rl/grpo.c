@@ -172,9 +172,8 @@ typedef struct {
     tr_grpo_stats stats; /* merged over every call */
 } grpo_obj_ctx;
 
-static int grpo_obj_fn(void *vctx, float *logits, int64_t r0, int64_t n, int V,
-                       const tr_batch *b, int micro, double norm, tr_objective_out *out,
-                       tr_err *err) {
+static int grpo_obj_fn(void *vctx, float *logits, int64_t r0, int64_t n, int V, const tr_batch *b,
+                       int micro, double norm, tr_objective_out *out, tr_err *err) {
     (void)norm;
     grpo_obj_ctx *c = vctx;
     int i = c->first + micro;
