@@ -152,9 +152,10 @@ static inline void finish8(float *o, __m256 s, const float *bias, int accumulate
         for (int k = 0; k < C; k++) {                                                              \
             __m256 w[2 * NP];                                                                      \
             for (int p = 0; p < NP; p++) {                                                         \
-                LDP(P, ps *p + (int64_t)k * TR_PANEL, w + 2 * p);                                  \
+                const int64_t at = p * ps + (int64_t)k * TR_PANEL;                                 \
+                LDP(P, at, w + 2 * p);                                                             \
                 if (NP == 1) /* (the multi-panel tiles of small R are load-bound: not there) */    \
-                    _mm_prefetch(pf + (p * ps + (int64_t)k * TR_PANEL) * ELEM, _MM_HINT_T0);       \
+                    _mm_prefetch(pf + at * ELEM, _MM_HINT_T0);                                     \
             }                                                                                      \
             for (int i = 0; i < MR; i++) {                                                         \
                 __m256 x = _mm256_broadcast_ss(in + i * ldi + k);                                  \
