@@ -90,10 +90,10 @@ struct tr_infer {
     float *qkv; /* [max_rows, S] */
     float *att; /* [max_rows, QD] */
     float *act; /* [max_rows, H] */
+    float *gu;  /* [H rounded up to 16, 2, max_rows]: gate | up of hidden units [a, b) at
+                 * a * 2 * max_rows, so the slices of any split never overlap */
     /* per thread */
     float *xn;            /* [T, max_rows, D] normalised rows */
-    float *gu;            /* [H rounded up to 16, 2, max_rows]: gate | up of hidden units [a, b) at
-                           * a * 2 * max_rows, so the slices of any split never overlap */
     float *scores;        /* [T, G, max_seq] */
     int adaptive;         /* 1: one thread while the machine is oversubscribed */
     int busy;             /* the last load check found it oversubscribed */
@@ -305,7 +305,7 @@ static void attend(const tr_infer *c, int layer, int r, int g, float *sc) {
 
 /* ---- weights -------------------------------------------------------------------------- */
 
-/* Walks the matrices in storage order: fn(ctx, panels, model F32 source, rows, cols). */
+/* Walks the matrices of context c in storage order: DO(panels, model F32 source, rows, cols). */
 #define FOR_EACH_MATRIX(c, DO)                                                                     \
     do {                                                                                           \
         const tr_config *cf_ = &(c)->cfg;                                                          \
