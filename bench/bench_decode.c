@@ -23,8 +23,10 @@
  *   frac=...
  * Each case runs --pairs (3) alternating pairs of measurements, tinyr1 then PyTorch, each the
  * fastest of 3 timed runs, and reports each side's best (the machine's speed drifts).
+ * --kv bf16 runs tinyr1 with a BF16 KV cache (tr_infer_set_kv; the peer stays F32, the
+ * limit counts 2 bytes per cached value, and the line says kv=bf16).
  * Usage: bench_decode [--threads N] [--configs absq] [--tokens N] [--batch 1|16] [--pairs N]
- *                     [--no-torch] */
+ *                     [--no-torch] [--kv f32|bf16] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,11 +235,15 @@ static int make_model(const bench_config *bc, tr_model *m, tr_err *err) {
 }
 
 /* Greedy decoding of `tokens` per sequence after a BOS prompt; returns decode tok/s. */
-static double run_tinyr1(tr_model *m, int batch, int tokens, tr_err *err) {
+static double run_tinyr1(tr_model *m, int batch, int tokens, tr_infer_kv kv, tr_err *err) {
     const int V = m->cfg.vocab;
     tr_infer *ctx;
     if (tr_infer_init(&ctx, m, batch, tokens + 1 <= m->cfg.max_seq ? tokens + 1 : 0, err) != 0)
         return -1;
+    if (tr_infer_set_kv(ctx, kv, err) != 0) {
+        tr_infer_free(ctx);
+        return -1;
+    }
     tr_infer_set_adaptive(ctx, 0); /* exactly --threads, as the PyTorch peer gets */
     int *slots = malloc(sizeof(int) * batch);
     int32_t *tok = malloc(sizeof(int32_t) * batch);
@@ -294,15 +300,16 @@ static double run_torch(const bench_config *bc, int batch, int tokens, int threa
 
 /* Bytes a decode step reads: the matmul weights (embedding excluded: one row per sequence)
  * and the keys and values of `ctx` positions for each of `batch` sequences. */
-static double step_bytes(const tr_config *c, int batch, double ctx) {
+static double step_bytes(const tr_config *c, int batch, double ctx, double kv_bytes) {
     double mm = tr_flops_params_matmul(c); /* L (D Q + 2 D KV + Q D + 3 D H) + V D floats */
     double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * ctx * batch;
-    return 4.0 * (mm + kv);
+    return 4.0 * mm + kv_bytes * kv;
 }
 
 int main(int argc, char **argv) {
     int threads = 2, use_torch = 1, tokens = 200, only_batch = 0, pairs = 3;
     const char *which = "absq";
+    tr_infer_kv kv = TR_KV_F32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -316,9 +323,13 @@ int main(int argc, char **argv) {
             use_torch = 0;
         else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
             pairs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kv") && i + 1 < argc && !strcmp(argv[i + 1], "bf16"))
+            kv = TR_KV_BF16, i++;
+        else if (!strcmp(argv[i], "--kv") && i + 1 < argc && !strcmp(argv[i + 1], "f32"))
+            kv = TR_KV_F32, i++;
         else {
             fprintf(stderr, "usage: bench_decode [--threads N] [--configs absq] [--tokens N] "
-                            "[--batch B] [--pairs N] [--no-torch]\n");
+                            "[--batch B] [--pairs N] [--no-torch] [--kv f32|bf16]\n");
             return 2;
         }
     }
@@ -350,7 +361,7 @@ int main(int argc, char **argv) {
              * of percent within minutes, and both sides get its quieter moments */
             double ours = 0, theirs = 0;
             for (int pair = 0; pair < pairs && ours >= 0; pair++) {
-                double o = run_tinyr1(&m, B, n_tok, &err);
+                double o = run_tinyr1(&m, B, n_tok, kv, &err);
                 double t = use_torch ? run_torch(bc, B, n_tok, threads) : 0;
                 ours = o < 0 ? o : o > ours ? o : ours;
                 theirs = t > theirs ? t : theirs;
@@ -361,15 +372,15 @@ int main(int argc, char **argv) {
             }
             /* average over the decode steps: the step at context c reads c+1 positions */
             double ctx = 1.0 + n_tok / 2.0;
-            double bytes = step_bytes(&m.cfg, B, ctx);
+            double bytes = step_bytes(&m.cfg, B, ctx, kv == TR_KV_BF16 ? 2.0 : 4.0);
             double bw = bandwidth((size_t)bytes, threads);
             double flops = tr_flops_decode_step(&m.cfg, B, (int64_t)ctx);
             double t_bw = bytes / bw, t_fl = flops / (peak.gflops * 1e9);
             double limit = B / (t_bw > t_fl ? t_bw : t_fl);
-            printf("bench decode %s batch=%d tinyr1_tok_s=%.0f torch_tok_s=%.0f ratio=%.2f "
+            printf("bench decode %s batch=%d%s tinyr1_tok_s=%.0f torch_tok_s=%.0f ratio=%.2f "
                    "limit_tok_s=%.0f (%.0f%% of limit; %.1f MB/step at %.1f GB/s, %.2f "
                    "MFLOP/step)\n",
-                   bc->name, B, ours, theirs, theirs > 0 ? ours / theirs : 0, limit,
+                   bc->name, B, kv == TR_KV_BF16 ? " kv=bf16" : "", ours, theirs, theirs > 0 ? ours / theirs : 0, limit,
                    100.0 * ours / limit, bytes / 1e6, bw / 1e9, flops / 1e6);
             fflush(stdout);
         }

@@ -196,7 +196,7 @@ static void test_against_training(tr_config cfg, const char *label) {
 
 /* The same sequences decoded alone and in a batch (and at 1 vs 2 threads) give the same
  * logits bit for bit. */
-static void test_batch_invariance(void) {
+static void test_batch_invariance(tr_infer_kv kv) {
     tr_err err;
     tr_config cfg = small_config(1, 0);
     tr_model m;
@@ -218,6 +218,7 @@ static void test_batch_invariance(void) {
     /* batched: all prompts in one prefill, then STEPS decode steps of all 7 */
     tr_infer *big;
     CHECK(tr_infer_init(&big, &m, NS, 64, &err) == 0);
+    CHECK(tr_infer_set_kv(big, kv, &err) == 0);
     tr_infer_set_adaptive(big, 0);
     int slots[7];
     const int32_t *ptr[7];
@@ -237,6 +238,7 @@ static void test_batch_invariance(void) {
         tr_set_threads(i % 2 ? 1 : 2);
         tr_infer *one;
         CHECK(tr_infer_init(&one, &m, 1, 64, &err) == 0);
+        CHECK(tr_infer_set_kv(one, kv, &err) == 0);
         tr_infer_set_adaptive(one, 0);
         int s = 0;
         CHECK(tr_infer_prefill(one, s, prompts[i], plen[i], 0, la, &err) == 0);
@@ -248,7 +250,8 @@ static void test_batch_invariance(void) {
         tr_infer_free(one);
     }
     tr_set_threads(threads0);
-    CHECK_MSG(mism == 0, "%d logit rows differ between batched and single decoding", mism);
+    CHECK_MSG(mism == 0, "%s cache: %d logit rows differ between batched and single decoding",
+              kv == TR_KV_BF16 ? "BF16" : "F32", mism);
     free(la);
     free(lb);
     tr_infer_free(big);
@@ -400,8 +403,92 @@ static void test_attend_groups(void) {
                 CHECK_MSG(same, "n %d HD %d G %d: a head in the group differs from it alone", n, HD,
                           G);
                 CHECK_MSG(worst < 1e-5, "n %d HD %d G %d: err %g", n, HD, G, worst);
+                /* a BF16 cache: bitwise the F32 kernel on the rounded keys and values */
+                uint16_t *K16 = malloc(sizeof(uint16_t) * n * HD),
+                         *V16 = malloc(sizeof(uint16_t) * n * HD);
+                tr_bf16_round_to(K16, K, (size_t)n * HD);
+                tr_bf16_round_to(V16, V, (size_t)n * HD);
+                tr_bf16_widen(K, K16, (size_t)n * HD);
+                tr_bf16_widen(V, V16, (size_t)n * HD);
+                float *o16 = malloc(sizeof(float) * G * HD);
+                tr_infer_attend(o, q, G, K, V, n, HD, scale, sc);
+                tr_infer_attend_bf16(o16, q, G, K16, V16, n, HD, scale, sc);
+                CHECK_MSG(memcmp(o, o16, sizeof(float) * G * HD) == 0,
+                          "n %d HD %d G %d: BF16 cache differs from F32 on the rounded values", n,
+                          HD, G);
+                free(K16), free(V16), free(o16);
                 free(K), free(V), free(q), free(o), free(one), free(sc), free(p);
             }
+}
+
+/* A BF16 KV cache: set only while no slot holds positions, half the cache's bytes; logits
+ * near the training forward's (keys and values rounded to 8 significant bits: 3e-3 here,
+ * against 6e-7 for the F32 cache; weights of scale 0.1, where attention is not yet
+ * saturated, 0.3 gives 2e-2) but not
+ * equal to the F32 cache's (the rounding happens); a whole prompt prefilled at once gives
+ * bitwise the logits of the same tokens decoded one by one (every position is rounded once,
+ * as it is written), and a copied prefix decodes like its source. */
+static void test_kv_bf16(void) {
+    tr_err err;
+    tr_config cfg = small_config(1, 0);
+    tr_model m;
+    CHECK(tr_model_init(&m, &cfg, &err) == 0);
+    tr_model_init_random(&m, 41, 0.1f);
+    perturb_norms_biases(&m, 42);
+    const int V = cfg.vocab, T = 100;
+    int32_t tok[100];
+    tr_rng rng;
+    tr_rng_seed(&rng, 43);
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)tr_rng_below(&rng, (uint64_t)V);
+    float *ref = train_logits(&m, tok, T);
+    float *lg = malloc(sizeof(float) * (size_t)T * V), *step = malloc(sizeof(float) * V);
+
+    tr_infer *ctx;
+    CHECK(tr_infer_init(&ctx, &m, 2, 0, &err) == 0);
+    tr_infer_set_adaptive(ctx, 0);
+    CHECK(tr_infer_get_kv(ctx) == TR_KV_F32);
+    const size_t cache_f32 = 2 * (size_t)cfg.n_layers * 2 * cfg.n_kv_heads * cfg.max_seq *
+                             (cfg.dim / cfg.n_heads) * sizeof(float);
+    const size_t bytes_f32 = tr_infer_bytes(ctx);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 1, lg, &err) == 0);
+    double e_f32 = tu_scaled_err(lg, ref, (size_t)T * V);
+    CHECK(tr_infer_set_kv(ctx, TR_KV_BF16, &err) == -1); /* slot 0 holds positions */
+    CHECK(strstr(err.msg, "slot 0") != NULL);
+    CHECK(tr_infer_get_kv(ctx) == TR_KV_F32);
+    CHECK(tr_infer_set_kv(ctx, (tr_infer_kv)7, &err) == -1);
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_set_kv(ctx, TR_KV_BF16, &err) == 0);
+    CHECK(tr_infer_get_kv(ctx) == TR_KV_BF16);
+    CHECK_MSG(bytes_f32 - tr_infer_bytes(ctx) == cache_f32 / 2, "bytes %zu -> %zu (cache %zu)",
+              bytes_f32, tr_infer_bytes(ctx), cache_f32);
+
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 1, lg, &err) == 0);
+    double e_bf16 = tu_scaled_err(lg, ref, (size_t)T * V);
+    CHECK_MSG(e_bf16 < 1e-2 && e_bf16 > 20 * e_f32, "BF16 cache err %g (F32 cache %g)", e_bf16,
+              e_f32);
+    /* the same tokens one by one into slot 1: bitwise the prefill's logits */
+    int one = 1, mism = 0;
+    for (int t = 0; t < T; t++) {
+        CHECK(tr_infer_decode(ctx, 1, &one, &tok[t], step, &err) == 0);
+        mism += memcmp(step, lg + (size_t)t * V, sizeof(float) * V) != 0;
+    }
+    CHECK_MSG(mism == 0, "BF16 cache: %d positions differ between prefill and decode", mism);
+    /* a copied prefix continues like its source */
+    CHECK(tr_infer_copy(ctx, 1, 0, 60, &err) == 0);
+    CHECK(tr_infer_decode(ctx, 1, &one, &tok[60], step, &err) == 0);
+    CHECK(memcmp(step, lg + (size_t)60 * V, sizeof(float) * V) == 0);
+    /* and back to F32 once empty: the F32 results again */
+    CHECK(tr_infer_truncate(ctx, 0, 0, &err) == 0);
+    CHECK(tr_infer_set_kv(ctx, TR_KV_F32, &err) == -1); /* slot 1 still holds 61 */
+    CHECK(tr_infer_truncate(ctx, 1, 0, &err) == 0);
+    CHECK(tr_infer_set_kv(ctx, TR_KV_F32, &err) == 0);
+    CHECK(tr_infer_bytes(ctx) == bytes_f32);
+    CHECK(tr_infer_prefill(ctx, 0, tok, T, 1, lg, &err) == 0);
+    CHECK(tu_scaled_err(lg, ref, (size_t)T * V) == e_f32);
+
+    free(lg), free(step), free(ref);
+    tr_infer_free(ctx);
+    tr_model_free(&m);
 }
 
 int main(void) {
@@ -412,7 +499,9 @@ int main(void) {
     tr_config mha = small_config(0, 0);
     mha.n_kv_heads = mha.n_heads;
     test_against_training(mha, "mha");
-    test_batch_invariance();
+    test_batch_invariance(TR_KV_F32);
+    test_batch_invariance(TR_KV_BF16);
+    test_kv_bf16();
     test_refusals();
     test_sync();
     return tu_finish("test_infer");

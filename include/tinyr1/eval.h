@@ -120,15 +120,16 @@ typedef struct tr_eval_params {
     int greedy;                /* 1: also one greedy answer per problem */
     tr_sampler_params sampler; /* for the k samples (R1: temperature 0.6, top-p 0.95) */
     int max_new_tokens;
-    uint64_t seed;        /* sample j of problem i is seeded by tr_eval_sample_seed */
-    tr_template_kind tpl; /* the prompt template */
-    const char *system;   /* system message (chat template), or NULL */
-    const char *stop;     /* an extra stop string (e.g. "</answer>"), or NULL */
-    int slots;            /* sequences decoded at once */
+    uint64_t seed;            /* sample j of problem i is seeded by tr_eval_sample_seed */
+    tr_template_kind tpl;     /* the prompt template */
+    const char *system;       /* system message (chat template), or NULL */
+    const char *stop;         /* an extra stop string (e.g. "</answer>"), or NULL */
+    int slots;                /* sequences decoded at once */
     tr_infer_weights weights; /* how decoding holds the weights (TR_INFER_AUTO by default) */
-    int bootstrap_reps;   /* 1000 */
-    FILE *samples;        /* samples.jsonl: one object per sample, or NULL */
-    int verbose;          /* progress on stderr */
+    tr_infer_kv kv;           /* the KV cache's element type (TR_KV_F32 by default) */
+    int bootstrap_reps;       /* 1000 */
+    FILE *samples;            /* samples.jsonl: one object per sample, or NULL */
+    int verbose;              /* progress on stderr */
     /* NULL (default) or one process: all problems here. Else rank r evaluates the
        contiguous share tr_dist_range(n, r, world) of the problems; rank 0 gathers the
        per-problem results and the sample lines (same order, same bytes as one process;
@@ -138,7 +139,7 @@ typedef struct tr_eval_params {
 } tr_eval_params;
 
 /* k 4, greedy on, temperature 0.6, top-p 0.95, 1024 new tokens, seed 0, r1zero template,
- * stop "</answer>", 16 slots, weights auto, 1000 bootstrap resamples. */
+ * stop "</answer>", 16 slots, weights auto, F32 KV cache, 1000 bootstrap resamples. */
 tr_eval_params tr_eval_default_params(void);
 
 /* The seed of sample j of problem i (greedy: j = -1), a hash of (seed, i, j). */

@@ -35,7 +35,8 @@
  *
  * KV cache layout (per layer, keys and values alike): [max_slots, KVH, max_seq, HD], so the
  * keys of one (slot, kv-head) are contiguous; query head h reads kv-head h / G. Keys are
- * stored after RoPE. Bytes: 2 * L * max_slots * KVH * max_seq * HD * 4.
+ * stored after RoPE, as F32 (the default) or BF16 (tr_infer_set_kv). Bytes:
+ * 2 * L * max_slots * KVH * max_seq * HD * (4 or 2).
  */
 #ifndef TINYR1_GEN_H
 #define TINYR1_GEN_H
@@ -174,6 +175,23 @@ tr_infer_weights tr_infer_get_weights(const tr_infer *ctx);
  * memory: the context keeps its previous weights). */
 int tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16, tr_err *err);
 
+/* ---- the KV cache's element type -------------------------------------------------------
+ *   TR_KV_F32   the default: keys and values as computed; the cache path matches the
+ *               training forward (to ~1e-6).
+ *   TR_KV_BF16  keys (after RoPE) and values rounded to bfloat16 (nearest even) as they are
+ *               written: half the memory, and half the bytes the attention reads per cached
+ *               position, which is what a decode step reads most at long contexts or large
+ *               batches. Results are those of attention over the rounded keys and values
+ *               (logits typically within ~1e-2 of F32; greedy text may diverge after many
+ *               tokens); batch invariance holds as with F32 (every position is rounded once,
+ *               whether prefilled or decoded).
+ * set_kv reallocates the cache, so it is allowed only while no slot holds positions (right
+ * after tr_infer_init, or once every slot was released or truncated to 0); -1 otherwise or
+ * when out of memory (the context keeps its cache). */
+typedef enum { TR_KV_F32 = 0, TR_KV_BF16 = 1 } tr_infer_kv;
+int tr_infer_set_kv(tr_infer *ctx, tr_infer_kv kind, tr_err *err);
+tr_infer_kv tr_infer_get_kv(const tr_infer *ctx);
+
 /* ---- kernels of the inference path (src/core/ops_infer.c) ---------------------------- */
 
 /* dst[i] = bf16(src[i]) rounded to nearest even (tr_f32_to_bf16); widen: the exact inverse
@@ -196,6 +214,10 @@ void tr_infer_swiglu_rows(float *out, int64_t ldo, const float *gu, int R, int H
  * head the operations are the same whatever G or else is running. */
 void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n, int HD,
                      float scale, float *sc);
+/* The same over a BF16 cache (K, V: raw bfloat16 bits): bitwise tr_infer_attend of the
+ * widened keys and values. */
+void tr_infer_attend_bf16(float *o, const float *q, int G, const uint16_t *K, const uint16_t *V,
+                          int n, int HD, float scale, float *sc);
 
 /* ==== the sampler ===================================================================== */
 

@@ -151,6 +151,11 @@ int cli_load_model(const char *command, const char *model, const char *tokenizer
 cli_opt cli_weights_opt(const char **weights);
 int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out);
 int cli_set_weights(const char *command, tr_infer *ctx, const char *weights);
+/* The --kv entry (f32|bf16, default f32) and its application (tr_infer_set_kv, on a
+ * context whose slots are all empty). Returns 0, or prints "tinyr1 COMMAND: ..." and 1. */
+cli_opt cli_kv_opt(const char **kv);
+int cli_parse_kv(const char *command, const char *kv, tr_infer_kv *out);
+int cli_set_kv(const char *command, tr_infer *ctx, const char *kv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

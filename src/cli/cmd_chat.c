@@ -73,7 +73,8 @@ static int turn_tokens(const chat_style *cs, const char *user, int first, tr_ids
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *tpl_name = NULL, *system = NULL;
+    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *kv = "f32", *tpl_name = NULL,
+               *system = NULL;
     int n_new = 512, threads = 0;
     cli_sampling s = {tr_sampler_default_params(), 1};
     s.p.temperature = 0.7f;
@@ -82,6 +83,7 @@ int cmd_chat(int argc, char **argv) {
     int n = 0;
     n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = cli_weights_opt(&weights);
+    opts[n++] = cli_kv_opt(&kv);
     opts[n++] = (cli_opt){
         "template", CLI_STR, &tpl_name, "NAME",
         "chat (ChatML turns; the default when the tokenizer has <|im_start|>), r1zero (each turn a "
@@ -141,6 +143,7 @@ int cmd_chat(int argc, char **argv) {
         goto done;
     }
     if (cli_set_weights(spec.command, ctx, weights) != 0) goto done;
+    if (cli_set_kv(spec.command, ctx, kv) != 0) goto done;
     tr_rng rng;
     tr_rng_seed(&rng, (uint64_t)s.seed);
     int slot = 0, interactive = isatty(0);

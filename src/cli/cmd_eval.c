@@ -29,8 +29,9 @@ static void print_ci(const char *name, const tr_eval_ci *c, int percent) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *task = NULL, *data = NULL, *out = ".",
-               *tpl_name = "r1zero", *system = NULL, *stop = "</answer>", *lang = "en";
+    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *kv = "f32", *task = NULL,
+               *data = NULL, *out = ".", *tpl_name = "r1zero", *system = NULL, *stop = "</answer>",
+               *lang = "en";
     int n_problems = 0, k = 4, max_tokens = 1024, slots = 16, threads = 0, json = 0, no_greedy = 0,
         difficulty = 0, quiet = 0, reps = 1000;
     int64_t task_seed = 2024;
@@ -41,6 +42,7 @@ int cmd_eval(int argc, char **argv) {
     int n = 0;
     n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = cli_weights_opt(&weights);
+    opts[n++] = cli_kv_opt(&kv);
     opts[n++] = (cli_opt){"task", CLI_STR, &task, "NAME",
                           "add, mul, countdown, wordprob (generated) or gsm8k, math, aime, amc, "
                           "countdown-file (real sets); 'tinyr1 data tasks' lists them"};
@@ -161,6 +163,7 @@ int cmd_eval(int argc, char **argv) {
     ep.stop = stop;
     ep.slots = slots;
     if (cli_parse_weights(spec.command, weights, &ep.weights) != 0) goto done;
+    if (cli_parse_kv(spec.command, kv, &ep.kv) != 0) goto done;
     ep.bootstrap_reps = reps;
     ep.samples = samples;
     ep.verbose = !quiet;

@@ -26,7 +26,6 @@ int cli_sampling_opts(cli_sampling *s, cli_opt *opts) {
     return n;
 }
 
-
 int cli_stop_tokens(const tr_tokenizer *tok, tr_template_kind tpl, int32_t *ids, int max) {
     int n = 0;
     int32_t eos = tr_tokenizer_eos(tok), bos = tr_tokenizer_bos(tok);
@@ -69,8 +68,8 @@ static int on_token(void *ctx, int seq, const tr_gen_result *r) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *prompt = "", *tpl_name = "none", *system = NULL,
-               *stop = NULL;
+    const char *model = NULL, *tokenizer = NULL, *weights = "auto", *kv = "f32", *prompt = "",
+               *tpl_name = "none", *system = NULL, *stop = NULL;
     int n_new = 256, threads = 0, no_echo = 0, quiet = 0;
     cli_sampling s = {tr_sampler_default_params(), 1};
     s.p.top_p = 0.9f; /* llama2.c run.c's defaults: temperature 1, top-p 0.9 */
@@ -78,6 +77,7 @@ int cmd_generate(int argc, char **argv) {
     int n = 0;
     n += cli_model_opts(&model, &tokenizer, opts + n);
     opts[n++] = cli_weights_opt(&weights);
+    opts[n++] = cli_kv_opt(&kv);
     opts[n++] = (cli_opt){"prompt", CLI_STR, &prompt, "TEXT",
                           "text to continue (default: empty: start from BOS)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "generate at most N tokens (also -n N)"};
@@ -142,6 +142,7 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     if (cli_set_weights(spec.command, ctx, weights) != 0) goto done;
+    if (cli_set_kv(spec.command, ctx, kv) != 0) goto done;
     tr_gen_params gp = tr_gen_default_params();
     gp.sampler = s.p;
     gp.max_new_tokens = n_new;

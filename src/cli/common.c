@@ -139,19 +139,29 @@ cli_opt cli_weights_opt(const char **weights) {
                      "results)"};
 }
 
-int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out) {
-    static const struct {
-        const char *name;
-        tr_infer_weights w;
-    } kinds[] = {{"f32", TR_INFER_F32}, {"bf16", TR_INFER_BF16}, {"auto", TR_INFER_AUTO}};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(weights, kinds[i].name) == 0) {
-            *out = kinds[i].w;
-            return 0;
-        }
+/* The index of `value` among names[0..n), or -1 after printing "tinyr1 COMMAND: --OPTION:
+ * expected ..., got '...'". */
+static int parse_choice(const char *command, const char *option, const char *value,
+                        const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0) return i;
     char msg[256];
-    snprintf(msg, sizeof msg, "--weights: expected f32, bf16 or auto, got '%s'", weights);
-    return cli_error(command, msg);
+    size_t at = 0;
+    at += (size_t)snprintf(msg, sizeof msg, "--%s: expected ", option);
+    for (int i = 0; i < n && at < sizeof msg; i++)
+        at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s", names[i],
+                               i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+    if (at < sizeof msg) snprintf(msg + at, sizeof msg - at, ", got '%s'", value);
+    cli_error(command, msg);
+    return -1;
+}
+
+int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out) {
+    static const char *const names[] = {"f32", "bf16", "auto"}; /* the enum's order */
+    int i = parse_choice(command, "weights", weights, names, 3);
+    if (i < 0) return 1;
+    *out = (tr_infer_weights)i;
+    return 0;
 }
 
 int cli_set_weights(const char *command, tr_infer *ctx, const char *weights) {
@@ -159,6 +169,29 @@ int cli_set_weights(const char *command, tr_infer *ctx, const char *weights) {
     if (cli_parse_weights(command, weights, &w) != 0) return 1;
     tr_err err;
     if (tr_infer_set_weights(ctx, w, &err) != 0) return cli_error(command, err.msg);
+    return 0;
+}
+
+cli_opt cli_kv_opt(const char **kv) {
+    return (cli_opt){"kv", CLI_STR, kv, "f32|bf16",
+                     "KV cache: f32 (default: the training forward's results) or bf16 (keys and "
+                     "values rounded to bfloat16: half the memory and half the bytes the "
+                     "attention reads; logits within ~1e-2, texts may diverge)"};
+}
+
+int cli_parse_kv(const char *command, const char *kv, tr_infer_kv *out) {
+    static const char *const names[] = {"f32", "bf16"}; /* the enum's order */
+    int i = parse_choice(command, "kv", kv, names, 2);
+    if (i < 0) return 1;
+    *out = (tr_infer_kv)i;
+    return 0;
+}
+
+int cli_set_kv(const char *command, tr_infer *ctx, const char *kv) {
+    tr_infer_kv k = TR_KV_F32;
+    if (cli_parse_kv(command, kv, &k) != 0) return 1;
+    tr_err err;
+    if (tr_infer_set_kv(ctx, k, &err) != 0) return cli_error(command, err.msg);
     return 0;
 }
 

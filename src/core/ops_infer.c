@@ -101,13 +101,15 @@ static inline void ldp_f32(const void *P, int64_t i, __m256 *w) {
     w[0] = _mm256_loadu_ps(p);
     w[1] = _mm256_loadu_ps(p + 8);
 }
-/* 16 bf16 -> 2 x 8 f32: zero-extend to 32 bits, shift into the high half (exact). */
+/* 8 bf16 -> 8 f32: zero-extend to 32 bits, shift into the high half (exact). */
+static inline __m256 ld8_bf16(const uint16_t *p) {
+    __m256i a = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
+}
 static inline void ldp_bf16(const void *P, int64_t i, __m256 *w) {
     const uint16_t *p = (const uint16_t *)P + i;
-    __m256i a = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p + 8)));
-    w[0] = _mm256_castsi256_ps(_mm256_slli_epi32(a, 16));
-    w[1] = _mm256_castsi256_ps(_mm256_slli_epi32(b, 16));
+    w[0] = ld8_bf16(p);
+    w[1] = ld8_bf16(p + 8);
 }
 
 /* The sum of the 8 lanes, in the order ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order
@@ -320,142 +322,32 @@ void tr_infer_rope_rows(float *x, const float *cos_t, const float *sin_t, int T,
 /* ---- attention of the query heads of one kv-head over its cache --------------------
  * G query heads share one kv-head (grouped-query attention): every key and value row is
  * read from memory once for all G (at a long context the cache, not the weights, is what a
- * decode step reads most). Per head the operations are those of one head alone. */
+ * decode step reads most). Per head the operations are those of one head alone. The
+ * kernels are written once (attend_kernels.h) and instantiated for F32 and BF16 caches. */
 
-/* sc[g * lds + t] = scale * q[g] . K[t] for t < n, g < G (q heads and K rows of HD floats). */
-static void scores(float *sc, int64_t lds, const float *q, int G, const float *K, int n, int HD,
-                   float scale) {
-    int t = 0;
+#define KV_T float
+#define KV_SUF f32
+#define KV_LD1(p) (*(p))
 #if TR_OPSI_AVX2
-    if (HD % 8 == 0) {
-        const __m256 vs = _mm256_set1_ps(scale);
-        for (; t + 8 <= n; t += 8) {
-            /* eight keys at once (from L1 for every head after the first), each q vector
-             * loaded once (per key: the same operations as the single-key loop below) */
-            const float *k = K + (size_t)t * HD;
-            for (int g = 0; g < G; g++) {
-                const float *qg = q + (size_t)g * HD;
-                __m256 p[8], qv = _mm256_loadu_ps(qg);
-                for (int u = 0; u < 8; u++) p[u] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + u * HD));
-                for (int i = 8; i < HD; i += 8) {
-                    qv = _mm256_loadu_ps(qg + i);
-                    for (int u = 0; u < 8; u++)
-                        p[u] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + u * HD + i), p[u]);
-                }
-                _mm256_storeu_ps(sc + g * lds + t, _mm256_mul_ps(hsum8x8(p), vs));
-            }
-        }
-        for (; t < n; t++) {
-            const float *k = K + (size_t)t * HD;
-            for (int g = 0; g < G; g++) {
-                const float *qg = q + (size_t)g * HD;
-                __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(qg), _mm256_loadu_ps(k));
-                for (int i = 8; i < HD; i += 8)
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(qg + i), _mm256_loadu_ps(k + i), acc);
-                sc[g * lds + t] = hsum8(acc) * scale;
-            }
-        }
-        return;
-    }
+#define KV_LD8(p) _mm256_loadu_ps(p)
 #endif
-    for (; t < n; t++) {
-        const float *k = K + (size_t)t * HD;
-        for (int g = 0; g < G; g++) {
-            float s = 0.0f;
-            for (int i = 0; i < HD; i++) s += q[(size_t)g * HD + i] * k[i];
-            sc[g * lds + t] = s * scale;
-        }
-    }
-}
+#include "attend_kernels.h"
+#undef KV_T
+#undef KV_SUF
+#undef KV_LD1
+#undef KV_LD8
 
+#define KV_T uint16_t
+#define KV_SUF bf16
+#define KV_LD1(p) bf16_f32(*(p))
 #if TR_OPSI_AVX2
-/* Positions [t0, t1) (t0 even) of one 32-column block c0 (NV vectors) for one head:
- * acc[0] += even positions' p[t] V[t][c0 ..], acc[1] the odd ones (two chains of dependent
- * FMAs per vector, not one: latency-bound at 4 vectors). The sums live in acc between
- * blocks of positions: stored and reloaded exactly, so the order per element is that of
- * one pass over all positions. */
-#define WSUM(NV)                                                                                   \
-    do {                                                                                           \
-        __m256 a0[NV], a1[NV];                                                                     \
-        for (int i = 0; i < NV; i++) {                                                             \
-            a0[i] = _mm256_loadu_ps(acc + 8 * i);                                                  \
-            a1[i] = _mm256_loadu_ps(acc + 32 + 8 * i);                                             \
-        }                                                                                          \
-        int t = t0;                                                                                \
-        for (; t + 2 <= t1; t += 2) {                                                              \
-            const float *v = V + (size_t)t * HD + c0;                                              \
-            __m256 p0 = _mm256_broadcast_ss(p + t), p1 = _mm256_broadcast_ss(p + t + 1);           \
-            for (int i = 0; i < NV; i++) {                                                         \
-                a0[i] = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v + 8 * i), a0[i]);                    \
-                a1[i] = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v + HD + 8 * i), a1[i]);               \
-            }                                                                                      \
-        }                                                                                          \
-        if (t < t1) { /* the last position of an odd n */                                          \
-            __m256 p0 = _mm256_broadcast_ss(p + t);                                                \
-            for (int i = 0; i < NV; i++)                                                           \
-                a0[i] =                                                                            \
-                    _mm256_fmadd_ps(p0, _mm256_loadu_ps(V + (size_t)t * HD + c0 + 8 * i), a0[i]);  \
-        }                                                                                          \
-        for (int i = 0; i < NV; i++) {                                                             \
-            _mm256_storeu_ps(acc + 8 * i, a0[i]);                                                  \
-            _mm256_storeu_ps(acc + 32 + 8 * i, a1[i]);                                             \
-        }                                                                                          \
-    } while (0)
-
-static void wsum_block(float *acc, const float *p, const float *V, int t0, int t1, int HD, int c0,
-                       int nv) {
-    switch (nv) {
-    case 1:
-        WSUM(1);
-        break;
-    case 2:
-        WSUM(2);
-        break;
-    case 3:
-        WSUM(3);
-        break;
-    default:
-        WSUM(4);
-        break;
-    }
-}
+#define KV_LD8(p) ld8_bf16(p)
 #endif
-
-/* o[g * HD ..] = sum_t p[g * lds + t] V[t] for t < n, g < G. Positions in blocks of 64: a
- * block's values (64 rows of a 32-column block: 8 KB) stay in L1 while up to 8 heads use
- * them. */
-static void weighted_sum(float *o, const float *p, int64_t lds, int G, const float *V, int n,
-                         int HD) {
-#if TR_OPSI_AVX2
-    if (HD % 8 == 0) {
-        enum { TB = 64, GB = 8 }; /* TB even: every block starts at an even position */
-        for (int ga = 0; ga < G; ga += GB) {
-            const int gn = G - ga < GB ? G - ga : GB;
-            for (int c0 = 0; c0 < HD; c0 += 32) {
-                const int nv = (HD - c0) / 8 < 4 ? (HD - c0) / 8 : 4;
-                float acc[GB][64] = {{0}}; /* per head: 4 even-position vectors, 4 odd ones */
-                for (int t0 = 0; t0 < n; t0 += TB) {
-                    int t1 = t0 + TB < n ? t0 + TB : n;
-                    for (int g = 0; g < gn; g++)
-                        wsum_block(acc[g], p + (ga + g) * lds, V, t0, t1, HD, c0, nv);
-                }
-                for (int g = 0; g < gn; g++)
-                    for (int i = 0; i < nv; i++)
-                        _mm256_storeu_ps(o + (size_t)(ga + g) * HD + c0 + 8 * i,
-                                         _mm256_add_ps(_mm256_loadu_ps(acc[g] + 8 * i),
-                                                       _mm256_loadu_ps(acc[g] + 32 + 8 * i)));
-            }
-        }
-        return;
-    }
-#endif
-    for (int g = 0; g < G; g++) {
-        float *og = o + (size_t)g * HD;
-        memset(og, 0, (size_t)HD * sizeof(float));
-        for (int t = 0; t < n; t++)
-            for (int i = 0; i < HD; i++) og[i] += p[g * lds + t] * V[(size_t)t * HD + i];
-    }
-}
+#include "attend_kernels.h"
+#undef KV_T
+#undef KV_SUF
+#undef KV_LD1
+#undef KV_LD8
 
 /* The same SiLU as ops.c's tr_swiglu_forward (fastmath.h), so that the KV-cache path
  * matches the training forward */
@@ -478,7 +370,14 @@ static void softmax_inplace(float *sc, int n) {
 
 void tr_infer_attend(float *o, const float *q, int G, const float *K, const float *V, int n, int HD,
                      float scale, float *sc) {
-    scores(sc, n, q, G, K, n, HD, scale);
+    scores_f32(sc, n, q, G, K, n, HD, scale);
     for (int g = 0; g < G; g++) softmax_inplace(sc + (size_t)g * n, n);
-    weighted_sum(o, sc, n, G, V, n, HD);
+    weighted_sum_f32(o, sc, n, G, V, n, HD);
+}
+
+void tr_infer_attend_bf16(float *o, const float *q, int G, const uint16_t *K, const uint16_t *V,
+                          int n, int HD, float scale, float *sc) {
+    scores_bf16(sc, n, q, G, K, n, HD, scale);
+    for (int g = 0; g < G; g++) softmax_inplace(sc + (size_t)g * n, n);
+    weighted_sum_bf16(o, sc, n, G, V, n, HD);
 }

@@ -20,6 +20,7 @@ tr_eval_params tr_eval_default_params(void) {
     p.stop = "</answer>";
     p.slots = 16;
     p.weights = TR_INFER_AUTO;
+    p.kv = TR_KV_F32;
     p.bootstrap_reps = 1000;
     return p;
 }
@@ -180,7 +181,8 @@ static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task 
     }
     int slots = ep->slots < per_round ? ep->slots : per_round;
     if (tr_infer_init(&ctx, m, slots, 0, err) != 0 ||
-        tr_infer_set_weights(ctx, ep->weights, err) != 0) {
+        tr_infer_set_weights(ctx, ep->weights, err) != 0 ||
+        tr_infer_set_kv(ctx, ep->kv, err) != 0) {
         rc = -1;
         goto done;
     }

@@ -81,7 +81,9 @@ struct tr_infer {
     int *len;                   /* [max_slots] positions held */
     uint8_t *used;              /* [max_slots] acquired */
     uint8_t *mark;              /* [max_slots] scratch: slot seen in this call */
-    float *kc, *vc;             /* [L, max_slots, KVH, max_seq, HD] */
+    void *kc, *vc;              /* [L, max_slots, KVH, max_seq, HD] of F32 or BF16 */
+    tr_infer_kv kv;             /* their element type */
+    size_t cache_bytes;         /* of each */
     float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
     /* per chunk */
     int32_t *row_tok;
@@ -124,6 +126,34 @@ static void split(int n, int parts, int part, int align, int *a, int *b) {
 static size_t cache_index(const tr_infer *c, int layer, int slot, int g) {
     return ((((size_t)layer * c->max_slots + slot) * c->cfg.n_kv_heads + g) * c->max_seq) *
            c->cfg.head_dim;
+}
+
+static size_t kv_elem(tr_infer_kv kind) {
+    return kind == TR_KV_BF16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+/* The address of position pos of (layer, slot, kv-head g) in cache kc or vc. */
+static char *cache_at(const tr_infer *c, void *cache, int layer, int slot, int g, int pos) {
+    return (char *)cache +
+           (cache_index(c, layer, slot, g) + (size_t)pos * c->cfg.head_dim) * kv_elem(c->kv);
+}
+
+/* Allocates both caches for element type `kind`; on failure the old ones stay. */
+static int alloc_cache(tr_infer *c, tr_infer_kv kind, tr_err *err) {
+    const size_t bytes = (size_t)c->cfg.n_layers * c->max_slots * c->cfg.n_kv_heads *
+                         (size_t)c->max_seq * c->cfg.head_dim * kv_elem(kind);
+    void *k = tr_aligned_alloc(bytes, err), *v = k ? tr_aligned_alloc(bytes, err) : NULL;
+    if (!v) {
+        free(k);
+        return tr_fail_context(err, "infer: a %s KV cache", kind == TR_KV_BF16 ? "BF16" : "F32");
+    }
+    free(c->kc);
+    free(c->vc);
+    c->kc = k;
+    c->vc = v;
+    c->kv = kind;
+    c->cache_bytes = bytes;
+    return 0;
 }
 
 void tr_infer_free(tr_infer *c) {
@@ -192,8 +222,7 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     if (!c->att_next || !c->lw || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
         !c->row_pos || !c->out_row)
         goto fail;
-    const size_t cache = L * max_slots * KVH * (size_t)max_seq * HD;
-    if (!(c->kc = falloc(c, cache, err)) || !(c->vc = falloc(c, cache, err))) goto fail;
+    if (alloc_cache(c, TR_KV_F32, err) != 0) goto fail;
     if (!(c->rope_cos = falloc(c, (size_t)max_seq * (HD / 2), err)) ||
         !(c->rope_sin = falloc(c, (size_t)max_seq * (HD / 2), err)))
         goto fail;
@@ -280,10 +309,10 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
         const size_t HD = c->cfg.head_dim;
         for (int l = 0; l < c->cfg.n_layers; l++)
             for (int g = 0; g < c->cfg.n_kv_heads; g++) {
-                memcpy(c->kc + cache_index(c, l, dst, g), c->kc + cache_index(c, l, src, g),
-                       (size_t)n * HD * sizeof(float));
-                memcpy(c->vc + cache_index(c, l, dst, g), c->vc + cache_index(c, l, src, g),
-                       (size_t)n * HD * sizeof(float));
+                memcpy(cache_at(c, c->kc, l, dst, g, 0), cache_at(c, c->kc, l, src, g, 0),
+                       (size_t)n * HD * kv_elem(c->kv));
+                memcpy(cache_at(c, c->vc, l, dst, g, 0), cache_at(c, c->vc, l, src, g, 0),
+                       (size_t)n * HD * kv_elem(c->kv));
             }
     }
     c->len[dst] = n;
@@ -298,9 +327,15 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
 static void attend(const tr_infer *c, int layer, int r, int g, float *sc) {
     const int HD = c->cfg.head_dim, NH = c->cfg.n_heads, G = NH / c->cfg.n_kv_heads;
     const size_t S = (size_t)(NH + 2 * c->cfg.n_kv_heads) * HD, QD = (size_t)NH * HD;
-    const size_t at = cache_index(c, layer, c->row_slot[r], g), h = (size_t)g * G * HD;
-    tr_infer_attend(c->att + r * QD + h, c->qkv + r * S + h, G, c->kc + at, c->vc + at,
-                    c->row_pos[r] + 1, HD, 1.0f / sqrtf((float)HD), sc);
+    const size_t h = (size_t)g * G * HD;
+    const void *K = cache_at(c, c->kc, layer, c->row_slot[r], g, 0),
+               *V = cache_at(c, c->vc, layer, c->row_slot[r], g, 0);
+    const int n = c->row_pos[r] + 1;
+    const float scale = 1.0f / sqrtf((float)HD);
+    if (c->kv == TR_KV_BF16)
+        tr_infer_attend_bf16(c->att + r * QD + h, c->qkv + r * S + h, G, K, V, n, HD, scale, sc);
+    else
+        tr_infer_attend(c->att + r * QD + h, c->qkv + r * S + h, G, K, V, n, HD, scale, sc);
 }
 
 /* ---- weights -------------------------------------------------------------------------- */
@@ -420,15 +455,41 @@ tr_infer_weights tr_infer_get_weights(const tr_infer *c) {
     return c->mode;
 }
 
+int tr_infer_set_kv(tr_infer *c, tr_infer_kv kind, tr_err *err) {
+    if (kind != TR_KV_F32 && kind != TR_KV_BF16)
+        return tr_fail(err, "infer: unknown KV cache type %d (expected TR_KV_F32 or TR_KV_BF16)",
+                       (int)kind);
+    if (kind == c->kv) return 0;
+    for (int s = 0; s < c->max_slots; s++)
+        if (c->len[s] > 0)
+            return tr_fail(err,
+                           "infer: cannot change the KV cache type while slot %d holds %d "
+                           "positions (release or truncate every slot to 0 first)",
+                           s, c->len[s]);
+    return alloc_cache(c, kind, err);
+}
+
+tr_infer_kv tr_infer_get_kv(const tr_infer *c) {
+    return c->kv;
+}
+
 size_t tr_infer_bytes(const tr_infer *c) {
     /* the packed weights count before they are packed (at the first forward) */
-    return c->bytes + (c->packed ? c->pk_bytes : packed_bytes(c, c->mode));
+    return c->bytes + 2 * c->cache_bytes + (c->packed ? c->pk_bytes : packed_bytes(c, c->mode));
 }
 
 /* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
 static void embed_rows(const tr_infer *c, float *dst, int r0, int r1) {
     for (int r = r0; r < r1; r++)
         tr_panels_row(dst + (size_t)r * c->cfg.dim, &c->embed, c->row_tok[r]);
+}
+
+/* One head's HD values into the cache at dst, as they are or rounded to BF16. */
+static void cache_store(const tr_infer *c, char *dst, const float *src) {
+    if (c->kv == TR_KV_BF16)
+        tr_bf16_round_to((uint16_t *)dst, src, (size_t)c->cfg.head_dim);
+    else
+        memcpy(dst, src, (size_t)c->cfg.head_dim * sizeof(float));
 }
 
 /* After the q|k|v matmul of rows 0..R-1: RoPE on query heads [q0, q1) and key heads
@@ -452,13 +513,11 @@ static void rope_and_cache(tr_infer *c, int l, int R, int q0, int q1, int k0, in
                                (int64_t)S, c->row_pos[r]);
         for (int i = r; i < e; i++) {
             const float *ri = c->qkv + (size_t)i * S;
-            size_t pos = (size_t)c->row_pos[i] * HD;
+            const int slot = c->row_slot[i], pos = c->row_pos[i];
             for (int h = k0; h < k1; h++)
-                memcpy(c->kc + cache_index(c, l, c->row_slot[i], h - NH) + pos, ri + (size_t)h * HD,
-                       (size_t)HD * sizeof(float));
+                cache_store(c, cache_at(c, c->kc, l, slot, h - NH, pos), ri + (size_t)h * HD);
             for (int h = v0; h < v1; h++)
-                memcpy(c->vc + cache_index(c, l, c->row_slot[i], h - NH - KVH) + pos,
-                       ri + (size_t)h * HD, (size_t)HD * sizeof(float));
+                cache_store(c, cache_at(c, c->vc, l, slot, h - NH - KVH, pos), ri + (size_t)h * HD);
         }
         r = e;
     }
