@@ -17,6 +17,12 @@ M=(--model "$DATA/models/stories260K/stories260K.bin" --tokenizer "$DATA/models/
 "$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots 1 --threads 1 \
     --out "$TMP/b" --quiet > "$TMP/b.txt"
 cmp "$TMP/a/samples.jsonl" "$TMP/b/samples.jsonl" || fail "samples depend on --slots/--threads"
+# a BF16 KV cache (--kv bf16) keeps the samples independent of the batch too
+for sl in 5 1; do
+    "$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots $sl --kv bf16 \
+        --out "$TMP/kv$sl" --quiet > /dev/null
+done
+cmp "$TMP/kv5/samples.jsonl" "$TMP/kv1/samples.jsonl" || fail "--kv bf16 samples depend on --slots"
 grep -q "pass@1" "$TMP/b.txt" || fail "no table without --json"
 python3 - "$TMP/a.json" "$TMP/a/samples.jsonl" "$TMP/a/eval.json" <<'PY'
 import json, sys
