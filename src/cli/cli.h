@@ -146,16 +146,15 @@ int cli_model_opts(const char **model, const char **tokenizer, cli_opt *opts);
  * code 1; nothing to free then. On success free with tr_tokenizer_free + tr_model_free. */
 int cli_load_model(const char *command, const char *model, const char *tokenizer, tr_model *m,
                    tr_tokenizer **tok);
-/* The --weights entry (f32|bf16|auto, default auto) and its application to a decoding
- * context (tr_infer_set_weights). Returns 0, or prints "tinyr1 COMMAND: ..." and returns 1. */
+/* The --weights entry (f32|bf16|auto, default auto) and the --kv entry (f32|bf16, default
+ * f32), their parsers (0, or print "tinyr1 COMMAND: --OPTION: expected ..." and return 1),
+ * and their application to a fresh decoding context (tr_infer_set_weights, tr_infer_set_kv;
+ * 0, or print the error and return 1). */
 cli_opt cli_weights_opt(const char **weights);
 int cli_parse_weights(const char *command, const char *weights, tr_infer_weights *out);
-int cli_set_weights(const char *command, tr_infer *ctx, const char *weights);
-/* The --kv entry (f32|bf16, default f32) and its application (tr_infer_set_kv, on a
- * context whose slots are all empty). Returns 0, or prints "tinyr1 COMMAND: ..." and 1. */
 cli_opt cli_kv_opt(const char **kv);
 int cli_parse_kv(const char *command, const char *kv, tr_infer_kv *out);
-int cli_set_kv(const char *command, tr_infer *ctx, const char *kv);
+int cli_set_decoding(const char *command, tr_infer *ctx, tr_infer_weights w, tr_infer_kv kv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -106,6 +106,10 @@ int cmd_chat(int argc, char **argv) {
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");
+    tr_infer_weights wkind;
+    tr_infer_kv kvkind;
+    if (cli_parse_weights(spec.command, weights, &wkind) || cli_parse_kv(spec.command, kv, &kvkind))
+        return 1;
     tr_set_threads(threads);
 
     tr_err err;
@@ -142,8 +146,7 @@ int cmd_chat(int argc, char **argv) {
         cli_error(spec.command, err.msg);
         goto done;
     }
-    if (cli_set_weights(spec.command, ctx, weights) != 0) goto done;
-    if (cli_set_kv(spec.command, ctx, kv) != 0) goto done;
+    if (cli_set_decoding(spec.command, ctx, wkind, kvkind) != 0) goto done;
     tr_rng rng;
     tr_rng_seed(&rng, (uint64_t)s.seed);
     int slot = 0, interactive = isatty(0);

@@ -164,14 +164,6 @@ int cli_parse_weights(const char *command, const char *weights, tr_infer_weights
     return 0;
 }
 
-int cli_set_weights(const char *command, tr_infer *ctx, const char *weights) {
-    tr_infer_weights w = TR_INFER_AUTO;
-    if (cli_parse_weights(command, weights, &w) != 0) return 1;
-    tr_err err;
-    if (tr_infer_set_weights(ctx, w, &err) != 0) return cli_error(command, err.msg);
-    return 0;
-}
-
 cli_opt cli_kv_opt(const char **kv) {
     return (cli_opt){"kv", CLI_STR, kv, "f32|bf16",
                      "KV cache: f32 (default: the training forward's results) or bf16 (keys and "
@@ -187,11 +179,10 @@ int cli_parse_kv(const char *command, const char *kv, tr_infer_kv *out) {
     return 0;
 }
 
-int cli_set_kv(const char *command, tr_infer *ctx, const char *kv) {
-    tr_infer_kv k = TR_KV_F32;
-    if (cli_parse_kv(command, kv, &k) != 0) return 1;
+int cli_set_decoding(const char *command, tr_infer *ctx, tr_infer_weights w, tr_infer_kv kv) {
     tr_err err;
-    if (tr_infer_set_kv(ctx, k, &err) != 0) return cli_error(command, err.msg);
+    if (tr_infer_set_weights(ctx, w, &err) != 0 || tr_infer_set_kv(ctx, kv, &err) != 0)
+        return cli_error(command, err.msg);
     return 0;
 }
 
