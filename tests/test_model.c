@@ -82,7 +82,42 @@ static void check_config(tr_config cfg, const char *label) {
     tr_model_free(&m);
 }
 
+/* The size bounds of tr_config_validate (model.h): sizes from files must not overflow the
+ * parameter count or loop 2e9 times. Expected counts by hand from the tensor list. */
+static void check_bounds(void) {
+    tr_err err;
+    tr_config c = tr_config_default(); /* V 512, D 64, L 2, NH 4 */
+    c.n_layers = TR_CONFIG_MAX_LAYERS;
+    CHECK(tr_config_validate(&c, &err) == 0);
+    c.n_layers = TR_CONFIG_MAX_LAYERS + 1;
+    CHECK(tr_config_validate(&c, &err) != 0 && strstr(err.msg, "implausible sizes"));
+    c = tr_config_default();
+    c.n_layers = 2000000000;
+    CHECK(tr_config_validate(&c, &err) != 0);
+    /* widths near INT_MAX: the size_t count would wrap */
+    c = tr_config_default();
+    c.dim = c.head_dim = 2147483646;
+    c.n_heads = c.n_kv_heads = 1;
+    c.hidden_dim = c.vocab = 2147483647;
+    CHECK(tr_config_validate(&c, &err) != 0 && strstr(err.msg, "implausible sizes"));
+    /* within every width bound but 2^24 x 2^24 x 3 x 2 layers > 2^40 parameters */
+    c = tr_config_default();
+    c.dim = c.hidden_dim = 1 << 24;
+    c.n_heads = c.n_kv_heads = 1 << 16;
+    c.vocab = 2;
+    CHECK(tr_config_validate(&c, &err) != 0 && strstr(err.msg, "parameters, more than"));
+    /* a 7B-sized Llama passes: 32000x4096x2 + 4096 + 32 x (2x4096 + 4x4096^2 + 3x11008x4096)
+     * = 6,738,415,616 parameters */
+    c = (tr_config){.vocab = 32000, .dim = 4096, .n_layers = 32, .n_heads = 32, .n_kv_heads = 32,
+                    .hidden_dim = 11008, .max_seq = 4096, .rope_theta = 10000.0f, .norm_eps = 1e-5f};
+    CHECK(tr_config_validate(&c, &err) == 0);
+    CHECK(tr_config_num_params(&c) == 6738415616u);
+    c.rope_theta = INFINITY;
+    CHECK(tr_config_validate(&c, &err) != 0 && strstr(err.msg, "finite"));
+}
+
 int main(void) {
+    check_bounds();
     tr_config a = {.vocab = 13, .dim = 16, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
                    .hidden_dim = 24, .max_seq = 8, .rope_theta = 10000.0f, .norm_eps = 1e-5f,
                    .tied_embeddings = 0, .qkv_bias = 1};

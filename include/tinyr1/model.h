@@ -35,7 +35,14 @@ typedef struct tr_config {
 
 /* Defaults: a tiny Llama-style model (vocab 512, dim 64, 2 layers). */
 tr_config tr_config_default(void);
-/* Fills head_dim if 0 and checks every field; err names the field and what was expected. */
+/* Bounds tr_config_validate puts on sizes read from files (llama2.c, Hugging Face,
+ * checkpoints): layers; dim, hidden_dim, vocab, n_heads * head_dim and max_seq; and the
+ * parameter count (2^40, 4 TiB of float32), so that counting and allocating cannot overflow. */
+#define TR_CONFIG_MAX_LAYERS 4096
+#define TR_CONFIG_MAX_WIDTH (1 << 24)
+#define TR_CONFIG_MAX_PARAMS ((int64_t)1 << 40)
+/* Fills head_dim if 0 and checks every field (and the bounds above); err names the field
+ * and what was expected. */
 int tr_config_validate(tr_config *cfg, tr_err *err);
 /* llama2.c's rule for the MLP width: 8*dim/3 rounded up to a multiple of `multiple_of`. */
 int tr_hidden_dim_llama(int dim, int multiple_of);

@@ -2,6 +2,7 @@
  * buffer. Tensor names are the parameter table's names (they follow HF), so import and
  * export are a table lookup; no renaming happens here. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -261,64 +262,78 @@ static int valid_shard_name(const char *s) {
     return s[0] && s[0] != '.' && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 1024;
 }
 
-static int load_sharded(load_ctx *c, const char *dir, const char *index_path, tr_err *err) {
+/* Reads and checks model.safetensors.index.json: *root owns it, *wm is its weight_map
+ * (every value a plain file name, no tensor twice). */
+static int read_index(const char *index_path, cJSON **root, const cJSON **wm, tr_err *err) {
     size_t len;
     char *text = tr_read_file(index_path, &len, err);
     if (!text) return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    *root = cJSON_ParseWithLength(text, len);
     free(text);
-    if (!root) return tr_fail(err, "%s: not valid JSON", index_path);
-    int rc = -1;
-    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!*root) return tr_fail(err, "%s: not valid JSON", index_path);
+    *wm = cJSON_GetObjectItemCaseSensitive(*root, "weight_map");
+    if (!cJSON_IsObject(*wm)) return tr_fail(err, "%s: missing \"weight_map\" object", index_path);
+    for (const cJSON *e = (*wm)->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring))
+            return tr_fail(err, "%s: weight_map['%s'] must be a file name inside the folder",
+                           index_path, e->string);
+        for (const cJSON *d = (*wm)->child; d != e; d = d->next)
+            if (strcmp(d->string, e->string) == 0)
+                return tr_fail(err, "%s: weight_map lists '%s' twice", index_path, e->string);
+    }
+    return 0;
+}
+
+/* Whether e is the first entry of wm naming its shard (each shard is read once). */
+static int first_mention(const cJSON *wm, const cJSON *e) {
+    for (const cJSON *d = wm->child; d != e; d = d->next)
+        if (strcmp(d->valuestring, e->valuestring) == 0) return 0;
+    return 1;
+}
+
+static int load_sharded(load_ctx *c, const char *dir, const char *index_path, const cJSON *wm,
+                        tr_err *err) {
     char path[4096];
-    int n_seen = 0, n_listed = 0;
-    if (!cJSON_IsObject(wm)) {
-        tr_fail(err, "%s: missing \"weight_map\" object", index_path);
-        goto done;
-    }
-    for (const cJSON *e = wm->child; e; e = e->next, n_listed++) {
-        if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring)) {
-            tr_fail(err, "%s: weight_map['%s'] must be a file name inside the folder", index_path,
-                    e->string);
-            goto done;
-        }
-        for (const cJSON *d = wm->child; d != e; d = d->next)
-            if (strcmp(d->string, e->string) == 0) {
-                tr_fail(err, "%s: weight_map lists '%s' twice", index_path, e->string);
-                goto done;
-            }
-    }
-    /* each distinct shard once, in order of first mention */
+    int n_seen = 0, n_listed = cJSON_GetArraySize(wm);
     for (const cJSON *e = wm->child; e; e = e->next) {
-        int first = 1;
-        for (const cJSON *d = wm->child; d != e && first; d = d->next)
-            if (strcmp(d->valuestring, e->valuestring) == 0) first = 0;
-        if (!first) continue;
+        if (!first_mention(wm, e)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
-        if (load_file(c, path, wm, e->valuestring, &n_seen, err) != 0) goto done;
+        if (load_file(c, path, wm, e->valuestring, &n_seen, err) != 0) return -1;
     }
     if (n_seen != n_listed) {
         for (const cJSON *e = wm->child; e; e = e->next) {
             int idx = tr_param_table_find(&c->m->table, e->string);
-            if (idx >= 0 && !c->loaded[idx]) {
-                tr_fail(err, "%s: weight_map lists '%s' in %s but the shard lacks it", index_path,
-                        e->string, e->valuestring);
-                goto done;
-            }
+            if (idx >= 0 && !c->loaded[idx])
+                return tr_fail(err, "%s: weight_map lists '%s' in %s but the shard lacks it",
+                               index_path, e->string, e->valuestring);
         }
-        tr_fail(err, "%s: weight_map lists %d tensors but the shards hold %d", index_path, n_listed,
-                n_seen);
-        goto done;
+        return tr_fail(err, "%s: weight_map lists %d tensors but the shards hold %d", index_path,
+                       n_listed, n_seen);
     }
-    rc = 0;
-done:
-    cJSON_Delete(root);
-    return rc;
+    return 0;
 }
 
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Bytes of the weight files (the shards of wm, or model.safetensors when wm is NULL);
+ * a missing file counts 0 (it is refused later, by name). */
+static uint64_t weight_bytes(const char *dir, const cJSON *wm) {
+    char path[4096];
+    struct stat sb;
+    uint64_t total = 0;
+    if (!wm) {
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    }
+    for (const cJSON *e = wm->child; e; e = e->next) {
+        if (!first_mention(wm, e)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
+        if (stat(path, &sb) == 0) total += (uint64_t)sb.st_size;
+    }
+    return total;
 }
 
 int tr_model_init_bf16(tr_model *m, uint16_t **bf16, const tr_config *cfg, tr_err *err) {
@@ -363,31 +378,51 @@ static int load_hf(tr_model *m, uint16_t **bf16, const char *dir, tr_err *err) {
     int rc = tr_hf_parse_config(text, len, path, &cfg, NULL, err);
     free(text);
     if (rc != 0) return -1;
-    if ((bf16 ? tr_model_init_bf16(m, bf16, &cfg, err) : tr_model_init(m, &cfg, err)) != 0)
-        return tr_fail_context(err, "%s", path);
-    load_ctx c = {m, calloc((size_t)m->table.n_tensors + 1, 1), bf16 ? *bf16 : NULL};
-    if (!c.loaded) rc = tr_fail(err, "%s: out of memory", dir);
     char index[4096];
     snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (rc != 0)
-        ;
-    else if (file_exists(index))
-        rc = load_sharded(&c, dir, index, err);
-    else if (file_exists(path))
-        rc = load_file(&c, path, NULL, NULL, NULL, err);
-    else {
-        snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-        rc = tr_fail(err, "%s: no model.safetensors or model.safetensors.index.json%s", dir,
-                     file_exists(path) ? " (pytorch_model.bin is not read: convert it to "
-                                         "safetensors)"
-                                       : "");
+    cJSON *index_root = NULL;
+    const cJSON *wm = NULL;
+    if (file_exists(index) && read_index(index, &index_root, &wm, err) != 0) {
+        cJSON_Delete(index_root);
+        return -1;
     }
+    char st_path[4096];
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", dir);
+    if (!wm && !file_exists(st_path)) {
+        snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+        return tr_fail(err, "%s: no model.safetensors or model.safetensors.index.json%s", dir,
+                       file_exists(path) ? " (pytorch_model.bin is not read: convert it to "
+                                           "safetensors)"
+                                         : "");
+    }
+    /* the sizes in config.json are a stranger's word: the weight files must be able to hold
+     * that many parameters (2 bytes each at least: F16/BF16) before anything is allocated */
+    uint64_t have = weight_bytes(dir, wm);
+    size_t n_params = tr_config_num_params(&cfg);
+    if (have / 2 < n_params) {
+        cJSON_Delete(index_root);
+        return tr_fail(err,
+                       "%s: config.json describes %zu parameters (%zu bytes at least), but the "
+                       "weight files hold %" PRIu64 " bytes",
+                       dir, n_params, 2 * n_params, have);
+    }
+    if ((bf16 ? tr_model_init_bf16(m, bf16, &cfg, err) : tr_model_init(m, &cfg, err)) != 0) {
+        cJSON_Delete(index_root);
+        return tr_fail_context(err, "%s", path);
+    }
+    load_ctx c = {m, calloc((size_t)m->table.n_tensors + 1, 1), bf16 ? *bf16 : NULL};
+    if (!c.loaded)
+        rc = tr_fail(err, "%s: out of memory", dir);
+    else if (wm)
+        rc = load_sharded(&c, dir, index, wm, err);
+    else
+        rc = load_file(&c, st_path, NULL, NULL, NULL, err);
     for (int i = 0; rc == 0 && i < m->table.n_tensors; i++)
         if (!c.loaded[i])
             rc = tr_fail(err, "%s: missing tensor '%s' (expected by config.json)", dir,
                          m->table.tensors[i].name);
     free(c.loaded);
+    cJSON_Delete(index_root);
     if (rc != 0) {
         tr_model_free(m);
         if (bf16) {

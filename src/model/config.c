@@ -55,9 +55,29 @@ int tr_config_validate(tr_config *c, tr_err *err) {
         return tr_fail(err, "config: rope_theta must be positive, got %g", c->rope_theta);
     if (!(c->norm_eps > 0))
         return tr_fail(err, "config: norm_eps must be positive, got %g", c->norm_eps);
+    if (!isfinite(c->rope_theta) || !isfinite(c->norm_eps))
+        return tr_fail(err, "config: rope_theta and norm_eps must be finite, got %g and %g",
+                       c->rope_theta, c->norm_eps);
     if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
         return tr_fail(err, "config: tied_embeddings must be 0 or 1");
     if (c->qkv_bias != 0 && c->qkv_bias != 1) return tr_fail(err, "config: qkv_bias must be 0 or 1");
+    /* sizes come from files written by strangers: bound them before anything counts or
+     * allocates with them (the parameter count below is exact in double up to 2^53) */
+    double D = c->dim, H = c->hidden_dim, V = c->vocab, L = c->n_layers;
+    double Q = (double)c->n_heads * c->head_dim, KV = (double)c->n_kv_heads * c->head_dim;
+    if (L > TR_CONFIG_MAX_LAYERS || D > TR_CONFIG_MAX_WIDTH || H > TR_CONFIG_MAX_WIDTH ||
+        V > TR_CONFIG_MAX_WIDTH || Q > TR_CONFIG_MAX_WIDTH || c->max_seq > TR_CONFIG_MAX_WIDTH)
+        return tr_fail(err,
+                       "config: implausible sizes (layers %d, dim %d, hidden %d, vocab %d, "
+                       "heads x head_dim %.0f, max_seq %d): expected at most %d layers and "
+                       "%d for the others",
+                       c->n_layers, c->dim, c->hidden_dim, c->vocab, Q, c->max_seq,
+                       TR_CONFIG_MAX_LAYERS, TR_CONFIG_MAX_WIDTH);
+    double per_layer = 2 * D + (Q + 2 * KV) * D + (c->qkv_bias ? Q + 2 * KV : 0) + D * Q + 3 * H * D;
+    double total = V * D * (c->tied_embeddings ? 1 : 2) + D + L * per_layer;
+    if (total > TR_CONFIG_MAX_PARAMS)
+        return tr_fail(err, "config: %.0f parameters, more than the %.0f this build handles", total,
+                       (double)TR_CONFIG_MAX_PARAMS);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +188,7 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
     int rc = -1;
     char *header = NULL;
     cJSON *root = NULL;
-    unsigned char *data = NULL;
+    unsigned char *data = NULL, *seen = NULL; /* seen: per parameter tensor */
     unsigned char prefix[PREFIX];
     fseek(f, 0, SEEK_END);
     long file_size = ftell(f);
@@ -254,6 +255,14 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
                 tr_config_num_params(&c));
         goto done;
     }
+    /* every parameter is stored as F32 in the data section: check before allocating */
+    if (tr_config_num_params(&c) > data_len / sizeof(float)) {
+        tr_fail(err,
+                "%s: config describes %zu parameters (%zu bytes of F32), but the data section "
+                "holds %" PRIu64 " bytes",
+                path, tr_config_num_params(&c), tr_config_num_params(&c) * sizeof(float), data_len);
+        goto done;
+    }
     uint64_t step = 0, cursor = 0, opt_t = 0;
     if (json_u64(sj, "step", &step, path, err) || json_rng(sj, "rng", &info->state.rng, path, err) ||
         json_u64(sj, "data_cursor", &cursor, path, err) ||
@@ -270,6 +279,8 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
         goto done;
     if (tr_model_init(m, &c, err) != 0) goto done;
     info->cfg = m->cfg;
+    seen = tr_calloc((size_t)m->table.n_tensors, 1, err);
+    if (!seen) goto done;
     int found_params = 0;
     const unsigned char *opt_m = NULL, *opt_v = NULL;
     const cJSON *t;
@@ -279,8 +290,17 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
         const cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "offset");
         const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(t, "bytes");
         if (!cJSON_IsString(name) || !cJSON_IsString(dtype) || !cJSON_IsNumber(off) ||
-            !cJSON_IsNumber(bytes) || off->valuedouble < 0 || bytes->valuedouble < 0) {
-            tr_fail(err, "%s: a tensor entry lacks name/dtype/offset/bytes", path);
+            !cJSON_IsNumber(bytes) || off->valuedouble < 0 || bytes->valuedouble < 0 ||
+            off->valuedouble != floor(off->valuedouble) ||
+            bytes->valuedouble != floor(bytes->valuedouble)) {
+            tr_fail(err, "%s: a tensor entry lacks name/dtype/offset/bytes (non-negative integers)",
+                    path);
+            goto done;
+        }
+        /* compared as doubles first: a value past 2^64 cannot be converted */
+        if (off->valuedouble > (double)data_len || bytes->valuedouble > (double)data_len) {
+            tr_fail(err, "%s: tensor %s: bytes [%g, +%g) outside the %" PRIu64 "-byte data section",
+                    path, name->valuestring, off->valuedouble, bytes->valuedouble, data_len);
             goto done;
         }
         uint64_t o = (uint64_t)off->valuedouble, n = (uint64_t)bytes->valuedouble;
@@ -292,6 +312,11 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
         }
         const char *nm = name->valuestring;
         int idx = tr_param_table_find(&m->table, nm);
+#define TWICE()                                                                           \
+    do {                                                                                  \
+        tr_fail(err, "%s: tensor %s listed twice", path, nm);                             \
+        goto done;                                                                        \
+    } while (0)
         if (idx >= 0) {
             const tr_tensor_info *ti = &m->table.tensors[idx];
             if (strcmp(dtype->valuestring, "F32") != 0 || n != ti->numel * sizeof(float)) {
@@ -299,6 +324,8 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
                         path, nm, ti->numel * sizeof(float), dtype->valuestring, n);
                 goto done;
             }
+            if (seen[idx]) TWICE();
+            seen[idx] = 1;
             memcpy(m->params + ti->offset, data + o, n);
             found_params++;
         } else if (strcmp(nm, "optimizer.m") == 0 || strcmp(nm, "optimizer.v") == 0) {
@@ -307,9 +334,11 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
                         m->table.total * sizeof(float), n);
                 goto done;
             }
+            if ((nm[10] == 'm' ? opt_m : opt_v) != NULL) TWICE();
             if (nm[10] == 'm') opt_m = data + o;
             else opt_v = data + o;
         } else if (strcmp(nm, "tokenizer") == 0) {
+            if (info->tokenizer) TWICE();
             info->tokenizer = malloc(n ? n : 1);
             if (!info->tokenizer) {
                 tr_fail(err, "%s: out of memory", path);
@@ -321,6 +350,7 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
             tr_fail(err, "%s: unknown tensor '%s' for this config", path, nm);
             goto done;
         }
+#undef TWICE
     }
     if (found_params != m->table.n_tensors) {
         tr_fail(err, "%s: %d of the config's %d parameter tensors are present", path, found_params,
@@ -341,6 +371,7 @@ done:
     fclose(f);
     free(header);
     free(data);
+    free(seen);
     cJSON_Delete(root);
     if (rc != 0) {
         tr_model_free(m);
