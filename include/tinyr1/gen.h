@@ -385,4 +385,12 @@ typedef int (*tr_gen_callback)(void *ctx, int seq, const tr_gen_result *r);
 int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_params *p,
                 tr_gen_result *out, tr_gen_callback cb, void *cb_ctx, tr_err *err);
 
+/* The positions a context needs to generate max_new_tokens after prompts of up to
+ * longest_prompt tokens: their sum, at most m's max_seq (at least 1). Size contexts with it
+ * (tr_infer_init's max_seq), not with the model's max_seq: a Hugging Face model declares
+ * 32,768 to 131,072 positions, and the cache is allocated (and zeroed) in full: 2 * L * KVH *
+ * max_seq * HD * 4 bytes per slot, 7.5 GB per slot for DeepSeek-R1-Distill-Qwen-1.5B's
+ * 131,072. */
+int tr_gen_max_seq(const tr_model *m, int64_t longest_prompt, int max_new_tokens);
+
 #endif

@@ -75,7 +75,7 @@ static int turn_tokens(const chat_style *cs, const char *user, int first, tr_ids
 int cmd_chat(int argc, char **argv) {
     const char *model = NULL, *tokenizer = NULL, *weights = "auto", *kv = "f32", *tpl_name = NULL,
                *system = NULL;
-    int n_new = 512, threads = 0;
+    int n_new = 512, threads = 0, context = 4096;
     cli_sampling s = {tr_sampler_default_params(), 1};
     s.p.temperature = 0.7f;
     s.p.top_p = 0.9f;
@@ -90,6 +90,9 @@ int cmd_chat(int argc, char **argv) {
         "fresh R1-Zero prompt) or none (the conversation is plain text the model continues)"};
     opts[n++] = (cli_opt){"system", CLI_STR, &system, "TEXT", "system message (chat template)"};
     opts[n++] = (cli_opt){"n", CLI_INT, &n_new, "N", "at most N tokens per reply (also -n N)"};
+    opts[n++] = (cli_opt){"ctx", CLI_INT, &context, "N",
+                          "positions the conversation may fill, at most the model's own (the KV "
+                          "cache is allocated for all of them)"};
     n += cli_sampling_opts(&s, opts + n);
     opts[n++] = (cli_opt){"threads", CLI_INT, &threads, "N", "threads (0 = all cores)"};
     opts[n] = (cli_opt){0};
@@ -101,11 +104,12 @@ int cmd_chat(int argc, char **argv) {
         0,
         0,
         "Lines '/reset' (start a new conversation) and '/quit' are commands; end of input\n"
-        "quits. The whole conversation stays in the model's context; when it is full the\n"
-        "conversation starts over."};
+        "quits. The whole conversation stays in the context (--ctx positions, at most the\n"
+        "model's); when it is full the conversation starts over."};
     int prc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (prc) return prc > 0 ? 0 : 2;
     if (n_new < 1) return cli_error(spec.command, "-n must be at least 1");
+    if (context < 2) return cli_error(spec.command, "--ctx must be at least 2");
     tr_infer_weights wkind;
     tr_infer_kv kvkind;
     if (cli_parse_weights(spec.command, weights, &wkind) || cli_parse_kv(spec.command, kv, &kvkind))
@@ -139,8 +143,8 @@ int cmd_chat(int argc, char **argv) {
     chat_style cs = {tok, (tr_template_kind)tpl, system};
     int32_t stops[TR_GEN_MAX_STOP];
     int n_stops = cli_stop_tokens(tok, cs.tpl, stops, TR_GEN_MAX_STOP);
-    const int V = m.cfg.vocab, max_seq = m.cfg.max_seq;
-    if (tr_infer_init(&ctx, &m, 1, 0, &err) != 0 || tr_sampler_init(&smp, V, &s.p, &err) != 0 ||
+    const int V = m.cfg.vocab, max_seq = context < m.cfg.max_seq ? context : m.cfg.max_seq;
+    if (tr_infer_init(&ctx, &m, 1, max_seq, &err) != 0 || tr_sampler_init(&smp, V, &s.p, &err) != 0 ||
         tr_decoder_init(&dec, tok, TR_DEC_SKIP_SPECIAL, &err) != 0 ||
         !(logits = tr_calloc((size_t)V, sizeof(float), &err))) {
         cli_error(spec.command, err.msg);
@@ -187,7 +191,7 @@ int cmd_chat(int argc, char **argv) {
         }
         free(line);
         if ((int64_t)turn.n + 1 > max_seq || turn.n == 0) {
-            fprintf(stderr, "(the message does not fit the model's context of %d tokens)\n",
+            fprintf(stderr, "(the message does not fit the context of %d tokens: see --ctx)\n",
                     max_seq);
             tr_infer_truncate(ctx, slot, 0, NULL);
             hist.n = 0;

@@ -141,7 +141,7 @@ int cmd_generate(int argc, char **argv) {
                 in.ids.n, m.cfg.max_seq);
         goto done;
     }
-    if (tr_infer_init(&ctx, &m, 1, 0, &err) != 0) {
+    if (tr_infer_init(&ctx, &m, 1, tr_gen_max_seq(&m, (int64_t)in.ids.n, n_new), &err) != 0) {
         cli_error(spec.command, err.msg);
         goto done;
     }

@@ -177,9 +177,11 @@ int tr_distill_sample(const tr_model *model, const tr_tokenizer *tok, tr_templat
     tr_infer *inf = NULL;
     int rc = -1;
     if (!prompts || !reqs || !res || !tr) goto done;
+    int64_t longest = 0;
     for (int64_t i = 0; i < n_problems; i++) {
         if (tr_template_encode(tok, tpl, NULL, problems[i].prompt, NULL, &prompts[i], err) != 0)
             goto done;
+        longest = (int64_t)prompts[i].ids.n > longest ? (int64_t)prompts[i].ids.n : longest;
         if (prompts[i].ids.n == 0 || (int)prompts[i].ids.n >= model->cfg.max_seq) {
             tr_fail(err, "sample: problem %lld: its prompt has %zu tokens; expected 1..%d",
                     (long long)i, prompts[i].ids.n, model->cfg.max_seq - 1);
@@ -190,7 +192,9 @@ int tr_distill_sample(const tr_model *model, const tr_tokenizer *tok, tr_templat
             reqs[k] = (tr_gen_request){prompts[i].ids.v, (int)prompts[i].ids.n, seed + (uint64_t)k};
         }
     }
-    if (tr_infer_init(&inf, model, max_slots > 0 ? max_slots : 16, 0, err) != 0) goto done;
+    if (tr_infer_init(&inf, model, max_slots > 0 ? max_slots : 16,
+                      tr_gen_max_seq(model, longest, gp.max_new_tokens), err) != 0)
+        goto done;
     if (tr_generate(inf, reqs, (int)n, &gp, res, NULL, NULL, err) != 0) goto done;
     for (int64_t k = 0; k < n; k++) {
         int64_t i = k / n_per_prompt;

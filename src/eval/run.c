@@ -179,8 +179,21 @@ static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task 
         rc = -1;
         goto done;
     }
+    /* the cache holds the longest prompt and its completion (tr_gen_max_seq), not the
+     * model's whole context: prompts are encoded once here to measure them */
+    int64_t longest = 0;
+    for (int i = 0; i < n; i++) {
+        const tr_problem *p = &problems[i];
+        if (tr_template_encode(tok, ep->tpl, ep->system, p->prompt ? p->prompt : "", NULL,
+                               &prompts[0], err) != 0) {
+            rc = tr_fail_context(err, "eval: problem %d", i);
+            goto done;
+        }
+        if ((int64_t)prompts[0].ids.n > longest) longest = (int64_t)prompts[0].ids.n;
+        tr_template_out_free(&prompts[0]);
+    }
     int slots = ep->slots < per_round ? ep->slots : per_round;
-    if (tr_infer_init(&ctx, m, slots, 0, err) != 0 ||
+    if (tr_infer_init(&ctx, m, slots, tr_gen_max_seq(m, longest, ep->max_new_tokens), err) != 0 ||
         tr_infer_set_weights(ctx, ep->weights, err) != 0 ||
         tr_infer_set_kv(ctx, ep->kv, err) != 0) {
         rc = -1;

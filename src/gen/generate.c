@@ -106,6 +106,12 @@ static int validate(const tr_infer *ctx, const tr_gen_request *reqs, int n, cons
     return 0;
 }
 
+int tr_gen_max_seq(const tr_model *m, int64_t longest_prompt, int max_new_tokens) {
+    int64_t need = longest_prompt + (max_new_tokens > 0 ? max_new_tokens : 0);
+    if (need > m->cfg.max_seq) need = m->cfg.max_seq;
+    return need < 1 ? 1 : (int)need;
+}
+
 int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_params *p,
                 tr_gen_result *out, tr_gen_callback cb, void *cb_ctx, tr_err *err) {
     for (int i = 0; i < n; i++) memset(&out[i], 0, sizeof out[i]);

@@ -17,6 +17,25 @@ M=(--model "$DATA/models/stories260K/stories260K.bin" --tokenizer "$DATA/models/
 "$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots 1 --threads 1 \
     --out "$TMP/b" --quiet > "$TMP/b.txt"
 cmp "$TMP/a/samples.jsonl" "$TMP/b/samples.jsonl" || fail "samples depend on --slots/--threads"
+# contexts are sized to what a run needs, not to the model's declared context: the same
+# model exported as a Hugging Face folder that declares 131,072 positions (as Qwen2 models
+# do; a full cache of 8 slots would be 1.3 GB here, 120 GB for a 1.5B model) stays small
+"$BIN" export --model "$DATA/models/stories260K/stories260K.bin" --to "$TMP/hf" --quiet
+python3 - "$TMP/hf/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["max_position_embeddings"] = 131072
+json.dump(c, open(sys.argv[1], "w"))
+PY
+peak_mb() { python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$@"; }
+H=(--model "$TMP/hf" --tokenizer "$DATA/models/stories260K/tok512.bin")
+for args in "eval --task add --n 4 --k 3 --max-tokens 24 --slots 16 --out $TMP/hfe --quiet" \
+            "generate --temp 0 -n 40 --quiet"; do
+    mb=$(peak_mb "$BIN" ${args%% *} "${H[@]}" ${args#* })
+    [ "$mb" -lt 100 ] || fail "${args%% *} on a model declaring 131072 positions peaked at $mb MB"
+done
 # a BF16 KV cache (--kv bf16) keeps the samples independent of the batch too
 for sl in 5 1; do
     "$BIN" eval "${M[@]}" --task add --n 4 --k 3 --max-tokens 24 --slots $sl --kv bf16 \
