@@ -134,7 +134,7 @@ static void fill_bf16(uint16_t *w, size_t n, float std, uint64_t seed) {
     }
 }
 
-static int run_bigmodel(int threads, int tokens) {
+static int run_bigmodel(int threads, int tokens, tr_infer_kv kv) {
     tr_err err;
     tr_config c = {.vocab = 151936,
                    .dim = 1536,
@@ -166,7 +166,8 @@ static int run_bigmodel(int threads, int tokens) {
     }
     tr_infer_set_adaptive(ctx, 0);
     /* the context packs its own copy: the caller's buffer is not needed after */
-    int rc = tr_infer_use_bf16(ctx, wb, &err);
+    int rc = tr_infer_set_kv(ctx, kv, &err);
+    if (rc == 0) rc = tr_infer_use_bf16(ctx, wb, &err);
     free(wb);
     wb = NULL;
     if (rc != 0) {
@@ -196,18 +197,18 @@ static int run_bigmodel(int threads, int tokens) {
     }
     double bw = bandwidth((size_t)1 << 30, threads);
     /* bytes per token: the matrices and the (tied) LM head in BF16, biases and norms in F32,
-     * the KV cache (F32) at the mean context of the run */
+     * the KV cache (F32, or BF16 with --kv bf16) at the mean context of the run */
     double mm = tr_flops_params_matmul(&m.cfg);
     double small = (double)c.n_layers *
                        (2.0 * c.dim + (c.n_heads + 2.0 * c.n_kv_heads) * (c.dim / c.n_heads)) +
                    c.dim;
-    double kv = 2.0 * c.n_layers * c.n_kv_heads * (c.dim / c.n_heads) * (1.0 + n_tok / 2.0);
-    double bytes = 2.0 * mm + 4.0 * (small + kv);
+    double kv_values = 2.0 * c.n_layers * c.n_kv_heads * (c.dim / c.n_heads) * (1.0 + n_tok / 2.0);
+    double bytes = 2.0 * mm + 4.0 * small + (kv == TR_KV_BF16 ? 2.0 : 4.0) * kv_values;
     double limit = bw / bytes;
-    printf("bench decode qwen2-1.5b-shape batch=1 tinyr1_tok_s=%.2f limit_tok_s=%.2f "
+    printf("bench decode qwen2-1.5b-shape batch=1%s tinyr1_tok_s=%.2f limit_tok_s=%.2f "
            "bandwidth_gb_s=%.1f frac=%.2f (%.2f GB/token BF16, %zu params, built in %.1f s, "
            "%d threads)\n",
-           best, limit, bw / 1e9, best / limit, bytes / 1e9, m.table.total, t_build, threads);
+           kv == TR_KV_BF16 ? " kv=bf16" : "", best, limit, bw / 1e9, best / limit, bytes / 1e9, m.table.total, t_build, threads);
     fflush(stdout);
     free(logits);
     tr_infer_free(ctx);
@@ -386,6 +387,6 @@ int main(int argc, char **argv) {
         }
         tr_model_free(&m);
     }
-    if (strchr(which, 'q') && (only_batch == 0 || only_batch == 1)) run_bigmodel(threads, tokens);
+    if (strchr(which, 'q') && (only_batch == 0 || only_batch == 1)) run_bigmodel(threads, tokens, kv);
     return 0;
 }

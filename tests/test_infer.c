@@ -473,7 +473,11 @@ static void test_kv_bf16(void) {
         mism += memcmp(step, lg + (size_t)t * V, sizeof(float) * V) != 0;
     }
     CHECK_MSG(mism == 0, "BF16 cache: %d positions differ between prefill and decode", mism);
-    /* a copied prefix continues like its source */
+    /* a copied prefix continues like its source (slot 1 first holds other tokens) */
+    int32_t other[100];
+    for (int t = 0; t < T; t++) other[t] = (tok[t] + 1) % V;
+    CHECK(tr_infer_truncate(ctx, 1, 0, &err) == 0);
+    CHECK(tr_infer_prefill(ctx, 1, other, T, 0, step, &err) == 0);
     CHECK(tr_infer_copy(ctx, 1, 0, 60, &err) == 0);
     CHECK(tr_infer_decode(ctx, 1, &one, &tok[60], step, &err) == 0);
     CHECK(memcmp(step, lg + (size_t)60 * V, sizeof(float) * V) == 0);

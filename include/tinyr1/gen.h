@@ -52,8 +52,9 @@
 typedef struct tr_infer tr_infer; /* opaque: the model pointer, the KV cache, scratch */
 
 /* Creates a context for up to max_slots sequences of up to max_seq positions each
- * (max_seq 0: the model's cfg.max_seq; it may not exceed it, RoPE tables end there).
- * The model is borrowed: it must outlive the context. The context computes from its own
+ * (max_seq 0: the model's cfg.max_seq; it may not exceed it, RoPE tables end there; size
+ * it to the run with tr_gen_max_seq: the KV cache, allocated at the first forward, holds
+ * max_slots x max_seq positions). The model is borrowed: it must outlive the context. The context computes from its own
  * packed copy of the weight matrices (below, "weights"), taken before the first forward,
  * and reads norms and biases from the model at every call: after a trainer updates the
  * model, call tr_infer_sync before the next forward (until then a call mixes the new norms
@@ -73,8 +74,9 @@ int tr_infer_max_slots(const tr_infer *ctx);
 void tr_infer_set_adaptive(tr_infer *ctx, int on);
 int tr_infer_max_seq(const tr_infer *ctx);
 const tr_model *tr_infer_model(const tr_infer *ctx);
-/* Bytes of the KV cache, the scratch buffers and the packed weights (counted before the
- * first forward packs them, in the current mode). */
+/* Bytes of the KV cache, the scratch buffers and the packed weights (the cache and the
+ * weights are counted before the first forward allocates and packs them, in the current
+ * types). */
 size_t tr_infer_bytes(const tr_infer *ctx);
 
 /* Slots. acquire returns a free slot (its length reset to 0) or -1 when all are in use;
@@ -185,9 +187,11 @@ int tr_infer_use_bf16(tr_infer *ctx, const uint16_t *params_bf16, tr_err *err);
  *               (logits typically within ~1e-2 of F32; greedy text may diverge after many
  *               tokens); batch invariance holds as with F32 (every position is rounded once,
  *               whether prefilled or decoded).
- * set_kv reallocates the cache, so it is allowed only while no slot holds positions (right
- * after tr_infer_init, or once every slot was released or truncated to 0); -1 otherwise or
- * when out of memory (the context keeps its cache). */
+ * The cache is allocated at the first forward, in the type set then (a BF16 cache never
+ * needs room for an F32 one first); out of memory, that forward fails with a message.
+ * set_kv is allowed only while no slot holds positions (before the first forward, or once
+ * every slot was released or truncated to 0: the cache is freed and allocated again in the
+ * new type); -1 otherwise, naming the slot, or for an unknown kind. */
 typedef enum { TR_KV_F32 = 0, TR_KV_BF16 = 1 } tr_infer_kv;
 int tr_infer_set_kv(tr_infer *ctx, tr_infer_kv kind, tr_err *err);
 tr_infer_kv tr_infer_get_kv(const tr_infer *ctx);
@@ -388,7 +392,7 @@ int tr_generate(tr_infer *ctx, const tr_gen_request *reqs, int n, const tr_gen_p
 /* The positions a context needs to generate max_new_tokens after prompts of up to
  * longest_prompt tokens: their sum, at most m's max_seq (at least 1). Size contexts with it
  * (tr_infer_init's max_seq), not with the model's max_seq: a Hugging Face model declares
- * 32,768 to 131,072 positions, and the cache is allocated (and zeroed) in full: 2 * L * KVH *
+ * 32,768 to 131,072 positions, and the cache is allocated in full: 2 * L * KVH *
  * max_seq * HD * 4 bytes per slot, 7.5 GB per slot for DeepSeek-R1-Distill-Qwen-1.5B's
  * 131,072. */
 int tr_gen_max_seq(const tr_model *m, int64_t longest_prompt, int max_new_tokens);

@@ -191,8 +191,8 @@ int cmd_chat(int argc, char **argv) {
         }
         free(line);
         if ((int64_t)turn.n + 1 > max_seq || turn.n == 0) {
-            fprintf(stderr, "(the message does not fit the context of %d tokens: see --ctx)\n",
-                    max_seq);
+            fprintf(stderr, "(the message does not fit the context of %d tokens%s)\n", max_seq,
+                    max_seq < m.cfg.max_seq ? ": see --ctx" : ", the model's own");
             tr_infer_truncate(ctx, slot, 0, NULL);
             hist.n = 0;
             continue;

@@ -99,6 +99,10 @@ int cmd_eval(int argc, char **argv) {
     if (k < 1 || max_tokens < 1 || slots < 1 || n_problems < 0 || reps < 2)
         return cli_error(spec.command,
                          "--k, --max-tokens, --slots must be >= 1, --n >= 0, --bootstrap >= 2");
+    tr_infer_weights wkind;
+    tr_infer_kv kvkind;
+    if (cli_parse_weights(spec.command, weights, &wkind) || cli_parse_kv(spec.command, kv, &kvkind))
+        return 1;
     tr_set_threads(threads);
 
     tr_err err;
@@ -162,8 +166,8 @@ int cmd_eval(int argc, char **argv) {
     ep.system = system;
     ep.stop = stop;
     ep.slots = slots;
-    if (cli_parse_weights(spec.command, weights, &ep.weights) != 0) goto done;
-    if (cli_parse_kv(spec.command, kv, &ep.kv) != 0) goto done;
+    ep.weights = wkind;
+    ep.kv = kvkind;
     ep.bootstrap_reps = reps;
     ep.samples = samples;
     ep.verbose = !quiet;

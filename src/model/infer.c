@@ -81,9 +81,9 @@ struct tr_infer {
     int *len;                   /* [max_slots] positions held */
     uint8_t *used;              /* [max_slots] acquired */
     uint8_t *mark;              /* [max_slots] scratch: slot seen in this call */
-    void *kc, *vc;              /* [L, max_slots, KVH, max_seq, HD] of F32 or BF16 */
+    void *kc, *vc;              /* [L, max_slots, KVH, max_seq, HD] of F32 or BF16; NULL
+                                 * until the first forward (ensure_cache) */
     tr_infer_kv kv;             /* their element type */
-    size_t cache_bytes;         /* of each */
     float *rope_cos, *rope_sin; /* [max_seq, HD/2] */
     /* per chunk */
     int32_t *row_tok;
@@ -138,21 +138,29 @@ static char *cache_at(const tr_infer *c, void *cache, int layer, int slot, int g
            (cache_index(c, layer, slot, g) + (size_t)pos * c->cfg.head_dim) * kv_elem(c->kv);
 }
 
-/* Allocates both caches for element type `kind`; on failure the old ones stay. */
-static int alloc_cache(tr_infer *c, tr_infer_kv kind, tr_err *err) {
-    const size_t bytes = (size_t)c->cfg.n_layers * c->max_slots * c->cfg.n_kv_heads *
-                         (size_t)c->max_seq * c->cfg.head_dim * kv_elem(kind);
-    void *k = tr_aligned_alloc(bytes, err), *v = k ? tr_aligned_alloc(bytes, err) : NULL;
-    if (!v) {
+/* Bytes of each of the two caches (keys, values) in the current element type. */
+static size_t cache_bytes(const tr_infer *c) {
+    return (size_t)c->cfg.n_layers * c->max_slots * c->cfg.n_kv_heads * (size_t)c->max_seq *
+           c->cfg.head_dim * kv_elem(c->kv);
+}
+
+/* Allocates both caches, in the current type, unless they are there. At the first forward,
+ * not at init: tr_infer_set_kv may still change the type, and a BF16 cache must not need
+ * room for an F32 one first. Not zeroed (every page would be touched): attention reads
+ * only positions that were written. */
+static int ensure_cache(tr_infer *c, tr_err *err) {
+    if (c->kc) return 0;
+    const size_t bytes = (cache_bytes(c) + 63) / 64 * 64;
+    void *k = NULL, *v = NULL;
+    if (posix_memalign(&k, 64, bytes) != 0 || posix_memalign(&v, 64, bytes) != 0) {
         free(k);
-        return tr_fail_context(err, "infer: a %s KV cache", kind == TR_KV_BF16 ? "BF16" : "F32");
+        return tr_fail(err,
+                       "infer: out of memory for a %s KV cache of 2 x %zu bytes (%d slots x %d "
+                       "positions; fewer slots, a shorter context or --kv bf16 need less)",
+                       c->kv == TR_KV_BF16 ? "BF16" : "F32", bytes, c->max_slots, c->max_seq);
     }
-    free(c->kc);
-    free(c->vc);
     c->kc = k;
     c->vc = v;
-    c->kv = kind;
-    c->cache_bytes = bytes;
     return 0;
 }
 
@@ -222,7 +230,6 @@ int tr_infer_init(tr_infer **out, const tr_model *m, int max_slots, int max_seq,
     if (!c->att_next || !c->lw || !c->len || !c->used || !c->mark || !c->row_tok || !c->row_slot ||
         !c->row_pos || !c->out_row)
         goto fail;
-    if (alloc_cache(c, TR_KV_F32, err) != 0) goto fail;
     if (!(c->rope_cos = falloc(c, (size_t)max_seq * (HD / 2), err)) ||
         !(c->rope_sin = falloc(c, (size_t)max_seq * (HD / 2), err)))
         goto fail;
@@ -305,7 +312,7 @@ int tr_infer_copy(tr_infer *c, int dst, int src, int n, tr_err *err) {
     if (n < 0 || n > c->len[src])
         return tr_fail(err, "infer: cannot copy %d positions of slot %d (it holds %d)", n, src,
                        c->len[src]);
-    if (dst != src) {
+    if (dst != src && n > 0) { /* (n > 0: src holds positions, so the cache exists) */
         const size_t HD = c->cfg.head_dim;
         for (int l = 0; l < c->cfg.n_layers; l++)
             for (int g = 0; g < c->cfg.n_kv_heads; g++) {
@@ -466,7 +473,11 @@ int tr_infer_set_kv(tr_infer *c, tr_infer_kv kind, tr_err *err) {
                            "infer: cannot change the KV cache type while slot %d holds %d "
                            "positions (release or truncate every slot to 0 first)",
                            s, c->len[s]);
-    return alloc_cache(c, kind, err);
+    free(c->kc); /* (allocated again, in the new type, at the next forward) */
+    free(c->vc);
+    c->kc = c->vc = NULL;
+    c->kv = kind;
+    return 0;
 }
 
 tr_infer_kv tr_infer_get_kv(const tr_infer *c) {
@@ -474,8 +485,8 @@ tr_infer_kv tr_infer_get_kv(const tr_infer *c) {
 }
 
 size_t tr_infer_bytes(const tr_infer *c) {
-    /* the packed weights count before they are packed (at the first forward) */
-    return c->bytes + 2 * c->cache_bytes + (c->packed ? c->pk_bytes : packed_bytes(c, c->mode));
+    /* the cache and the packed weights count before they exist (the first forward) */
+    return c->bytes + 2 * cache_bytes(c) + (c->packed ? c->pk_bytes : packed_bytes(c, c->mode));
 }
 
 /* Rows r0..r1 of dst ([rows, D]) = the embedding rows of their tokens. */
@@ -679,6 +690,7 @@ int tr_infer_forward(tr_infer *c, int n_runs, const int *slots, const int32_t *c
     for (int i = 0; i < n_runs; i++)
         if (slots[i] >= 0 && slots[i] < c->max_slots) c->mark[slots[i]] = 0;
     if (rc) return rc;
+    if (ensure_cache(c, err) != 0) return -1;
     if (!c->packed && pack_weights(c, c->mode, NULL, err) != 0) return -1;
 
     const int V = c->cfg.vocab;
