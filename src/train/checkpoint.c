@@ -312,11 +312,17 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
         }
         const char *nm = name->valuestring;
         int idx = tr_param_table_find(&m->table, nm);
-#define TWICE()                                                                           \
-    do {                                                                                  \
-        tr_fail(err, "%s: tensor %s listed twice", path, nm);                             \
-        goto done;                                                                        \
-    } while (0)
+        const unsigned char **opt_at = strcmp(nm, "optimizer.m") == 0   ? &opt_m
+                                       : strcmp(nm, "optimizer.v") == 0 ? &opt_v
+                                                                        : NULL;
+        /* a second entry would overwrite the first (or leak it): a corrupt header */
+        int twice = idx >= 0   ? seen[idx]
+                    : opt_at ? *opt_at != NULL
+                             : strcmp(nm, "tokenizer") == 0 && info->tokenizer != NULL;
+        if (twice) {
+            tr_fail(err, "%s: tensor %s listed twice", path, nm);
+            goto done;
+        }
         if (idx >= 0) {
             const tr_tensor_info *ti = &m->table.tensors[idx];
             if (strcmp(dtype->valuestring, "F32") != 0 || n != ti->numel * sizeof(float)) {
@@ -324,21 +330,17 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
                         path, nm, ti->numel * sizeof(float), dtype->valuestring, n);
                 goto done;
             }
-            if (seen[idx]) TWICE();
             seen[idx] = 1;
             memcpy(m->params + ti->offset, data + o, n);
             found_params++;
-        } else if (strcmp(nm, "optimizer.m") == 0 || strcmp(nm, "optimizer.v") == 0) {
+        } else if (opt_at) {
             if (n != m->table.total * sizeof(float)) {
                 tr_fail(err, "%s: tensor %s: expected %zu bytes, found %" PRIu64, path, nm,
                         m->table.total * sizeof(float), n);
                 goto done;
             }
-            if ((nm[10] == 'm' ? opt_m : opt_v) != NULL) TWICE();
-            if (nm[10] == 'm') opt_m = data + o;
-            else opt_v = data + o;
+            *opt_at = data + o;
         } else if (strcmp(nm, "tokenizer") == 0) {
-            if (info->tokenizer) TWICE();
             info->tokenizer = malloc(n ? n : 1);
             if (!info->tokenizer) {
                 tr_fail(err, "%s: out of memory", path);
@@ -350,7 +352,6 @@ int tr_checkpoint_load(const char *path, tr_model *m, tr_adamw *opt, tr_adamw_pa
             tr_fail(err, "%s: unknown tensor '%s' for this config", path, nm);
             goto done;
         }
-#undef TWICE
     }
     if (found_params != m->table.n_tensors) {
         tr_fail(err, "%s: %d of the config's %d parameter tensors are present", path, found_params,
