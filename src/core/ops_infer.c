@@ -36,6 +36,7 @@
 #define TR_OPSI_AVX2 0
 #endif
 
+/* tr_bf16_to_f32 (io.h), inlined here: the scalar kernels widen element by element */
 static inline float bf16_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;

@@ -134,6 +134,15 @@ int tr_eval_score_problem(const tr_task *t, const tr_problem *p, const char *con
 }
 
 /* One process's evaluation of problems[0..n) (tr_eval_run without the sharding). */
+/* Problem i's prompt through the template into *out (the caller frees it). */
+static int encode_prompt(const tr_tokenizer *tok, const tr_eval_params *ep,
+                         const tr_problem *problems, int i, tr_template_out *out, tr_err *err) {
+    const char *prompt = problems[i].prompt ? problems[i].prompt : "";
+    if (tr_template_encode(tok, ep->tpl, ep->system, prompt, NULL, out, err) != 0)
+        return tr_fail_context(err, "eval: problem %d", i);
+    return 0;
+}
+
 static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task *t,
                       const tr_problem *problems, int n, const tr_eval_params *ep,
                       tr_eval_problem *per_problem, tr_eval_summary *summary, tr_err *err) {
@@ -180,17 +189,24 @@ static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task 
         goto done;
     }
     /* the cache holds the longest prompt and its completion (tr_gen_max_seq), not the
-     * model's whole context: prompts are encoded once here to measure them */
+     * model's whole context: prompts are encoded once here to measure them (and to refuse
+     * one that does not fit before anything is generated) */
     int64_t longest = 0;
     for (int i = 0; i < n; i++) {
-        const tr_problem *p = &problems[i];
-        if (tr_template_encode(tok, ep->tpl, ep->system, p->prompt ? p->prompt : "", NULL,
-                               &prompts[0], err) != 0) {
-            rc = tr_fail_context(err, "eval: problem %d", i);
+        if (encode_prompt(tok, ep, problems, i, &prompts[0], err) != 0) {
+            rc = -1;
             goto done;
         }
-        if ((int64_t)prompts[0].ids.n > longest) longest = (int64_t)prompts[0].ids.n;
+        size_t len = prompts[0].ids.n;
         tr_template_out_free(&prompts[0]);
+        if ((int64_t)len >= m->cfg.max_seq) {
+            rc = tr_fail(err,
+                         "eval: problem %d: prompt of %zu tokens leaves no room in the model's "
+                         "context of %d",
+                         i, len, m->cfg.max_seq);
+            goto done;
+        }
+        if ((int64_t)len > longest) longest = (int64_t)len;
     }
     int slots = ep->slots < per_round ? ep->slots : per_round;
     if (tr_infer_init(&ctx, m, slots, tr_gen_max_seq(m, longest, ep->max_new_tokens), err) != 0 ||
@@ -202,21 +218,11 @@ static int eval_local(const tr_model *m, const tr_tokenizer *tok, const tr_task 
     double t0 = tr_now(), gen_tokens = 0;
     for (int first = 0; first < n; first += chunk) {
         int nc = n - first < chunk ? n - first : chunk;
-        for (int i = 0; i < nc; i++) {
-            const tr_problem *p = &problems[first + i];
-            if (tr_template_encode(tok, ep->tpl, ep->system, p->prompt ? p->prompt : "", NULL,
-                                   &prompts[i], err) != 0) {
-                rc = tr_fail_context(err, "eval: problem %d", first + i);
+        for (int i = 0; i < nc; i++)
+            if (encode_prompt(tok, ep, problems, first + i, &prompts[i], err) != 0) {
+                rc = -1;
                 goto done;
             }
-            if ((int64_t)prompts[i].ids.n >= tr_infer_max_seq(ctx)) {
-                rc = tr_fail(err,
-                             "eval: problem %d: prompt of %zu tokens leaves no room in "
-                             "the model's context of %d",
-                             first + i, prompts[i].ids.n, tr_infer_max_seq(ctx));
-                goto done;
-            }
-        }
         /* greedy answers, then the k samples of every problem of the round */
         int ng = 0;
         if (G) {

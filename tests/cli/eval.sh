@@ -77,6 +77,19 @@ gold = [json.loads(l)["answer"].split("####")[-1].strip() for l in open(sys.argv
 assert [r["gold"] for r in rows] == gold, ([r["gold"] for r in rows], gold)
 PY
 
+# a prompt longer than the model's 512 positions (the second row) is refused, naming it,
+# before anything is generated (no sample line written)
+python3 - "$TMP/long.jsonl" <<'PY'
+import json, sys
+rows = [{"question": "What is 2+2?", "answer": "2+2=4\n#### 4"},
+        {"question": "How many eggs are in all of these baskets? " * 40, "answer": "x\n#### 4"}]
+open(sys.argv[1], "w").write("".join(json.dumps(r) + "\n" for r in rows))
+PY
+if "$BIN" eval "${M[@]}" --task gsm8k --data "$TMP/long.jsonl" --k 1 --max-tokens 8 \
+        --out "$TMP/long" --quiet 2> "$TMP/err"; then fail "an over-long prompt was accepted"; fi
+grep -q "problem 1: prompt of [0-9]* tokens leaves no room in the model's context of 512" "$TMP/err" ||
+    fail "no message naming the over-long prompt: $(cat "$TMP/err")"
+[ ! -s "$TMP/long/samples.jsonl" ] || fail "samples were generated before the over-long prompt was refused"
 if "$BIN" eval "${M[@]}" --task nosuchtask 2> "$TMP/err"; then fail "unknown task accepted"; fi
 grep -q "unknown --task" "$TMP/err" || fail "no message for an unknown task"
 if "$BIN" eval --task add 2> "$TMP/err"; then fail "missing --model accepted"; fi
